@@ -1,0 +1,33 @@
+# listenin: the targets people expect. Everything installs into ./.venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench lint fixtures clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,base]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## replay the bundled call through the live pipeline
+	$(BIN)/listenin demo
+
+test: $(STAMP)  ## the whole suite
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)  ## concurrent real-time calls; last line is one JSON object
+	$(BIN)/python -m bench.realtime --calls 4
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fixtures: $(STAMP)  ## rebuild fixtures/ from espeak-ng (needs espeak-ng, sox)
+	$(BIN)/python fixtures/make_fixtures.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

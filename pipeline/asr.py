@@ -1,0 +1,185 @@
+"""The speech recogniser behind a narrow adapter.
+
+:class:`AsrEngine` is the protocol the pipeline uses: 16 kHz float32 audio in,
+an :class:`AsrResult` with typed words out.  :class:`WhisperEngine` implements
+it with faster-whisper / CTranslate2, encoding only the utterance (Whisper
+normally pads every input to a 30 s window; CTranslate2 accepts a shorter mel,
+which is several times faster on a CPU) and guarding the decode with a length
+cap, n-gram collapse and the hallucination checks of :mod:`pipeline.guards`.
+One engine is shared by every stream; ``num_workers`` lets that many threads
+decode at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .guards import (
+    GuardConfig,
+    collapse_repeats,
+    compression_ratio,
+    rejection_reason,
+    trim_loop,
+)
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True, slots=True)
+class AsrWord:
+    text: str
+    start: float  # s from the start of the decoded audio
+    end: float  # s from the start of the decoded audio
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class AsrResult:
+    text: str
+    words: tuple[AsrWord, ...]
+    no_speech_prob: float
+    avg_logprob: float
+    compression_ratio: float
+    rejected: str | None = None  # reason when the guards dropped the decode
+
+
+class AsrEngine(Protocol):
+    sample_rate: int
+
+    def transcribe(self, audio: np.ndarray, *, word_timestamps: bool) -> AsrResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WhisperConfig:
+    compute_type: str = "int8"
+    cpu_threads: int = 1  # threads per decode
+    num_workers: int = 2  # decodes that may run at once (one per core)
+    language: str | None = "en"  # None: detect (multilingual models only)
+    beam_size: int = 1
+    pad_ms: int = 1000  # silence appended before encoding (helps the decoder end)
+    tokens_per_s: float = 6.0  # decode length cap (plus 8 tokens)
+    full_window: bool = False  # True: classic padded 30 s encode (slower)
+
+    def __post_init__(self) -> None:
+        if self.cpu_threads < 1 or self.num_workers < 1:
+            raise ValueError("cpu_threads and num_workers must be >= 1")
+        if self.beam_size < 1:
+            raise ValueError("beam_size must be >= 1")
+
+
+class WhisperEngine:
+    """faster-whisper model loaded from a local CTranslate2 folder."""
+
+    sample_rate = SAMPLE_RATE
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        config: WhisperConfig | None = None,
+        guards: GuardConfig | None = None,
+    ) -> None:
+        from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+
+        self.config = config or WhisperConfig()
+        self.guards = guards or GuardConfig()
+        self.model = WhisperModel(
+            str(model_path),
+            device="cpu",
+            compute_type=self.config.compute_type,
+            cpu_threads=self.config.cpu_threads,
+            num_workers=self.config.num_workers,
+            local_files_only=True,
+        )
+        multilingual = self.model.model.is_multilingual
+        language = self.config.language if multilingual else "en"
+        self._needs_detect = multilingual and language is None
+        self._tokenizer_cls = Tokenizer
+        self.tokenizer = Tokenizer(
+            self.model.hf_tokenizer, multilingual, task="transcribe", language=language or "en"
+        )
+        self._pad = np.zeros(SAMPLE_RATE * self.config.pad_ms // 1000, dtype=np.float32)
+
+    def transcribe(self, audio: np.ndarray, *, word_timestamps: bool) -> AsrResult:
+        audio = np.asarray(audio, dtype=np.float32)
+        duration = audio.size / SAMPLE_RATE
+        feats = self.model.feature_extractor(np.concatenate((audio, self._pad)), padding=0)
+        if self.config.full_window:
+            feats = feats[:, :3000]
+            feats = np.pad(feats, ((0, 0), (0, 3000 - feats.shape[-1])))
+        num_frames = min(feats.shape[-1], 3000)
+        feats = feats[:, :num_frames]
+        if num_frames % 2:
+            feats = feats[:, :-1]
+            num_frames -= 1
+        encoded = self.model.encode(feats)
+        tokenizer = self.tokenizer
+        if self._needs_detect:
+            lang_probs = self.model.model.detect_language(encoded)[0]
+            code = lang_probs[0][0][2:-2]
+            tokenizer = self._tokenizer_cls(
+                self.model.hf_tokenizer, True, task="transcribe", language=code
+            )
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        max_new = min(448 - len(prompt), int(duration * self.config.tokens_per_s) + 8)
+        result = self.model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=self.config.beam_size,
+            max_length=len(prompt) + max_new,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        capped = len(tokens) >= max_new  # stopped by the length cap: likely a loop
+        score = result.scores[0] if result.scores else 0.0
+        avg_logprob = score  # CTranslate2 returns the length-normalised log-prob
+        text = tokenizer.decode(tokens).strip()
+        words: tuple[AsrWord, ...] = ()
+        if tokens and word_timestamps:
+            words = self._align(tokenizer, tokens, encoded, num_frames, duration)
+        if words:
+            keep = collapse_repeats([w.text for w in words], self.guards.max_ngram_repeats)
+            words = tuple(words[i] for i in keep)
+            if capped:
+                words = words[: trim_loop([w.text for w in words])]
+            text = "".join(w.text for w in words).strip()
+        else:
+            parts = text.split()
+            parts = [parts[i] for i in collapse_repeats(parts, self.guards.max_ngram_repeats)]
+            text = " ".join(parts[: trim_loop(parts)] if capped else parts)
+        ratio = compression_ratio(text)
+        reason = rejection_reason(text, duration, result.no_speech_prob, avg_logprob, self.guards)
+        if reason is not None:
+            log.debug("decode dropped (%s): %r", reason, text)
+        return AsrResult(
+            text=text if reason is None else "",
+            words=words if reason is None else (),
+            no_speech_prob=float(result.no_speech_prob),
+            avg_logprob=float(avg_logprob),
+            compression_ratio=ratio,
+            rejected=reason,
+        )
+
+    def _align(self, tokenizer, tokens, encoded, num_frames, duration) -> tuple[AsrWord, ...]:  # type: ignore[no-untyped-def]
+        """Word timings; words aligned into the silence padding are a decoder
+        loop past the end of the speech and are dropped."""
+        alignment = self.model.find_alignment(tokenizer, [tokens], encoded, num_frames)
+        words = []
+        for w in alignment[0] if alignment else []:
+            start, end = float(w["start"]), float(w["end"])
+            if not w["word"].strip():
+                continue
+            if start >= duration - 0.02:
+                break
+            words.append(AsrWord(w["word"], start, min(max(end, start), duration), float(w["probability"])))
+        return tuple(words)

@@ -1,0 +1,107 @@
+"""ASR work items and the bounded queue that orders them.
+
+:class:`JobQueue` is sans-I/O: finals are served first (FIFO) and are never
+dropped silently; partials are served oldest-request first and each stream keeps
+at most one pending partial, the newest (policy ``replace_stale_partial``): a
+partial that a newer partial or its segment's final has overtaken is skipped,
+never queued.  Past ``max_finals`` pending finals a new final is refused
+(policy ``reject_final_when_full``) and counted, so memory stays bounded even if
+the machine cannot keep up.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+
+class JobKind(str, Enum):
+    PARTIAL = "partial"
+    FINAL = "final"
+
+
+@dataclass(frozen=True, slots=True)
+class AsrJob:
+    call_id: str
+    party: str
+    segment_id: str
+    kind: JobKind
+    revision: int  # increases with every request for the segment
+    start: int  # first sample of ``audio`` on the call clock at ``sample_rate``
+    audio: np.ndarray  # float32 mono
+    sample_rate: int
+    requested_at: float  # s on the call clock when the job was queued
+
+    @property
+    def stream(self) -> tuple[str, str]:
+        return (self.call_id, self.party)
+
+    @property
+    def start_s(self) -> float:
+        return self.start / self.sample_rate
+
+    @property
+    def end_s(self) -> float:
+        return (self.start + self.audio.size) / self.sample_rate
+
+
+@dataclass(slots=True)
+class QueueStats:
+    finals_queued: int = 0
+    partials_queued: int = 0
+    partials_replaced: int = 0
+    partials_dropped_for_final: int = 0
+    finals_rejected: int = 0
+
+
+class QueueFull(Exception):
+    """A final was refused because ``max_finals`` are already waiting."""
+
+
+class JobQueue:
+    def __init__(self, max_finals: int = 64) -> None:
+        if max_finals < 1:
+            raise ValueError("max_finals must be >= 1")
+        self.max_finals = max_finals
+        self._finals: deque[AsrJob] = deque()
+        self._partials: dict[tuple[str, str], AsrJob] = {}
+        self.stats = QueueStats()
+
+    def __len__(self) -> int:
+        return len(self._finals) + len(self._partials)
+
+    @property
+    def pending_finals(self) -> int:
+        return len(self._finals)
+
+    def push(self, job: AsrJob) -> None:
+        if job.kind is JobKind.FINAL:
+            if len(self._finals) >= self.max_finals:
+                self.stats.finals_rejected += 1
+                raise QueueFull(f"{len(self._finals)} finals pending; {job.segment_id} refused")
+            if self._partials.pop(job.stream, None) is not None:
+                self.stats.partials_dropped_for_final += 1
+            self._finals.append(job)
+            self.stats.finals_queued += 1
+            return
+        if self._partials.pop(job.stream, None) is not None:
+            self.stats.partials_replaced += 1
+        self._partials[job.stream] = job
+        self.stats.partials_queued += 1
+
+    def pop(self) -> AsrJob | None:
+        if self._finals:
+            return self._finals.popleft()
+        if not self._partials:
+            return None
+        oldest = min(self._partials.values(), key=lambda j: j.requested_at)
+        del self._partials[oldest.stream]
+        return oldest
+
+    def drop_stream(self, call_id: str, party: str | None = None) -> None:
+        """Forget pending partials of a call (or one party) that has gone."""
+        for key in [k for k in self._partials if k[0] == call_id and party in (None, k[1])]:
+            del self._partials[key]

@@ -1,0 +1,90 @@
+"""One party's audio path: timeline -> resample -> VAD -> streaming commit policy.
+
+:class:`PartyStream` is sans-I/O: it is handed frames (and told the call-clock
+time in seconds) and returns the ASR jobs to run.  VAD runs on the incoming
+telephone-band audio when webrtcvad supports its rate (8/16/32/48 kHz), else on
+the 16 kHz resampled audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
+from .jobs import AsrJob
+from .resample import Resampler
+from .timeline import PartyTimeline, TimelineConfig
+from .utterance import StreamingConfig, UtterancePolicy
+from .vad import VAD_RATES, SpeechEnd, SpeechStart, VadConfig, VadEvent, VadSegmenter
+
+ASR_RATE = 16000
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    timeline: TimelineConfig = field(default_factory=TimelineConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    streaming: StreamingConfig = field(default_factory=StreamingConfig)
+
+    def __post_init__(self) -> None:
+        if self.streaming.buffer_ms < self.vad.max_segment_ms + self.vad.preroll_ms:
+            raise ValueError("streaming.buffer_ms must cover vad.max_segment_ms + preroll_ms")
+
+
+class PartyStream:
+    def __init__(
+        self, call_id: str, party: str, sample_rate: int, config: StreamConfig | None = None
+    ) -> None:
+        self.call_id = call_id
+        self.party = party
+        self.sample_rate = sample_rate
+        self.config = config or StreamConfig()
+        self.timeline = PartyTimeline(sample_rate, self.config.timeline)
+        self.resampler = Resampler(sample_rate, ASR_RATE)
+        self.vad_rate = sample_rate if sample_rate in VAD_RATES else ASR_RATE
+        self.vad = VadSegmenter(self.vad_rate, self.config.vad)
+        self.policy = UtterancePolicy(call_id, party, ASR_RATE, self.config.streaming)
+        self.ended = False
+
+    @property
+    def position_s(self) -> float:
+        """Call-clock time just after the newest audio of this party."""
+        return (self.timeline.position or 0) / self.sample_rate
+
+    def push(self, frame: AudioFrame, now_s: float) -> list[AsrJob]:
+        jobs: list[AsrJob] = []
+        for item in self.timeline.push(frame):
+            jobs.extend(self._item(item, now_s))
+        return jobs
+
+    def _item(self, item: AudioFrame | Gap, now_s: float) -> list[AsrJob]:
+        jobs: list[AsrJob] = []
+        for out in self.resampler.push(item):
+            jobs.extend(self.policy.audio(out, now_s))
+            if self.vad_rate == ASR_RATE and self.sample_rate != ASR_RATE:
+                jobs.extend(self._vad(self.vad.push(pcm_to_int16(out.pcm), out.start), now_s))
+        if isinstance(item, Gap):
+            at = samples_to_rate(item.start, self.sample_rate, self.vad_rate)
+            jobs.extend(self._vad(self.vad.gap(at), now_s))
+        elif self.vad_rate == self.sample_rate:
+            jobs.extend(self._vad(self.vad.push(pcm_to_int16(item.pcm), item.start), now_s))
+        return jobs
+
+    def _vad(self, events: list[VadEvent], now_s: float) -> list[AsrJob]:
+        jobs: list[AsrJob] = []
+        for ev in events:
+            if isinstance(ev, SpeechStart):
+                self.policy.speech_start(samples_to_rate(ev.start, self.vad_rate, ASR_RATE))
+            elif isinstance(ev, SpeechEnd):
+                end = samples_to_rate(ev.end, self.vad_rate, ASR_RATE)
+                jobs.extend(self.policy.speech_end(end, now_s))
+        return jobs
+
+    def flush(self, now_s: float) -> list[AsrJob]:
+        """The party left: close its open segment and drain the resampler."""
+        jobs: list[AsrJob] = []
+        for out in self.resampler.flush():
+            jobs.extend(self.policy.audio(out, now_s))
+        jobs.extend(self._vad(self.vad.flush(), now_s))
+        self.ended = True
+        return jobs

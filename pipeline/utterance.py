@@ -1,0 +1,159 @@
+"""Streaming commit policy: when to ask the recogniser for partials and finals.
+
+:class:`UtterancePolicy` follows one party's speech segments (from the VAD) and
+its 16 kHz audio (from the resampler).  While a segment is open it requests a
+partial decode every ``partial_interval_ms`` of new audio (once at least
+``min_partial_ms`` is there); when the segment ends it requests the final.
+Each decode covers the whole segment so far; the final replaces its partials.
+Audio is kept in a bounded buffer of ``max_segment_ms`` plus pre-roll (policy
+``drop_oldest_audio``: older audio is only needed by an open segment, which the
+VAD cuts at ``max_segment_ms``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .frames import AudioFrame
+from .jobs import AsrJob, JobKind
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingConfig:
+    partial_interval_ms: int = 500
+    min_partial_ms: int = 400
+    partials: bool = True
+    buffer_ms: int = 20000  # must hold max_segment_ms + pre-roll
+
+    def __post_init__(self) -> None:
+        if self.partial_interval_ms < 100:
+            raise ValueError("partial_interval_ms must be >= 100")
+        if self.min_partial_ms < 0:
+            raise ValueError("min_partial_ms must be >= 0")
+        if self.buffer_ms < 2000:
+            raise ValueError("buffer_ms must be >= 2000")
+
+
+class AudioRing:
+    """Bounded float32 buffer addressed by call-clock sample index."""
+
+    def __init__(self, capacity: int) -> None:
+        self._buf = np.zeros(capacity, dtype=np.float32)
+        self.capacity = capacity
+        self.end = 0  # call-clock index after the newest sample
+        self.dropped = 0
+
+    @property
+    def begin(self) -> int:
+        return max(0, self.end - self.capacity)
+
+    def write(self, frame: AudioFrame) -> None:
+        pcm = frame.pcm
+        if frame.start > self.end:  # hole (a gap): zero it so stale audio never reappears
+            self._zero(self.end, frame.start)
+        self.end = max(self.end, frame.start)
+        start = frame.start
+        if pcm.size > self.capacity:
+            pcm = pcm[-self.capacity :]
+            start = frame.end - self.capacity
+        idx = start % self.capacity
+        first = min(pcm.size, self.capacity - idx)
+        self._buf[idx : idx + first] = pcm[:first]
+        self._buf[: pcm.size - first] = pcm[first:]
+        self.end = max(self.end, start + pcm.size)
+
+    def _zero(self, a: int, b: int) -> None:
+        a = max(a, b - self.capacity)
+        for i in range(a, b, self.capacity):
+            j = min(b, i + self.capacity)
+            ia, n = i % self.capacity, j - i
+            first = min(n, self.capacity - ia)
+            self._buf[ia : ia + first] = 0
+            self._buf[: n - first] = 0
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        """Samples [a, b) clipped to what the buffer still holds."""
+        if a < self.begin:
+            self.dropped += self.begin - a
+            a = self.begin
+        b = min(b, self.end)
+        if b <= a:
+            return np.zeros(0, dtype=np.float32)
+        ia = a % self.capacity
+        n = b - a
+        first = min(n, self.capacity - ia)
+        if first == n:
+            return self._buf[ia : ia + n].copy()
+        return np.concatenate((self._buf[ia:], self._buf[: n - first]))
+
+
+class UtterancePolicy:
+    """Turns one party's segments and audio into partial / final ASR jobs."""
+
+    def __init__(
+        self,
+        call_id: str,
+        party: str,
+        sample_rate: int = 16000,
+        config: StreamingConfig | None = None,
+    ) -> None:
+        self.call_id = call_id
+        self.party = party
+        self.sample_rate = sample_rate
+        self.config = config or StreamingConfig()
+        self.ring = AudioRing(sample_rate * self.config.buffer_ms // 1000)
+        self._segment_no = 0
+        self._segment_id: str | None = None
+        self._seg_start = 0
+        self._revision = 0
+        self._last_request_end = 0
+        self._interval = sample_rate * self.config.partial_interval_ms // 1000
+        self._min = sample_rate * self.config.min_partial_ms // 1000
+
+    @property
+    def segment_id(self) -> str | None:
+        return self._segment_id
+
+    def audio(self, frame: AudioFrame, now_s: float) -> list[AsrJob]:
+        self.ring.write(frame)
+        if self._segment_id is None or not self.config.partials:
+            return []
+        have = self.ring.end - self._seg_start
+        if have < self._min or self.ring.end - self._last_request_end < self._interval:
+            return []
+        return [self._job(JobKind.PARTIAL, self.ring.end, now_s)]
+
+    def speech_start(self, start: int) -> None:
+        """A segment opened at ``start`` (call-clock samples at this policy's rate)."""
+        self._segment_no += 1
+        self._segment_id = f"{self.party}-{self._segment_no}"
+        self._seg_start = start
+        self._revision = 0
+        self._last_request_end = start
+
+    def speech_end(self, end: int, now_s: float) -> list[AsrJob]:
+        if self._segment_id is None:
+            return []
+        job = self._job(JobKind.FINAL, end, now_s)
+        self._segment_id = None
+        return [job]
+
+    def _job(self, kind: JobKind, end: int, now_s: float) -> AsrJob:
+        assert self._segment_id is not None
+        self._revision += 1
+        self._last_request_end = end
+        audio = self.ring.read(self._seg_start, end)
+        start = max(self._seg_start, end - audio.size)
+        return AsrJob(
+            self.call_id,
+            self.party,
+            self._segment_id,
+            kind,
+            self._revision,
+            start,
+            audio,
+            self.sample_rate,
+            now_s,
+        )

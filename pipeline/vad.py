@@ -1,0 +1,182 @@
+"""Voice-activity segmentation with webrtcvad.
+
+:class:`VadSegmenter` is told PCM and its sample index; it cuts the audio into
+VAD frames, classifies them with webrtcvad and emits :class:`SpeechStart` /
+:class:`SpeechEnd` records with sample indices on the call clock.  A segment
+starts when ``start_frames`` of the last ``start_window`` frames are voiced (the
+start is moved back by ``preroll_ms``), ends after ``hangover_ms`` of non-speech,
+and is cut at ``max_segment_ms`` (a new segment starts right away if speech goes
+on).  Mode 3 is the default: the measured robust choice on noisy 8 kHz audio.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import webrtcvad
+
+VAD_RATES = (8000, 16000, 32000, 48000)
+
+
+@dataclass(frozen=True, slots=True)
+class VadConfig:
+    mode: int = 3
+    frame_ms: int = 20
+    preroll_ms: int = 200
+    hangover_ms: int = 300
+    start_frames: int = 3
+    start_window: int = 5
+    max_segment_ms: int = 15000
+    tail_ms: int = 100  # audio kept after the last voiced frame
+    energy_floor_dbfs: float = -50.0  # frames quieter than this are never speech
+
+    def __post_init__(self) -> None:
+        if self.mode not in (0, 1, 2, 3):
+            raise ValueError(f"vad mode must be 0-3, got {self.mode}")
+        if self.frame_ms not in (10, 20, 30):
+            raise ValueError(f"vad frame_ms must be 10, 20 or 30, got {self.frame_ms}")
+        if not 1 <= self.start_frames <= self.start_window:
+            raise ValueError("need 1 <= start_frames <= start_window")
+        for name in ("preroll_ms", "hangover_ms", "tail_ms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if self.max_segment_ms < 1000:
+            raise ValueError("max_segment_ms must be >= 1000")
+        if self.tail_ms > self.hangover_ms:
+            raise ValueError("tail_ms must not exceed hangover_ms")
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStart:
+    start: int  # sample index on the call clock (preroll included)
+    voiced_at: int  # first voiced frame of the trigger
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnd:
+    start: int
+    end: int  # sample index after the last kept sample (tail included)
+    cut: bool = False  # True when max_segment_ms forced the end
+
+
+VadEvent = SpeechStart | SpeechEnd
+
+
+class VadSegmenter:
+    """Sans-I/O speech segmenter for one party at one sample rate."""
+
+    def __init__(self, sample_rate: int, config: VadConfig | None = None) -> None:
+        if sample_rate not in VAD_RATES:
+            raise ValueError(f"webrtcvad needs one of {VAD_RATES} Hz, got {sample_rate}")
+        self.config = config or VadConfig()
+        self.sample_rate = sample_rate
+        self._vad = webrtcvad.Vad(self.config.mode)
+        self._frame = sample_rate * self.config.frame_ms // 1000
+        self._preroll = sample_rate * self.config.preroll_ms // 1000
+        self._hang_frames = max(1, self.config.hangover_ms // self.config.frame_ms)
+        self._tail = sample_rate * self.config.tail_ms // 1000
+        # sum of squares of an int16 frame at the energy floor
+        floor = 32768.0 * 10 ** (self.config.energy_floor_dbfs / 20)
+        self._floor_energy = floor * floor * self._frame
+        self._max = sample_rate * self.config.max_segment_ms // 1000
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._pending_start: int | None = None
+        self._window: deque[tuple[int, bool]] = deque(maxlen=self.config.start_window)
+        self._seg_start: int | None = None
+        self._last_voiced_end = 0
+        self._silent_run = 0
+        self.frames_classified = 0
+        self.voiced_frames = 0
+
+    @property
+    def active(self) -> bool:
+        return self._seg_start is not None
+
+    @property
+    def segment_start(self) -> int | None:
+        return self._seg_start
+
+    def push(self, pcm: np.ndarray, start: int) -> list[VadEvent]:
+        """Feed int16 PCM whose first sample is ``start`` on the call clock."""
+        if pcm.dtype != np.int16:
+            raise ValueError(f"VAD needs int16 PCM, got {pcm.dtype}")
+        if self._pending_start is None or self._pending.size == 0:
+            self._pending_start = start - self._pending.size
+        elif start != self._pending_start + self._pending.size:
+            # discontinuity: the caller should have sent a gap; treat it as one
+            events = self.gap(self._pending_start + self._pending.size)
+            return events + self.push(pcm, start)
+        buf = np.concatenate((self._pending, pcm)) if self._pending.size else pcm
+        n_frames = buf.size // self._frame
+        events: list[VadEvent] = []
+        base = self._pending_start
+        for i in range(n_frames):
+            chunk = buf[i * self._frame : (i + 1) * self._frame]
+            events.extend(self._classify(chunk, base + i * self._frame))
+        used = n_frames * self._frame
+        self._pending = buf[used:].copy()
+        self._pending_start = base + used
+        return events
+
+    def _classify(self, chunk: np.ndarray, at: int) -> list[VadEvent]:
+        x = chunk.astype(np.float32)
+        voiced = bool(
+            float(np.dot(x, x)) >= self._floor_energy
+            and self._vad.is_speech(chunk.tobytes(), self.sample_rate)
+        )
+        self.frames_classified += 1
+        self.voiced_frames += voiced
+        end = at + self._frame
+        events: list[VadEvent] = []
+        if self._seg_start is None:
+            self._window.append((at, voiced))
+            if sum(v for _, v in self._window) >= self.config.start_frames:
+                first = next(a for a, v in self._window if v)
+                self._seg_start = max(0, first - self._preroll)
+                self._last_voiced_end = end
+                self._silent_run = 0
+                self._window.clear()
+                events.append(SpeechStart(self._seg_start, first))
+            return events
+        if voiced:
+            self._last_voiced_end = end
+            self._silent_run = 0
+        else:
+            self._silent_run += 1
+        if self._silent_run >= self._hang_frames:
+            events.append(self._end(min(end, self._last_voiced_end + self._tail)))
+        elif end - self._seg_start >= self._max:
+            events.append(self._end(end, cut=True))
+            if voiced:  # speech goes on: the next segment starts here
+                self._seg_start = end
+                self._last_voiced_end = end
+                events.append(SpeechStart(end, end))
+        return events
+
+    def _end(self, end: int, cut: bool = False) -> SpeechEnd:
+        assert self._seg_start is not None
+        event = SpeechEnd(self._seg_start, end, cut)
+        self._seg_start = None
+        self._silent_run = 0
+        self._window.clear()
+        return event
+
+    def gap(self, at: int) -> list[VadEvent]:
+        """Audio is missing from ``at`` on: close any open segment there."""
+        events: list[VadEvent] = []
+        if self._seg_start is not None:
+            events.append(self._end(max(self._seg_start, min(at, self._last_voiced_end + self._tail))))
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._pending_start = None
+        self._window.clear()
+        return events
+
+    def flush(self) -> list[VadEvent]:
+        """End of input: close the open segment at the last voiced audio."""
+        end = (self._pending_start or 0) + self._pending.size
+        return self.gap(end)
+
+    def reset(self) -> None:
+        self.gap(0)

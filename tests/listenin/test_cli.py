@@ -1,0 +1,75 @@
+"""The console script, run as a user would (a subprocess)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import soundfile as sf
+
+
+def listenin(*args, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "listenin", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_transcribe_jsonl(call1):
+    p = call1["paths"]
+    r = listenin("transcribe", "--party", f"agent={p['agent']}", "--party", f"customer={p['customer']}", "--format", "jsonl")
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    finals = [e for e in events if e["type"] == "transcript.final"]
+    assert {e["party"] for e in finals} == {"agent", "customer"}
+    for e in finals:
+        assert {"call_id", "party", "segment_id", "start", "end", "text", "emitted_at", "words"} <= set(e)
+    assert events[-1]["type"] == "call.ended"
+
+
+def test_transcribe_text_resamples_any_rate(tmp_path, call1):
+    pcm = call1["audio"]["agent"][: 8000 * 5]
+    wav = tmp_path / "a.flac"
+    import soxr
+
+    sf.write(wav, soxr.resample(pcm.astype(np.float32) / 32768, 8000, 44100), 44100)
+    r = listenin("transcribe", "--party", f"agent={wav}")
+    assert r.returncode == 0, r.stderr
+    assert "agent:" in r.stdout and "Thank" in r.stdout
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    stereo = tmp_path / "stereo.wav"
+    sf.write(stereo, np.zeros((800, 2), np.int16), 8000)
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"RIFF\x00\x00garbage")
+    cases = [
+        (["transcribe", "--party", "agent=/nonexistent.wav"], "no such file"),
+        (["transcribe", "--party", f"agent={stereo}"], "2 channels"),
+        (["transcribe", "--party", f"agent={garbage}"], "unreadable audio"),
+        (["transcribe", "--party", f"agent={stereo}", "--party", f"agent={stereo}"], "unique"),
+        (["transcribe"], "at least one --party"),
+        (["transcribe", "--party", f"a={stereo}", "--model", "nope"], None),
+    ]
+    for args, needle in cases:
+        r = listenin(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+        if needle:
+            assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_unknown_model_is_reported_before_reading(call1):
+    r = listenin("transcribe", "--party", f"agent={call1['paths']['agent']}", "--model", "nope")
+    assert r.returncode == 2 and "unknown model 'nope'" in r.stderr
+
+
+def test_models_lists_the_registry():
+    r = listenin("models")
+    assert r.returncode == 0 and "tiny.en" in r.stdout and "base" in r.stdout
+
+
+def test_help_mentions_the_commands():
+    r = listenin("--help")
+    assert r.returncode == 0
+    for cmd in ("transcribe", "models", "demo"):
+        assert cmd in r.stdout

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from pipeline.jobs import AsrJob, JobKind, JobQueue, QueueFull
+
+
+def job(party="agent", kind=JobKind.PARTIAL, rev=1, at=0.0, call="c", seg=None):
+    return AsrJob(call, party, seg or f"{party}-1", kind, rev, 0, np.zeros(160, np.float32), 16000, at)
+
+
+def test_finals_first_then_oldest_partial():
+    q = JobQueue()
+    q.push(job("a", at=1.0))
+    q.push(job("b", at=0.5))
+    q.push(job("c", JobKind.FINAL, at=2.0))
+    assert [q.pop().party for _ in range(3)] == ["c", "b", "a"]
+    assert q.pop() is None
+
+
+def test_newer_partial_replaces_older():
+    q = JobQueue()
+    q.push(job(rev=1))
+    q.push(job(rev=2))
+    assert len(q) == 1 and q.pop().revision == 2
+    assert q.stats.partials_replaced == 1
+
+
+def test_final_drops_pending_partial_of_its_stream():
+    q = JobQueue()
+    q.push(job(rev=1))
+    q.push(job(rev=2, kind=JobKind.FINAL))
+    assert len(q) == 1 and q.pop().kind is JobKind.FINAL
+    assert q.stats.partials_dropped_for_final == 1
+
+
+def test_finals_are_bounded_and_refusal_counted():
+    q = JobQueue(max_finals=2)
+    q.push(job("a", JobKind.FINAL))
+    q.push(job("b", JobKind.FINAL))
+    with pytest.raises(QueueFull):
+        q.push(job("c", JobKind.FINAL))
+    assert q.stats.finals_rejected == 1 and q.pending_finals == 2
+
+
+def test_drop_stream():
+    q = JobQueue()
+    q.push(job("a", call="x"))
+    q.push(job("b", call="x"))
+    q.push(job("a", call="y"))
+    q.drop_stream("x", "a")
+    assert len(q) == 2
+    q.drop_stream("x")
+    assert len(q) == 1 and q.pop().call_id == "y"

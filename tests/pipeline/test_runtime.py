@@ -1,0 +1,115 @@
+"""The whole pipeline on the bundled call, with the real model."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from listenin.replay import load_party, replay
+from listenin.wer import word_error_rate
+from pipeline.events import TranscriptFinal, TranscriptPartial
+from pipeline.frames import AudioFrame
+from pipeline.runtime import Pipeline, PipelineConfig
+
+
+class Events(list):
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def __call__(self, ev):
+        with self.lock:
+            self.append(ev)
+
+
+@pytest.fixture(scope="module")
+def replayed(engine, call1):
+    events = Events()
+    pipeline = Pipeline(engine, events, PipelineConfig(asr_workers=2))
+    parties = [load_party(p, path) for p, path in call1["paths"].items()]
+    replay(pipeline, "call-1", parties, realtime=False)
+    pipeline.close()
+    return pipeline, list(events)
+
+
+def test_transcript_matches_reference_per_party(replayed, call1):
+    pipeline, events = replayed
+    finals = [e for e in events if isinstance(e, TranscriptFinal)]
+    assert finals and all(e.call_id == "call-1" for e in finals)
+    for party in ("agent", "customer"):
+        ref = " ".join(u["text"] for u in call1["utterances"] if u["party"] == party)
+        hyp = " ".join(f.text for f in sorted(finals, key=lambda f: f.start) if f.party == party)
+        assert word_error_rate(ref, hyp) < 0.5, (party, hyp)  # synthetic voices at 8 kHz
+
+
+def test_every_final_is_labelled_with_the_party_that_spoke(replayed, call1):
+    _, events = replayed
+    for f in (e for e in events if isinstance(e, TranscriptFinal) and e.text):
+        overlapping = [
+            u["party"] for u in call1["utterances"] if u["start"] < f.end and f.start < u["end"]
+        ]
+        assert overlapping == [f.party], f
+
+
+def test_event_order_per_call(replayed):
+    _, events = replayed
+    types = [e.type for e in events]
+    assert types[0] == "call.started" and types[-1] == "call.ended"
+    assert types.count("party.joined") == 2 and types.count("party.left") == 2
+    finalized = set()
+    for e in events:
+        if isinstance(e, TranscriptFinal):
+            finalized.add(e.segment_id)
+        elif isinstance(e, TranscriptPartial):
+            assert e.segment_id not in finalized, "partial after its final"
+
+
+def test_chronological_transcript_and_no_drops(replayed):
+    pipeline, events = replayed
+    merged = pipeline.transcript("call-1")
+    assert [f.start for f in merged] == sorted(f.start for f in merged)
+    assert len(merged) == sum(isinstance(e, TranscriptFinal) for e in events)
+    assert pipeline.stats.dropped_frames == 0 and pipeline.stats.finals_refused == 0
+
+
+def test_partials_come_while_speaking(engine, call1):
+    events = Events()
+    pipeline = Pipeline(engine, events)
+    parties = [load_party("agent", call1["paths"]["agent"])]
+    # call pace with an instant recogniser: every "sleep" waits for the workers to finish
+    now = [0.0]
+
+    def sleep(seconds):
+        pipeline.pool.wait_idle()
+        now[0] += seconds
+
+    replay(pipeline, "c", parties, realtime=True, clock=lambda: now[0], sleep=sleep)
+    pipeline.close()
+    partials = [e for e in events if isinstance(e, TranscriptPartial)]
+    finals = {e.segment_id: e for e in events if isinstance(e, TranscriptFinal)}
+    assert len({p.segment_id for p in partials}) >= 10
+    for p in partials:
+        assert p.segment_id in finals and p.emitted_at <= finals[p.segment_id].emitted_at
+
+
+def test_bad_frames_are_counted_not_fatal(engine):
+    events = Events()
+    pipeline = Pipeline(engine, events)
+    pipeline.push(AudioFrame("c", "agent", 8000, 0, np.zeros(160, np.int16)))
+    pipeline.push(AudioFrame("c", "agent", 16000, 320, np.zeros(320, np.int16)))  # rate change
+    pipeline.push(AudioFrame("c", "agent", 8000, 160, np.zeros(160, np.int16)))
+    pipeline.end_call("c")
+    pipeline.pool.wait_idle()
+    pipeline.close()
+    assert pipeline.stats.dropped_frames == 1 and pipeline.stats.frames == 3
+    assert events[-1].type == "call.ended"
+
+
+def test_call_limit_refuses_extra_calls(engine):
+    events = Events()
+    pipeline = Pipeline(engine, events, PipelineConfig(max_calls=1))
+    pipeline.push(AudioFrame("a", "agent", 8000, 0, np.zeros(160, np.int16)))
+    pipeline.push(AudioFrame("b", "agent", 8000, 0, np.zeros(160, np.int16)))
+    pipeline.close()
+    assert pipeline.stats.dropped_frames == 1
+    assert [e.call_id for e in events if e.type == "call.started"] == ["a"]

@@ -1,0 +1,52 @@
+import numpy as np
+
+from pipeline.frames import AudioFrame
+from pipeline.jobs import JobKind
+from pipeline.utterance import AudioRing, StreamingConfig, UtterancePolicy
+
+
+def f(start, n, value=None):
+    pcm = np.arange(start, start + n, dtype=np.float32) if value is None else np.full(n, value, np.float32)
+    return AudioFrame("c", "agent", 16000, start, pcm)
+
+
+def test_ring_reads_across_the_wrap():
+    ring = AudioRing(100)
+    for s in range(0, 250, 30):
+        ring.write(f(s, 30))
+    assert ring.end == 270 and ring.begin == 170
+    assert ring.read(180, 260).tolist() == list(range(180, 260))
+    assert ring.read(0, 200).tolist() == list(range(170, 200))  # clipped to what is held
+    assert ring.dropped == 170
+
+
+def test_ring_zeroes_a_hole():
+    ring = AudioRing(100)
+    ring.write(f(0, 50))
+    ring.write(f(120, 10))
+    assert not ring.read(50, 120).any() and ring.read(120, 130).tolist() == list(range(120, 130))
+
+
+def test_partials_at_cadence_then_final_covers_segment():
+    policy = UtterancePolicy("c", "agent", 16000, StreamingConfig(partial_interval_ms=500, min_partial_ms=400))
+    jobs = []
+    for s in range(0, 16000 * 3, 320):
+        if s == 1600:
+            policy.speech_start(1600)
+        jobs += policy.audio(f(s, 320, 0.1), now_s=s / 16000)
+    jobs += policy.speech_end(16000 * 3, now_s=3.0)
+    partials = [j for j in jobs if j.kind is JobKind.PARTIAL]
+    final = jobs[-1]
+    assert final.kind is JobKind.FINAL and final.segment_id == "agent-1"
+    assert final.start == 1600 and final.audio.size == 16000 * 3 - 1600
+    gaps = np.diff([p.start + p.audio.size for p in partials])
+    assert len(partials) >= 4 and (gaps >= 8000).all()
+    assert [j.revision for j in jobs] == list(range(1, len(jobs) + 1))
+
+
+def test_no_partials_when_disabled_and_no_final_without_segment():
+    policy = UtterancePolicy("c", "agent", 16000, StreamingConfig(partials=False))
+    policy.speech_start(0)
+    assert all(policy.audio(f(s, 320), 0.0) == [] for s in range(0, 32000, 320))
+    assert len(policy.speech_end(32000, 2.0)) == 1
+    assert policy.speech_end(32000, 2.0) == []

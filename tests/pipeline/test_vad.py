@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from pipeline.vad import SpeechEnd, SpeechStart, VadConfig, VadSegmenter
+from tests.conftest import utterance_pcm
+
+
+def run(seg, pcm, chunk=160, start=0):
+    events = []
+    for a in range(0, pcm.size, chunk):
+        events += seg.push(pcm[a : a + chunk], start + a)
+    return events
+
+
+def test_silence_gives_no_segments():
+    seg = VadSegmenter(8000)
+    assert run(seg, np.zeros(8000 * 5, np.int16)) == []
+    assert seg.flush() == []
+
+
+def test_speech_segment_is_found_with_preroll(call1):
+    u = call1["utterances"][0]
+    rate = 8000
+    pcm = call1["audio"]["agent"][: int((u["end"] + 1.0) * rate)]
+    seg = VadSegmenter(rate, VadConfig(preroll_ms=200, hangover_ms=300))
+    events = run(seg, pcm) + seg.flush()
+    starts = [e for e in events if isinstance(e, SpeechStart)]
+    ends = [e for e in events if isinstance(e, SpeechEnd)]
+    assert starts and ends
+    assert abs(starts[0].voiced_at / rate - u["start"]) < 0.15
+    assert starts[0].start == max(0, starts[0].voiced_at - 1600)
+    assert abs(ends[-1].end / rate - u["end"]) < 0.3
+
+
+def test_max_segment_cuts_and_restarts(call1):
+    pcm = np.tile(utterance_pcm(call1, 0, pad_s=0), 3)  # continuous speech
+    seg = VadSegmenter(8000, VadConfig(max_segment_ms=2000, hangover_ms=2000, tail_ms=100))
+    events = run(seg, pcm)
+    cuts = [e for e in events if isinstance(e, SpeechEnd) and e.cut]
+    assert cuts and all(e.end - e.start <= 16000 for e in cuts)
+
+
+def test_gap_closes_open_segment(call1):
+    pcm = utterance_pcm(call1, 0, pad_s=0)[:8000]
+    seg = VadSegmenter(8000)
+    run(seg, pcm)
+    assert seg.active
+    events = seg.gap(8000)
+    assert isinstance(events[0], SpeechEnd) and not seg.active
+
+
+def test_odd_chunk_sizes_keep_positions(call1):
+    pcm = utterance_pcm(call1, 1)
+    a = run(VadSegmenter(8000), pcm, chunk=160)
+    b = run(VadSegmenter(8000), pcm, chunk=97)
+    assert a == b
+
+
+@pytest.mark.parametrize("bad", [{"mode": 4}, {"frame_ms": 25}, {"start_frames": 9}, {"tail_ms": 900}])
+def test_config_is_validated(bad):
+    with pytest.raises(ValueError):
+        VadConfig(**bad)
+
+
+def test_rate_and_dtype_are_validated():
+    with pytest.raises(ValueError):
+        VadSegmenter(11025)
+    with pytest.raises(ValueError):
+        VadSegmenter(8000).push(np.zeros(160, np.float32), 0)
