@@ -25,11 +25,11 @@ class VadConfig:
     mode: int = 3
     frame_ms: int = 20
     preroll_ms: int = 200
-    hangover_ms: int = 300
+    hangover_ms: int = 500
     start_frames: int = 3
     start_window: int = 5
     max_segment_ms: int = 15000
-    tail_ms: int = 100  # audio kept after the last voiced frame
+    tail_ms: int = 150  # audio kept after the last voiced frame
     energy_floor_dbfs: float = -50.0  # frames quieter than this are never speech
 
     def __post_init__(self) -> None:
