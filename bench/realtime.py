@@ -95,7 +95,10 @@ def run(args: argparse.Namespace) -> dict:
         offset = i * args.stagger_s
         schedule += [(t + offset, f) for t, f in frames(f"call-{i}", parties)]
     schedule.sort(key=lambda x: x[0])
-    print(f"{args.calls} calls x {len(parties)} parties, {ref['duration']:.0f} s each", file=sys.stderr)
+    print(
+        f"{args.calls} calls x {len(parties)} parties, {ref['duration']:.0f} s each",
+        file=sys.stderr,
+    )
     cpu0, wall0 = cpu_seconds(), time.monotonic()
     late = feed_realtime(pipeline, schedule)
     for i in range(args.calls):
@@ -112,7 +115,11 @@ def run(args: argparse.Namespace) -> dict:
         finals = [e for e in evs if isinstance(e, TranscriptFinal) and e.text]
         texts = [e for e in evs if isinstance(e, (TranscriptFinal, TranscriptPartial)) and e.text]
         for u in ref["utterances"]:
-            mine = [f for f in finals if f.party == u["party"] and f.start < u["end"] and u["start"] < f.end]
+            mine = [
+                f
+                for f in finals
+                if f.party == u["party"] and f.start < u["end"] and u["start"] < f.end
+            ]
             if mine:
                 latencies.append(max(f.emitted_at for f in mine) - u["end"])
             heard = [
@@ -124,7 +131,9 @@ def run(args: argparse.Namespace) -> dict:
                 first_text.append(min(heard) - u["start"])
         for party in ref["parties"]:
             r = normalize(" ".join(u["text"] for u in ref["utterances"] if u["party"] == party))
-            h = normalize(" ".join(f.text for f in sorted(finals, key=lambda f: f.start) if f.party == party))
+            h = normalize(
+                " ".join(f.text for f in sorted(finals, key=lambda f: f.start) if f.party == party)
+            )
             edits += edit_distance(r, h)
             words += len(r)
     wer = edits / words
@@ -161,7 +170,11 @@ def oracle_wer(engine: WhisperEngine, ref: dict, parties: dict) -> float:
         for u in (u for u in ref["utterances"] if u["party"] == party):
             a, b = int(u["start"] * audio.sample_rate), int(u["end"] * audio.sample_rate)
             pcm = audio.pcm[a:b].astype(np.float32) / 32768
-            hyp.append(engine.transcribe(soxr.resample(pcm, audio.sample_rate, 16000), word_timestamps=True).text)
+            hyp.append(
+                engine.transcribe(
+                    soxr.resample(pcm, audio.sample_rate, 16000), word_timestamps=True
+                ).text
+            )
         r = normalize(" ".join(u["text"] for u in ref["utterances"] if u["party"] == party))
         edits += edit_distance(r, normalize(" ".join(hyp)))
         words += len(r)
@@ -188,7 +201,9 @@ def main() -> None:
     p.add_argument("--model", default="tiny.en")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     p.add_argument("--stagger-s", type=float, default=0.37, help="start offset between calls")
-    p.add_argument("--idle-s", type=float, default=20.0, help="seconds of the idle-call probe (0: skip)")
+    p.add_argument(
+        "--idle-s", type=float, default=20.0, help="seconds of the idle-call probe (0: skip)"
+    )
     args = p.parse_args()
     result = run(args)
     print(json.dumps(result))

@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
             default=os.cpu_count() or 2,
             help="ASR worker threads (default: one per core)",
         )
-        p.add_argument("--language", default="en", help="language for multilingual models, or 'auto'")
+        p.add_argument(
+            "--language", default="en", help="language for multilingual models, or 'auto'"
+        )
 
     t = sub.add_parser(
         "transcribe",

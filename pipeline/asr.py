@@ -181,5 +181,7 @@ class WhisperEngine:
                 continue
             if start >= duration - 0.02:
                 break
-            words.append(AsrWord(w["word"], start, min(max(end, start), duration), float(w["probability"])))
+            words.append(
+                AsrWord(w["word"], start, min(max(end, start), duration), float(w["probability"]))
+            )
         return tuple(words)

@@ -36,9 +36,7 @@ def compression_ratio(text: str) -> float:
     return len(data) / len(zlib.compress(data))
 
 
-def collapse_repeats(
-    items: Sequence[str], max_repeats: int = 2, max_n: int = 4
-) -> list[int]:
+def collapse_repeats(items: Sequence[str], max_repeats: int = 2, max_n: int = 4) -> list[int]:
     """Indices of ``items`` to keep so no n-gram (n <= max_n) runs more than ``max_repeats``.
 
     Comparison ignores case and surrounding punctuation.

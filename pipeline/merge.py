@@ -126,7 +126,9 @@ class ChannelMerger:
             for lane in self._lanes.values():
                 if not lane.done and lane.end < target:
                     self.padded_samples += target - lane.end
-                    self._append(lane, np.zeros(target - max(lane.end, self.position), np.int16), target)
+                    self._append(
+                        lane, np.zeros(target - max(lane.end, self.position), np.int16), target
+                    )
         return self._emit_to(target)
 
     def _emit_to(self, target: int) -> list[MultiChannelBlock]:
@@ -141,7 +143,9 @@ class ChannelMerger:
             a = max(self.position, lane_start)
             b = min(target, lane.end)
             if b > a:
-                out[a - self.position : b - self.position, ch] = buf[a - lane_start : b - lane_start]
+                out[a - self.position : b - self.position, ch] = buf[
+                    a - lane_start : b - lane_start
+                ]
             rest = buf[max(0, target - lane_start) :]
             lane.chunks = [rest] if rest.size else []
         block = MultiChannelBlock(self.position, self.sample_rate, self.parties, out)

@@ -102,7 +102,9 @@ class Pipeline:
                 return
             stream = call.parties.get(frame.party)
             if stream is None or stream.ended:
-                stream = PartyStream(call.call_id, frame.party, frame.sample_rate, self.config.stream)
+                stream = PartyStream(
+                    call.call_id, frame.party, frame.sample_rate, self.config.stream
+                )
                 call.parties[frame.party] = stream
                 self._emit(PartyJoined(call.call_id, frame.party, frame.sample_rate, frame.start_s))
             try:
@@ -158,7 +160,9 @@ class Pipeline:
         call = self._calls.get(call_id)
         if call is None:
             if sum(not c.ended for c in self._calls.values()) >= self.config.max_calls:
-                log.warning("call %s refused: %d calls already open", call_id, self.config.max_calls)
+                log.warning(
+                    "call %s refused: %d calls already open", call_id, self.config.max_calls
+                )
                 return None
             call = self._calls[call_id] = _Call(call_id)
             self._emit(CallStarted(call_id, 0.0))
@@ -192,7 +196,11 @@ class Pipeline:
             now = call.now_s()
             if job.kind is JobKind.PARTIAL:
                 seg = job.segment_id
-                if call.closed or seg in call.finalized or job.revision <= call.partial_rev.get(seg, 0):
+                if (
+                    call.closed
+                    or seg in call.finalized
+                    or job.revision <= call.partial_rev.get(seg, 0)
+                ):
                     self.stats.stale_partials += 1
                     return
                 if not text:
@@ -224,7 +232,9 @@ class Pipeline:
             for w in (result.words if result is not None else ())
         )
         start, end = job.start_s, job.end_s
-        final = TranscriptFinal(job.call_id, job.party, job.segment_id, start, end, text, now, words)
+        final = TranscriptFinal(
+            job.call_id, job.party, job.segment_id, start, end, text, now, words
+        )
         self.stats.finals += 1
         call.merger.push(final)
         self._emit(final)

@@ -61,13 +61,17 @@ class PartyTimeline:
         if frame.start < position:  # overlap: keep only the new tail
             cut = position - frame.start
             self.stats.late_samples_dropped += cut
-            frame = AudioFrame(frame.call_id, frame.party, frame.sample_rate, position, frame.pcm[cut:])
+            frame = AudioFrame(
+                frame.call_id, frame.party, frame.sample_rate, position, frame.pcm[cut:]
+            )
         hole = frame.start - position
         if hole > 0:
             if hole <= self._fill_limit:
                 self.stats.filled_samples += hole
                 silence = np.zeros(hole, dtype=frame.pcm.dtype)
-                out.append(AudioFrame(frame.call_id, frame.party, frame.sample_rate, position, silence))
+                out.append(
+                    AudioFrame(frame.call_id, frame.party, frame.sample_rate, position, silence)
+                )
             else:
                 self.stats.gap_samples += hole
                 out.append(Gap(frame.call_id, frame.party, frame.sample_rate, position, hole))

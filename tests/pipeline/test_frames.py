@@ -19,7 +19,13 @@ def test_frame_positions():
     ],
 )
 def test_bad_frames_are_rejected(kwargs):
-    args = {"call_id": "c", "party": "a", "sample_rate": 8000, "start": 0, "pcm": np.zeros(80, np.int16)}
+    args = {
+        "call_id": "c",
+        "party": "a",
+        "sample_rate": 8000,
+        "start": 0,
+        "pcm": np.zeros(80, np.int16),
+    }
     args.update(kwargs)
     with pytest.raises(BadFrame):
         AudioFrame(**args)

@@ -1,6 +1,12 @@
 import pytest
 
-from pipeline.guards import GuardConfig, collapse_repeats, compression_ratio, rejection_reason, trim_loop
+from pipeline.guards import (
+    GuardConfig,
+    collapse_repeats,
+    compression_ratio,
+    rejection_reason,
+    trim_loop,
+)
 
 
 def words(s):

@@ -5,7 +5,9 @@ from pipeline.jobs import AsrJob, JobKind, JobQueue, QueueFull
 
 
 def job(party="agent", kind=JobKind.PARTIAL, rev=1, at=0.0, call="c", seg=None):
-    return AsrJob(call, party, seg or f"{party}-1", kind, rev, 0, np.zeros(160, np.float32), 16000, at)
+    return AsrJob(
+        call, party, seg or f"{party}-1", kind, rev, 0, np.zeros(160, np.float32), 16000, at
+    )
 
 
 def test_finals_first_then_oldest_partial():

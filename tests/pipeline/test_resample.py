@@ -16,7 +16,7 @@ def test_output_is_aligned_and_complete():
         out += rs.push(AudioFrame("c", "a", 8000, i * 160, sine(160, 8000, start=i * 160)))
     out += rs.flush()
     assert out[0].start == 0 and out[0].sample_rate == 16000
-    for a, b in zip(out, out[1:]):
+    for a, b in zip(out, out[1:], strict=False):
         assert a.end == b.start
     audio = np.concatenate([f.pcm for f in out])
     assert audio.size == 16000

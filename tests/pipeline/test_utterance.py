@@ -6,7 +6,11 @@ from pipeline.utterance import AudioRing, StreamingConfig, UtterancePolicy
 
 
 def f(start, n, value=None):
-    pcm = np.arange(start, start + n, dtype=np.float32) if value is None else np.full(n, value, np.float32)
+    pcm = (
+        np.arange(start, start + n, dtype=np.float32)
+        if value is None
+        else np.full(n, value, np.float32)
+    )
     return AudioFrame("c", "agent", 16000, start, pcm)
 
 
@@ -28,7 +32,9 @@ def test_ring_zeroes_a_hole():
 
 
 def test_partials_at_cadence_then_final_covers_segment():
-    policy = UtterancePolicy("c", "agent", 16000, StreamingConfig(partial_interval_ms=500, min_partial_ms=400))
+    policy = UtterancePolicy(
+        "c", "agent", 16000, StreamingConfig(partial_interval_ms=500, min_partial_ms=400)
+    )
     jobs = []
     for s in range(0, 16000 * 3, 320):
         if s == 1600:

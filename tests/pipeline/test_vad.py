@@ -56,7 +56,9 @@ def test_odd_chunk_sizes_keep_positions(call1):
     assert a == b
 
 
-@pytest.mark.parametrize("bad", [{"mode": 4}, {"frame_ms": 25}, {"start_frames": 9}, {"tail_ms": 900}])
+@pytest.mark.parametrize(
+    "bad", [{"mode": 4}, {"frame_ms": 25}, {"start_frames": 9}, {"tail_ms": 900}]
+)
 def test_config_is_validated(bad):
     with pytest.raises(ValueError):
         VadConfig(**bad)
@@ -67,3 +69,12 @@ def test_rate_and_dtype_are_validated():
         VadSegmenter(11025)
     with pytest.raises(ValueError):
         VadSegmenter(8000).push(np.zeros(160, np.float32), 0)
+
+
+def test_jump_without_gap_is_treated_as_a_gap(call1):
+    pcm = utterance_pcm(call1, 0, pad_s=0)[:8000]
+    seg = VadSegmenter(8000)
+    run(seg, pcm)
+    assert seg.active
+    events = seg.push(np.zeros(160, np.int16), 80000)  # 9 s later, no Gap sent
+    assert isinstance(events[0], SpeechEnd) and events[0].end <= 8000 and not seg.active
