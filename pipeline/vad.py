@@ -102,8 +102,8 @@ class VadSegmenter:
         """Feed int16 PCM whose first sample is ``start`` on the call clock."""
         if pcm.dtype != np.int16:
             raise ValueError(f"VAD needs int16 PCM, got {pcm.dtype}")
-        if self._pending_start is None or self._pending.size == 0:
-            self._pending_start = start - self._pending.size
+        if self._pending_start is None:
+            self._pending_start = start
         elif start != self._pending_start + self._pending.size:
             # discontinuity: the caller should have sent a gap; treat it as one
             closed = self.gap(self._pending_start + self._pending.size)
