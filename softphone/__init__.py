@@ -1,2 +1,6 @@
-"""The SIP supervisor device (pjsua2): registers, auto-answers supervise calls and
-taps each party's PCM into the pipeline.  See issue "Softphone"; not built yet."""
+"""The SIP supervisor device.
+
+So far: the pure parsers it needs, :mod:`softphone.sdp` (offers with one
+``m=audio`` line per party) and :mod:`softphone.identify` (which call and party
+an INVITE is about).  The pjsua2 device itself is still to come.
+"""
