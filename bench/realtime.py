@@ -84,7 +84,7 @@ def feed_realtime(pipeline: Pipeline, schedule: list[tuple[float, AudioFrame]]) 
 
 
 def run(args: argparse.Namespace) -> dict:
-    ref = json.loads((FIXTURES / "call1.json").read_text())
+    ref = json.loads((FIXTURES / f"{args.fixture}.json").read_text())
     parties = [load_party(p, FIXTURES / f) for p, f in ref["parties"].items()]
     engine = WhisperEngine(resolve(args.model), WhisperConfig(num_workers=args.workers))
     events = Collector()
@@ -157,6 +157,7 @@ def run(args: argparse.Namespace) -> dict:
         "dropped_frames": dropped,
         "late_frames": late,
         "model": args.model,
+        "fixture": args.fixture,
         "machine": machine(),
     }
 
@@ -198,6 +199,7 @@ def idle_cost(pipeline: Pipeline, seconds: float) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=4)
+    p.add_argument("--fixture", default="call1", help="call1 (espeak-ng) or call2 (real speech)")
     p.add_argument("--model", default="tiny.en")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     p.add_argument("--stagger-s", type=float, default=0.37, help="start offset between calls")

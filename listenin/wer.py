@@ -20,6 +20,9 @@ _ORD = {
 }  # fmt: skip
 
 
+_ABBR = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
+
+
 def _number(digits: str) -> str:
     n = int(digits)
     if len(digits) > 2 or digits.startswith("0") and len(digits) > 1:
@@ -34,6 +37,7 @@ def normalize(text: str) -> list[str]:
     text = text.lower().replace("-", " ")
     text = re.sub(r"\b(\d+(?:st|nd|rd|th))\b", lambda m: _ORD.get(m.group(1), m.group(1)), text)
     text = re.sub(r"\d+", lambda m: " " + _number(m.group(0)) + " ", text)
+    text = re.sub(r"\b(mr|mrs|dr)\.", lambda m: _ABBR[m.group(1)], text)
     text = re.sub(r"[^a-z' ]+", " ", text)
     return [w.strip("'") for w in text.split() if w.strip("'")]
 

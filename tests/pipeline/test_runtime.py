@@ -113,3 +113,22 @@ def test_call_limit_refuses_extra_calls(engine):
     pipeline.close()
     assert pipeline.stats.dropped_frames == 1
     assert [e.call_id for e in events if e.type == "call.started"] == ["a"]
+
+
+def test_real_recorded_speech_is_transcribed_accurately(engine):
+    """call2: real voices (Allison Smith prompts, a LibriVox reader) on one call clock."""
+    import json
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    ref = json.loads((fixtures / "call2.json").read_text())
+    events = Events()
+    pipeline = Pipeline(engine, events)
+    parties = [load_party(p, fixtures / f) for p, f in ref["parties"].items()]
+    replay(pipeline, "real", parties, realtime=False)
+    pipeline.close()
+    finals = sorted((e for e in events if isinstance(e, TranscriptFinal)), key=lambda f: f.start)
+    for party in ref["parties"]:
+        r = " ".join(u["text"] for u in ref["utterances"] if u["party"] == party)
+        h = " ".join(f.text for f in finals if f.party == party)
+        assert word_error_rate(r, h) < 0.15, (party, h)
