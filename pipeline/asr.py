@@ -101,7 +101,6 @@ class WhisperEngine:
         multilingual = self.model.model.is_multilingual
         language = self.config.language if multilingual else "en"
         self._needs_detect = multilingual and language is None
-        self._tokenizer_cls = Tokenizer
         self.tokenizer = Tokenizer(
             self.model.hf_tokenizer, multilingual, task="transcribe", language=language or "en"
         )
@@ -124,7 +123,9 @@ class WhisperEngine:
         if self._needs_detect:
             lang_probs = self.model.model.detect_language(encoded)[0]
             code = lang_probs[0][0][2:-2]
-            tokenizer = self._tokenizer_cls(
+            from faster_whisper.tokenizer import Tokenizer
+
+            tokenizer = Tokenizer(
                 self.model.hf_tokenizer, True, task="transcribe", language=code
             )
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]

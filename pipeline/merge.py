@@ -27,16 +27,12 @@ class TranscriptMerger:
         self._finals: list[TranscriptFinal] = []
         self._keys: list[tuple[float, str]] = []
         self._released: set[str] = set()
-        self._done: set[str] = set()
 
     def push(self, final: TranscriptFinal) -> None:
         key = (final.start, final.segment_id)
         i = bisect.bisect(self._keys, key)
         self._keys.insert(i, key)
         self._finals.insert(i, final)
-
-    def party_done(self, party: str) -> None:
-        self._done.add(party)
 
     def release(self, upto_s: float) -> list[TranscriptFinal]:
         """Finals starting before ``upto_s`` not yet released, chronologically.

@@ -122,7 +122,6 @@ class Pipeline:
             if call is None or stream is None or stream.ended:
                 return
             self._submit(stream.flush(call.now_s()))
-            call.merger.party_done(party)
             self._emit(PartyLeft(call_id, party, call.now_s()))
 
     def end_call(self, call_id: str) -> None:
