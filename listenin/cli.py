@@ -1,4 +1,4 @@
-"""Command-line interface: ``listenin transcribe | models | demo``.
+"""Command-line interface: ``listenin run | demo | transcribe | models``.
 
 Parses flags and environment only here, at the edge, and turns every expected
 failure (missing file, unreadable audio, unknown model) into one line on
@@ -82,10 +82,106 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the speech models available")
 
-    d = sub.add_parser("demo", help="replay the bundled call at live pace, transcript on screen")
+    r = sub.add_parser(
+        "run",
+        help="the main job: a SIP supervisor device feeding live transcripts",
+        description="Register (optionally) as a SIP supervisor device, auto-answer supervise "
+        "calls from trusted peers and print each party's live transcript.",
+    )
+    device_options(r)
+    r.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
+    r.add_argument("--calls", type=int, help="exit after this many calls have ended")
+    asr_options(r)
+
+    d = sub.add_parser(
+        "demo",
+        help="a simulated platform calls the device over SIP on loopback; transcript on screen",
+        description="Start the device on loopback, have the platform simulator (pbxsim) place "
+        "a RingCentral-style supervise call playing the bundled fixture as RTP, and print the "
+        "live, party-labelled transcript.",
+    )
     d.add_argument("--format", choices=("text", "jsonl"), default="text")
+    d.add_argument("--fixture", default="call1", help="bundled fixture (call1, call2)")
+    d.add_argument("--form", choices=("two-streams", "per-party", "headers"),
+                   default="two-streams", help="how the simulator supervises (see pbxsim)")
+    d.add_argument("--seconds", type=float, help="play only this much of the fixture")
+    d.add_argument("--replay", action="store_true",
+                   help="skip SIP: replay the WAVs straight into the pipeline")
     asr_options(d)
     return parser
+
+
+def device_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("SIP device")
+    g.add_argument("--bind", default="127.0.0.1", help="address for SIP and RTP")
+    g.add_argument("--sip-port", type=int, default=5070, help="UDP port (0: any free port)")
+    g.add_argument("--tcp-port", type=int, help="also listen on TCP")
+    g.add_argument("--tls-port", type=int, help="also listen on TLS (needs --tls-cert/--tls-key)")
+    g.add_argument("--tls-cert")
+    g.add_argument("--tls-key")
+    g.add_argument("--rtp-port", type=int, default=40000, help="first RTP port (0: any)")
+    g.add_argument("--user", default="listenin", help="the device's SIP user")
+    g.add_argument("--domain", help="SIP domain (default: the registrar host or --bind)")
+    g.add_argument("--registrar", help="register here, e.g. sip:pbx.example.com")
+    g.add_argument("--proxy", help="outbound proxy URI")
+    g.add_argument("--auth-user", help="digest user name, when it differs from --user")
+    g.add_argument("--register-expires", type=int, default=300, help="seconds")
+    g.add_argument("--trust", action="append", default=[], metavar="HOST[:PORT]|CIDR",
+                   help="answer INVITEs from here (repeat; default 127.0.0.1; the registrar "
+                   "and proxy hosts are trusted too)")
+    g.add_argument("--require-id", action="store_true",
+                   help="refuse INVITEs that do not name a supervised session (403)")
+    g.add_argument("--codec", action="append", choices=("PCMU", "PCMA", "G722"),
+                   help="codecs in order of preference (default PCMU PCMA G722)")
+    g.add_argument("--srtp", choices=("off", "optional", "mandatory"), default="optional")
+    g.add_argument("--jb-min-ms", type=int, default=120, help="jitter buffer minimum prefetch")
+    g.add_argument("--jb-max-ms", type=int, default=300, help="jitter buffer maximum prefetch")
+    g.add_argument("--max-calls", type=int, default=4, help="at most 4 (pjsua2 wheel limit)")
+    g.add_argument("--pjsip-log-level", type=int, default=0, help="PJSIP's own log (0-6)")
+    # the password comes from the environment only: LISTENIN_SIP_PASSWORD
+
+
+def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from softphone.config import (
+        AccountConfig,
+        AdmissionConfig,
+        ConfigError,
+        DeviceConfig,
+        JitterConfig,
+        MediaConfig,
+        TransportConfig,
+    )
+
+    try:
+        domain = args.domain
+        if domain is None and args.registrar:
+            domain = args.registrar.split(":", 1)[1].split(";")[0].split(":")[0]
+        account = AccountConfig(
+            user=args.user, domain=domain or args.bind,
+            password=os.environ.get("LISTENIN_SIP_PASSWORD", ""), registrar=args.registrar,
+            proxy=args.proxy, auth_user=args.auth_user, register_expires_s=args.register_expires,
+        )  # fmt: skip
+        init = min(max(args.jb_min_ms + 40, args.jb_min_ms), args.jb_max_ms)
+        jitter = JitterConfig(init, args.jb_min_ms, args.jb_max_ms, max(1000, args.jb_max_ms * 2))
+        return DeviceConfig(
+            account=account,
+            transport=TransportConfig(
+                args.bind, args.sip_port, args.tcp_port, args.tls_port, args.tls_cert,
+                args.tls_key, args.rtp_port,
+            ),  # fmt: skip
+            admission=AdmissionConfig(
+                trusted=tuple(args.trust) or ("127.0.0.1",),
+                require_identification=args.require_id,
+                max_calls=args.max_calls,
+            ),
+            media=MediaConfig(
+                codecs=tuple(args.codec or ("PCMU", "PCMA", "G722")), srtp=args.srtp,
+                jitter=jitter,
+            ),  # fmt: skip
+            log_level=args.pjsip_log_level,
+        )
+    except ConfigError as err:
+        raise CliError(str(err)) from err
 
 
 def _setup_logging(verbose: int) -> None:
@@ -140,22 +236,107 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live(args: argparse.Namespace, config, roles=None):  # type: ignore[no-untyped-def]
+    from pipeline.runtime import Pipeline, PipelineConfig
+    from softphone.device import DeviceError
+
+    from .live import LiveJob
+    from .render import JsonlRenderer, TextRenderer
+
+    engine = _engine(args)
+    renderer = JsonlRenderer() if args.format == "jsonl" else TextRenderer()
+
+    def sink(event):  # type: ignore[no-untyped-def]
+        renderer(event)
+        job.note_event(event)
+
+    pipeline = Pipeline(engine, sink, PipelineConfig(asr_workers=args.workers))
+    job = LiveJob(pipeline, config, roles)
+    try:
+        job.start()
+    except DeviceError as err:
+        pipeline.close()
+        raise CliError(str(err)) from err
+    return job, pipeline, renderer
+
+
+def _finish(job, pipeline, renderer) -> None:  # type: ignore[no-untyped-def]
+    job.stop()
+    pipeline.pool.wait_idle(30)
+    pipeline.close()
+    renderer.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    config = device_config(args)
+    job, pipeline, renderer = _live(args, config)
+    print(f"listenin: device {config.account.user}@{job.address} ready "
+          f"({'registering with ' + config.account.registrar if config.account.registrar else 'not registering'})",
+          file=sys.stderr, flush=True)  # fmt: skip
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set():
+            if args.calls is not None and job.wait_calls_ended(args.calls, 0.2):
+                break
+            stop.wait(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _finish(job, pipeline, renderer)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    ref = json.loads((FIXTURES / "call1.json").read_text())
-    parties = [load_party(p, FIXTURES / f) for p, f in ref["parties"].items()]
-    args.call_id = "demo-call"
-    print(
-        f"listenin demo: replaying {ref['description']} ({ref['duration']:.0f} s) at live pace",
-        file=sys.stderr,
+    import subprocess
+
+    from softphone.admission import PartyRoles
+    from softphone.config import AdmissionConfig, DeviceConfig, TransportConfig
+
+    ref = json.loads((FIXTURES / f"{args.fixture}.json").read_text())
+    if args.replay:
+        parties = [load_party(p, FIXTURES / f) for p, f in ref["parties"].items()]
+        args.call_id = "demo-call"
+        print(f"listenin demo: replaying {ref['description']} ({ref['duration']:.0f} s) "
+              "at live pace", file=sys.stderr)  # fmt: skip
+        return _run_replay(args, parties, realtime=True)
+    roles = PartyRoles()  # what a platform adapter learns when it asks to supervise
+    for n, role in enumerate(ref["parties"], 1):
+        roles.set("demo-1", f"demo-1-{n}", role)
+    config = DeviceConfig(
+        transport=TransportConfig(udp_port=0, rtp_port=0),
+        admission=AdmissionConfig(trusted=("127.0.0.1",)),
     )
-    return _run_replay(args, parties, realtime=True)
+    job, pipeline, renderer = _live(args, config, roles)
+    seconds = args.seconds or ref["duration"]
+    print(f"listenin demo: device at {job.address}; the simulator now places a "
+          f"{args.form} supervise call playing {ref['description']} ({seconds:.0f} s) over "
+          "SIP/RTP", file=sys.stderr, flush=True)  # fmt: skip
+    cmd = [sys.executable, "-m", "pbxsim", f"sip:listenin@{job.address}", "--fixture",
+           args.fixture, "--form", args.form, "--session-prefix", "demo"]  # fmt: skip
+    if args.seconds:
+        cmd += ["--seconds", str(args.seconds)]
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sim = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL)
+        job.wait_calls_ended(1, seconds + 60)
+        sim.wait(10)
+    finally:
+        _finish(job, pipeline, renderer)
+    if sim.returncode:
+        raise CliError(f"the simulator exited with status {sim.returncode}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
-    commands = {"transcribe": cmd_transcribe, "models": cmd_models, "demo": cmd_demo}
+    commands = {"transcribe": cmd_transcribe, "models": cmd_models, "demo": cmd_demo,
+                "run": cmd_run}  # fmt: skip
     if args.command is None:
         parser.print_help()
         return 2

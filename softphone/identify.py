@@ -22,6 +22,10 @@ class IdentificationError(ValueError):
     """Headers that are present but malformed, or missing when required."""
 
 
+class Unidentified(IdentificationError):
+    """No session headers, and identification is required."""
+
+
 @dataclass(frozen=True, slots=True)
 class HeaderNames:
     session: str = "X-Session-Id"
@@ -102,7 +106,7 @@ def identify(
             "headers",
         )
     if require:
-        raise IdentificationError("INVITE does not identify a supervised call")
+        raise Unidentified("INVITE does not identify a supervised call")
     call_id = _get(headers, "Call-ID")
     if not call_id:
         raise IdentificationError("INVITE has no Call-ID")

@@ -1,0 +1,80 @@
+"""The live job: the SIP device feeding the pipeline.
+
+:class:`LiveJob` owns a :class:`~softphone.device.Device` and a hand-off thread
+that drains the device's outbox into a :class:`~softphone.feed.Feed` (and so
+into the pipeline).  The device thread and the media thread never wait on the
+pipeline; the hand-off thread is the pipeline's single producer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from pipeline.events import CallEnded, Event
+from pipeline.runtime import Pipeline
+from softphone.admission import PartyRoles
+from softphone.config import DeviceConfig
+from softphone.device import Device
+from softphone.events import DeviceEvent
+from softphone.feed import Feed
+
+log = logging.getLogger(__name__)
+
+
+class LiveJob:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        config: DeviceConfig,
+        roles: PartyRoles | None = None,
+        on_device_event: Callable[[DeviceEvent], None] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.device = Device(config, roles)
+        self.feed = Feed(pipeline)
+        self.on_device_event = on_device_event
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._handoff, name="device-handoff", daemon=True)
+        self.calls_ended = 0
+        self._ended = threading.Condition()
+
+    @property
+    def address(self) -> str | None:
+        return self.device.address
+
+    def start(self) -> None:
+        self.device.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Hang up, let the last frames and call ends reach the pipeline, then stop."""
+        self.device.stop()
+        self._stop.set()
+        self._thread.join(10)
+
+    def note_event(self, event: Event) -> None:
+        """Pass the pipeline's events through here to let :meth:`wait_calls_ended` work."""
+        if isinstance(event, CallEnded):
+            with self._ended:
+                self.calls_ended += 1
+                self._ended.notify_all()
+
+    def wait_calls_ended(self, count: int, timeout_s: float) -> bool:
+        with self._ended:
+            return self._ended.wait_for(lambda: self.calls_ended >= count, timeout_s)
+
+    def _handoff(self) -> None:
+        while True:
+            item = self.device.get(timeout_s=0.1)
+            if item is None:
+                if self._stop.is_set():
+                    return
+                continue
+            try:
+                self.feed.handle(item)
+                if self.on_device_event is not None and not hasattr(item, "pcm"):
+                    self.on_device_event(item)  # type: ignore[arg-type]
+            except Exception:
+                log.exception("hand-off of %s failed", type(item).__name__)

@@ -1,0 +1,42 @@
+"""The call clock of one supervised session, shared by all its streams.
+
+PJMEDIA hands each party's decoded audio to the device every 20 ms without a
+timestamp.  The conference bridge's clock never skips (an empty jitter buffer
+still yields a concealed or silent frame), so within a stream counting frames
+*is* the call clock.  Streams that start later (a second per-party INVITE, a
+late ``m=audio``) are placed by the wall time of their first frame, rounded to
+whole frames.  Pure: wall time is passed in as nanoseconds.
+"""
+
+from __future__ import annotations
+
+
+class SessionClock:
+    def __init__(self, sample_rate: int, frame_ms: int = 20) -> None:
+        self.sample_rate = sample_rate
+        self.frame_samples = sample_rate * frame_ms // 1000
+        self._frame_ns = frame_ms * 1_000_000
+        self._origin_ns: int | None = None
+
+    def place(self, now_ns: int) -> int:
+        """Call-clock sample index for a stream whose first frame arrives at ``now_ns``."""
+        if self._origin_ns is None:
+            self._origin_ns = now_ns
+        frames = max(0, round((now_ns - self._origin_ns) / self._frame_ns))
+        return frames * self.frame_samples
+
+
+class StreamClock:
+    """Counts one stream's frames from the position :class:`SessionClock` gave it."""
+
+    def __init__(self, session: SessionClock) -> None:
+        self.session = session
+        self.position: int | None = None  # next frame's start sample
+
+    def advance(self, now_ns: int, samples: int) -> int:
+        """Start sample of a frame of ``samples`` arriving at ``now_ns``."""
+        if self.position is None:
+            self.position = self.session.place(now_ns)
+        start = self.position
+        self.position += samples
+        return start

@@ -1,0 +1,135 @@
+"""Frozen configuration for the supervisor device, one dataclass per concern.
+
+Units live in the field names.  Values are checked in ``__post_init__`` so a bad
+config file fails at load time with a clear message, not mid-call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .identify import HeaderNames
+
+WHEEL_MAX_CALLS = 4  # PJSUA_MAX_CALLS compiled into the pjsua2-python wheel
+CODECS = ("PCMU", "PCMA", "G722")
+SRTP_MODES = ("off", "optional", "mandatory")
+
+
+class ConfigError(ValueError):
+    """A device setting that cannot work."""
+
+
+@dataclass(frozen=True, slots=True)
+class JitterConfig:
+    """PJMEDIA's adaptive jitter buffer, tuned for listening, not talking.
+
+    A supervisor can afford 100-200 ms of delay; the talk-tuned defaults keep
+    the buffer short and discard audio under 40 +- 20 ms of jitter.
+    """
+
+    init_ms: int = 160  # prefetch before playout starts
+    min_pre_ms: int = 120  # never shrink the prefetch below this
+    max_pre_ms: int = 300
+    max_ms: int = 1000  # buffer capacity
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_pre_ms <= self.init_ms <= self.max_pre_ms < self.max_ms:
+            raise ConfigError(
+                "jitter buffer needs 0 < min_pre_ms <= init_ms <= max_pre_ms < max_ms, got "
+                f"{self.min_pre_ms}/{self.init_ms}/{self.max_pre_ms}/{self.max_ms}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    """Registration of the supervisor device with the platform's registrar."""
+
+    user: str
+    domain: str
+    password: str = field(default="", repr=False)
+    registrar: str | None = None  # e.g. "sip:127.0.0.1:5060"; None: do not register
+    proxy: str | None = None  # outbound proxy URI
+    auth_user: str | None = None  # when it differs from user
+    register_expires_s: int = 300
+    retry_interval_s: int = 10  # re-register after failure (registrar restart)
+
+    def __post_init__(self) -> None:
+        if not self.user or not self.domain:
+            raise ConfigError("account needs a user and a domain")
+        for uri in (self.registrar, self.proxy):
+            if uri is not None and not uri.startswith(("sip:", "sips:")):
+                raise ConfigError(f"{uri!r} is not a sip: URI")
+        if self.register_expires_s < 60 or self.retry_interval_s < 1:
+            raise ConfigError("register_expires_s must be >= 60 and retry_interval_s >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class TransportConfig:
+    bind_address: str = "127.0.0.1"
+    udp_port: int | None = 5070  # 0: any free port; None: no UDP
+    tcp_port: int | None = None
+    tls_port: int | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    rtp_port: int = 40000  # first RTP port; 0: any
+
+    def __post_init__(self) -> None:
+        ports = (self.udp_port, self.tcp_port, self.tls_port)
+        if all(p is None for p in ports):
+            raise ConfigError("enable at least one of udp_port, tcp_port, tls_port")
+        if any(p is not None and not 0 <= p <= 65535 for p in (*ports, self.rtp_port)):
+            raise ConfigError("ports must be within 0..65535")
+        if self.tls_port is not None and not (self.tls_cert_file and self.tls_key_file):
+            raise ConfigError("tls_port needs tls_cert_file and tls_key_file")
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionConfig:
+    """Which INVITEs the device answers."""
+
+    trusted: tuple[str, ...] = ("127.0.0.1",)  # hosts, host:port or CIDR
+    trust_registrar: bool = True  # the registrar / proxy host is trusted too
+    require_identification: bool = False  # refuse INVITEs without session headers
+    headers: HeaderNames = field(default_factory=HeaderNames)
+    max_calls: int = WHEEL_MAX_CALLS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_calls <= WHEEL_MAX_CALLS:
+            raise ConfigError(
+                f"max_calls must be 1..{WHEEL_MAX_CALLS} (compiled into the pjsua2 wheel); "
+                "run more device processes for more calls"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class MediaConfig:
+    codecs: tuple[str, ...] = CODECS  # in order of preference
+    srtp: str = "optional"  # off | optional | mandatory (SDES over RTP/SAVP)
+    jitter: JitterConfig = field(default_factory=JitterConfig)
+    tap_rate_hz: int = 16000  # PCM rate handed to the pipeline (conference bridge rate)
+    stats_interval_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        unknown = set(self.codecs) - set(CODECS)
+        if unknown or not self.codecs:
+            raise ConfigError(f"codecs must be a non-empty subset of {CODECS}, got {self.codecs}")
+        if self.srtp not in SRTP_MODES:
+            raise ConfigError(f"srtp must be one of {SRTP_MODES}, got {self.srtp!r}")
+        if self.tap_rate_hz not in (8000, 16000):
+            raise ConfigError("tap_rate_hz must be 8000 or 16000")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    account: AccountConfig = field(
+        default_factory=lambda: AccountConfig(user="listenin", domain="127.0.0.1")
+    )
+    transport: TransportConfig = field(default_factory=TransportConfig)
+    admission: AdmissionConfig = field(default_factory=AdmissionConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
+    frame_queue: int = 4000  # frames buffered between media thread and pipeline (10 s of 8 streams)
+    log_level: int = 1  # PJSIP's own log level (0-6) on stderr
+
+    def __post_init__(self) -> None:
+        if self.frame_queue < 50:
+            raise ConfigError("frame_queue must hold at least 50 frames")

@@ -1,0 +1,91 @@
+import pytest
+
+from softphone.admission import PartyRoles, admit, is_trusted, split_source
+from softphone.config import AdmissionConfig, ConfigError
+
+TWO_PARTY_SDP = (
+    "v=0\r\no=rc 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+    "m=audio 20000 RTP/AVP 0 8\r\ni=party-id=p-agent\r\na=sendonly\r\n"
+    "m=audio 20002 RTP/AVP 0 8\r\ni=party-id=p-cust\r\na=sendonly\r\n"
+)
+
+
+def invite(headers: dict[str, str], sdp: str = "") -> str:
+    head = "INVITE sip:listenin@127.0.0.1 SIP/2.0\r\n"
+    base = {"Call-ID": "abc@192.0.2.10", "From": "<sip:1001@pbx>;tag=1"}
+    lines = "".join(f"{k}: {v}\r\n" for k, v in {**base, **headers}.items())
+    return head + lines + "\r\n" + sdp
+
+
+RC_SESSION = {"p-rc-api-monitoring-ids": "session-id=s-1"}
+
+
+def test_ringcentral_two_streams_labelled_by_party_roles():
+    roles = PartyRoles()
+    roles.set("s-1", "p-agent", "agent")
+    got = admit(invite(RC_SESSION, TWO_PARTY_SDP), "127.0.0.1:5060", 0, AdmissionConfig(), roles)
+    assert got.accepted and got.identity.session_id == "s-1"
+    assert [(s.media_index, s.party_id, s.label) for s in got.streams] == [
+        (0, "p-agent", "agent"),
+        (1, "p-cust", "p-cust"),
+    ]
+
+
+def test_per_party_invite_uses_header_party_and_role():
+    hdr = {"X-Session-Id": "call-9", "X-Party-Id": "7", "X-Party-Role": "customer"}
+    sdp = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n"
+    got = admit(invite(hdr, sdp), "127.0.0.1:5060", 3, AdmissionConfig())
+    assert got.accepted
+    assert [(s.media_index, s.party_id, s.label) for s in got.streams] == [(0, "7", "customer")]
+
+
+def test_fallback_identity_labels_by_from_user():
+    got = admit(invite({}), "127.0.0.1:5060", 0, AdmissionConfig())
+    assert got.identity.source == "fallback" and got.streams[0].label == "1001"
+
+
+@pytest.mark.parametrize(
+    "source,calls,config,status,reason",
+    [
+        ("10.1.2.3:5060", 0, AdmissionConfig(), 403, "untrusted source 10.1.2.3:5060"),
+        ("127.0.0.1:5060", 0, AdmissionConfig(require_identification=True), 403, "does not identify"),
+        ("127.0.0.1:5060", 4, AdmissionConfig(), 486, "4-call limit"),
+        ("127.0.0.1:5060", 2, AdmissionConfig(max_calls=2), 486, "2-call limit"),
+    ],
+)  # fmt: skip
+def test_refusals(source, calls, config, status, reason):
+    got = admit(invite({}), source, calls, config)
+    assert got.status == status and reason in got.reason and not got.streams
+
+
+def test_malformed_headers_and_sdp_get_400():
+    bad_hdr = admit(invite({"p-rc-api-monitoring-ids": "party-id"}), "127.0.0.1:1", 0, AdmissionConfig())
+    assert bad_hdr.status == 400 and "malformed parameter" in bad_hdr.reason
+    bad_sdp = admit(invite(RC_SESSION, "v=0\r\nm=audio x RTP/AVP 0\r\n"), "127.0.0.1:1", 0, AdmissionConfig())
+    assert bad_sdp.status == 400 and bad_sdp.reason.startswith("bad SDP: line 2")
+    garbage = admit(b"\x00\x01", "127.0.0.1:1", 0, AdmissionConfig())
+    assert garbage.status == 400
+
+
+def test_trust_rules():
+    assert split_source("[::1]:5060") == ("::1", 5060)
+    assert split_source("127.0.0.1") == ("127.0.0.1", None)
+    assert is_trusted("127.0.0.1:5080", ("127.0.0.1:5080",))
+    assert not is_trusted("127.0.0.1:5081", ("127.0.0.1:5080",))
+    assert is_trusted("10.9.8.7:1", ("10.0.0.0/8",))
+    assert is_trusted("[::1]:5060", ("::1",))
+    assert not is_trusted("not-an-ip:5060", ("not-an-ip",))
+
+
+def test_party_roles_evict_oldest():
+    roles = PartyRoles(capacity=2)
+    roles.set("s", "a", "agent")
+    roles.set("s", "b", "customer")
+    roles.set("s", "c", "agent")
+    assert roles.get("s", "a") is None and roles.get("s", "c") == "agent"
+    assert roles.get("s", None) is None
+
+
+def test_call_limit_is_the_wheels():
+    with pytest.raises(ConfigError, match="compiled into the pjsua2 wheel"):
+        AdmissionConfig(max_calls=5)

@@ -1,0 +1,53 @@
+import numpy as np
+
+from pipeline.frames import AudioFrame
+from softphone.admission import StreamLabel
+from softphone.events import LegAnswered, LegEnded, StreamStats
+from softphone.feed import Feed
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def push(self, frame):
+        self.calls.append(("push", frame.call_id, frame.party, frame.start))
+
+    def end_party(self, call_id, party):
+        self.calls.append(("end_party", call_id, party))
+
+    def end_call(self, call_id):
+        self.calls.append(("end_call", call_id))
+
+
+def answered(leg, label):
+    return LegAnswered(leg, "s-1", (StreamLabel(0, label, label),), "127.0.0.1:5060", "ringcentral", 1.0)
+
+
+def test_per_party_legs_end_the_call_with_the_last_leg():
+    rec = Recorder()
+    feed = Feed(rec)
+    feed.handle(answered("1", "agent"))
+    feed.handle(answered("2", "customer"))
+    feed.handle(AudioFrame("s-1", "agent", 16000, 0, np.zeros(320, np.int16)))
+    feed.handle(LegEnded("1", "s-1", ("agent",), "BYE"))
+    assert ("end_call", "s-1") not in rec.calls
+    feed.handle(LegEnded("2", "s-1", ("customer",), "BYE"))
+    assert rec.calls == [
+        ("push", "s-1", "agent", 0),
+        ("end_party", "s-1", "agent"),
+        ("end_party", "s-1", "customer"),
+        ("end_call", "s-1"),
+    ]
+    assert feed.legs == {}
+
+
+def test_latest_stats_kept_per_party_until_the_call_ends():
+    rec = Recorder()
+    feed = Feed(rec)
+    feed.handle(answered("1", "agent"))
+    s = StreamStats("s-1", "agent", "PCMU", 100, 1, 0, 0, 0, 2.0, 160, 1, 0, 0, 0)
+    feed.handle(s)
+    assert feed.stats == {("s-1", "agent"): s}
+    feed.handle(LegEnded("1", "s-1", ("agent",), "BYE"))
+    assert feed.stats == {}
