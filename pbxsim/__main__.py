@@ -23,7 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fixture", default="call1", help="fixture name or path to its .json")
     p.add_argument("--form", choices=FORMS, default="two-streams",
                    help="two-streams: one INVITE, an m=audio per party (RingCentral); "
-                   "per-party: one INVITE per party (RingCentral); headers: X-Session-Id etc.")
+                   "per-party: one INVITE per party (RingCentral); headers: X-Session-Id etc.; "
+                   "bare: one INVITE per party, no identifying headers")
     p.add_argument("--sessions", type=int, default=1, help="concurrent supervised calls")
     p.add_argument("--session-prefix", default="sim", help="session ids are PREFIX-1, PREFIX-2 ...")
     p.add_argument("--codec", choices=("PCMU", "PCMA", "G722"), default="PCMU")

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-FORMS = ("two-streams", "per-party", "headers")
+FORMS = ("two-streams", "per-party", "headers", "bare")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,8 @@ def legs(session: SimSession, form: str, supervisor_party: str = "sup-1") -> tup
             )
             for p in session.parties
         )
+    if form == "bare":  # a plain SIP call: nothing names the supervised session
+        return tuple(SimLeg(session.session_id, (p,), ()) for p in session.parties)
     raise ValueError(f"form must be one of {FORMS}, got {form!r}")
 
 

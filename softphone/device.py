@@ -17,6 +17,7 @@ events are never dropped.  Other threads talk to the device through
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -34,7 +35,7 @@ from pipeline.frames import AudioFrame
 
 from .admission import Admission, PartyRoles, StreamLabel, admit, split_source
 from .clock import SessionClock, StreamClock
-from .config import DeviceConfig
+from .config import WHEEL_MAX_CALLS, DeviceConfig
 from .events import (
     DeviceEvent,
     LegAnswered,
@@ -46,6 +47,7 @@ from .events import (
 from .tap import Tap
 
 log = logging.getLogger(__name__)
+_pjsip_log = logging.getLogger("pjsip")
 
 _TAPPABLE = (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
 _instance_lock = threading.Lock()  # pjsua2 has one endpoint per process
@@ -78,6 +80,7 @@ def quiet_stderr(enabled: bool) -> Iterator[None]:
         os.dup2(devnull, 2)
         yield
     finally:
+        ctypes.CDLL(None).fflush(None)  # C stdio buffers what PJSIP printed
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         for fd in (*saved, devnull):
@@ -89,6 +92,28 @@ def _pj_error(err: pj.Error) -> str:
         return str(err.info())
     except Exception:  # pragma: no cover - defensive
         return repr(err)
+
+
+class _PjLog(pj.LogWriter):  # type: ignore[misc]
+    """PJSIP's log into Python logging (logger ``pjsip``); spots the wheel's call limit."""
+
+    def __init__(self, device: Device) -> None:
+        super().__init__()
+        self.device = device
+
+    def write(self, entry: pj.LogEntry) -> None:
+        try:
+            msg = str(entry.msg).rstrip()
+            if "too many calls" in msg:
+                reason = f"device at the wheel's {WHEEL_MAX_CALLS}-call limit (PJSUA_MAX_CALLS)"
+                log.warning("INVITE rejected 486: %s", reason)
+                self.device.stats.rejected += 1
+                self.device._publish(LegRejected("", 486, reason))
+                return
+            level = {0: logging.ERROR, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
+            _pjsip_log.log(level.get(int(entry.level), logging.DEBUG), "%s", msg)
+        except Exception:  # pragma: no cover - never raise into PJSIP
+            pass
 
 
 class _Leg(pj.Call):  # type: ignore[misc]
@@ -262,10 +287,14 @@ class Device:
         ec = pj.EpConfig()
         ec.uaConfig.threadCnt = 0
         ec.uaConfig.mainThreadOnly = False
-        ec.uaConfig.maxCalls = cfg.admission.max_calls
+        ec.uaConfig.maxCalls = WHEEL_MAX_CALLS  # admission enforces the configured limit
+        self._log_writer = _PjLog(self)
+        ec.logConfig.writer = self._log_writer
+        ec.logConfig.decor = 0
+        ec.logConfig.msgLogging = cfg.log_level >= 4
         ec.uaConfig.userAgent = "listenin"
-        ec.logConfig.level = cfg.log_level
-        ec.logConfig.consoleLevel = cfg.log_level
+        ec.logConfig.level = max(cfg.log_level, 2)  # warnings always reach our logger
+        ec.logConfig.consoleLevel = max(cfg.log_level, 2)
         med = ec.medConfig
         med.clockRate = cfg.media.tap_rate_hz
         med.sndClockRate = cfg.media.tap_rate_hz
