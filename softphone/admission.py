@@ -70,6 +70,13 @@ def split_source(source: str) -> tuple[str, int | None]:
     return source, None
 
 
+def uri_hostport(uri: str) -> str:
+    """``sip:user@10.0.0.1:5060;lr`` -> ``10.0.0.1:5060``; without a port just the host."""
+    rest = uri.split(":", 1)[1] if uri.startswith(("sip:", "sips:")) else uri
+    rest = rest.split("@", 1)[-1].split(";", 1)[0].split(">", 1)[0]
+    return rest
+
+
 def is_trusted(source: str, trusted: tuple[str, ...]) -> bool:
     host, port = split_source(source)
     try:

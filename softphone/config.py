@@ -59,8 +59,8 @@ class AccountConfig:
         for uri in (self.registrar, self.proxy):
             if uri is not None and not uri.startswith(("sip:", "sips:")):
                 raise ConfigError(f"{uri!r} is not a sip: URI")
-        if self.register_expires_s < 60 or self.retry_interval_s < 1:
-            raise ConfigError("register_expires_s must be >= 60 and retry_interval_s >= 1")
+        if self.register_expires_s < 10 or self.retry_interval_s < 1:
+            raise ConfigError("register_expires_s must be >= 10 and retry_interval_s >= 1")
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ import pjsua2 as pj
 
 from pipeline.frames import AudioFrame
 
-from .admission import Admission, PartyRoles, StreamLabel, admit, split_source
+from .admission import Admission, PartyRoles, StreamLabel, admit, uri_hostport
 from .clock import SessionClock, StreamClock
 from .config import WHEEL_MAX_CALLS, DeviceConfig
 from .events import (
@@ -345,16 +345,14 @@ class Device:
             acc_cfg.regConfig.registrarUri = a.registrar
             acc_cfg.regConfig.timeoutSec = a.register_expires_s
             acc_cfg.regConfig.retryIntervalSec = a.retry_interval_s
-            host, port = split_source(a.registrar.split(":", 1)[1].split(";")[0])
             if self.config.admission.trust_registrar:
-                self._trusted_extra += (host,)
+                self._trusted_extra += (uri_hostport(a.registrar),)
         else:
             acc_cfg.regConfig.registerOnAdd = False
         if a.proxy:
             acc_cfg.sipConfig.proxies.append(a.proxy)
             if self.config.admission.trust_registrar:
-                host, _ = split_source(a.proxy.split(":", 1)[1].split(";")[0])
-                self._trusted_extra += (host,)
+                self._trusted_extra += (uri_hostport(a.proxy),)
         if a.password:
             acc_cfg.sipConfig.authCreds.append(
                 pj.AuthCredInfo("digest", "*", a.auth_user or a.user, 0, a.password)

@@ -1,6 +1,6 @@
 import pytest
 
-from softphone.admission import PartyRoles, admit, is_trusted, split_source
+from softphone.admission import PartyRoles, admit, is_trusted, split_source, uri_hostport
 from softphone.config import AdmissionConfig, ConfigError
 
 TWO_PARTY_SDP = (
@@ -65,6 +65,11 @@ def test_malformed_headers_and_sdp_get_400():
     assert bad_sdp.status == 400 and bad_sdp.reason.startswith("bad SDP: line 2")
     garbage = admit(b"\x00\x01", "127.0.0.1:1", 0, AdmissionConfig())
     assert garbage.status == 400
+
+
+def test_registrar_uri_to_trusted_entry():
+    assert uri_hostport("sip:127.0.0.1:5060;transport=udp") == "127.0.0.1:5060"
+    assert uri_hostport("sip:listenin@10.0.0.1") == "10.0.0.1"
 
 
 def test_trust_rules():

@@ -1,0 +1,70 @@
+"""Registration with digest auth and supervise calls routed through kamailio."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from softphone.config import AccountConfig, AdmissionConfig, DeviceConfig, TransportConfig
+from softphone.events import LegAnswered, LegEnded, LegRejected, RegistrationChanged
+
+from ..softphone.conftest import drain, run_sim
+from .conftest import PASSWORD
+
+
+def registered_device(make_device, kamailio, password=PASSWORD, expires=300):
+    config = DeviceConfig(
+        account=AccountConfig(
+            "listenin", "127.0.0.1", password, registrar=kamailio.uri,
+            register_expires_s=expires, retry_interval_s=1,
+        ),  # fmt: skip
+        transport=TransportConfig(udp_port=0, rtp_port=0),
+        admission=AdmissionConfig(trusted=()),  # only the registrar may call us
+    )
+    return make_device(config)
+
+
+def test_registers_with_digest_and_takes_calls_only_through_the_registrar(make_device, kamailio):
+    dev = registered_device(make_device, kamailio)
+    got = drain(dev, lambda g: any(r.registered for r in g.of(RegistrationChanged)), timeout=10)
+    assert any(r.code == 200 and r.registered for r in got.of(RegistrationChanged))
+
+    out: dict = {}
+    via_registrar = threading.Thread(
+        target=lambda: out.update(r=run_sim(f"sip:listenin@127.0.0.1:{kamailio.port}",
+                                            "--form", "two-streams", "--seconds", "2"))
+    )  # fmt: skip
+    via_registrar.start()
+    drain(dev, lambda g: g.of(LegEnded), into=got)
+    via_registrar.join()
+    assert out["r"][0] == 0
+    (answered,) = got.of(LegAnswered)
+    assert answered.source == f"127.0.0.1:{kamailio.port}"
+    assert len(got.frames) == 2
+
+    rc, legs = run_sim(f"sip:listenin@{dev.address}", "--seconds", "1")  # around the registrar
+    assert rc == 3 and legs[0]["status"] == 403
+    drain(dev, lambda g: g.of(LegRejected), timeout=5, into=got)
+    assert got.of(LegRejected)[0].reason.startswith("untrusted source")
+
+
+def test_wrong_password_is_reported(make_device, kamailio):
+    dev = registered_device(make_device, kamailio, password="wrong")
+    got = drain(dev, lambda g: g.of(RegistrationChanged), timeout=10)
+    first = got.of(RegistrationChanged)[0]
+    assert not first.registered and first.code in (401, 403)
+
+
+def test_recovers_after_the_registrar_restarts(make_device, kamailio):
+    dev = registered_device(make_device, kamailio, expires=10)
+    got = drain(dev, lambda g: any(r.registered for r in g.of(RegistrationChanged)), timeout=10)
+    kamailio.stop()  # the refresh fails, the device retries every second
+    drain(dev, lambda g: any(not r.registered or r.code >= 300
+                             for r in g.of(RegistrationChanged)), timeout=20, into=got)  # fmt: skip
+    failed_at = len(got.events)
+    kamailio.start()  # a fresh registrar knows nothing of us until we register again
+    drain(dev, lambda g: any(r.code == 200 for r in g.of(RegistrationChanged)[failed_at:]
+                             if isinstance(r, RegistrationChanged)), timeout=30, into=got)  # fmt: skip
+    later = [e for e in got.events[failed_at:] if isinstance(e, RegistrationChanged)]
+    assert any(r.code == 200 for r in later), got.of(RegistrationChanged)
+    assert os.environ.get("LISTENIN_NEVER_SET") is None
