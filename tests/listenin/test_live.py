@@ -1,0 +1,76 @@
+"""The live job end to end: simulator -> SIP/RTP -> device -> pipeline -> finals."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from listenin.live import LiveJob
+from listenin.replay import PartyAudio, replay
+from listenin.wer import word_error_rate
+from pipeline.events import CallEnded, TranscriptFinal
+from pipeline.runtime import Pipeline, PipelineConfig
+from softphone.admission import PartyRoles
+
+from ..softphone.conftest import device_config, run_sim
+
+SECONDS = 21.0  # the first four turns of call1, both parties
+
+
+def reference(call1: dict, until: float) -> dict[str, str]:
+    out: dict[str, list[str]] = {}
+    for u in call1["utterances"]:
+        if u["end"] <= until:
+            out.setdefault(u["party"], []).append(u["text"])
+    return {p: " ".join(t) for p, t in out.items()}
+
+
+def finals_by_party(events: list) -> dict[str, str]:
+    out: dict[str, list[str]] = {}
+    for e in sorted((e for e in events if isinstance(e, TranscriptFinal)), key=lambda e: e.start):
+        if e.text:
+            out.setdefault(e.party, []).append(e.text)
+    return {p: " ".join(t) for p, t in out.items()}
+
+
+def wer(ref: dict[str, str], hyp: dict[str, str]) -> float:
+    """Per-party WER, word-weighted: a final under the wrong party counts as errors."""
+    words = sum(len(r.split()) for r in ref.values())
+    return sum(word_error_rate(r, hyp.get(p, "")) * len(r.split()) for p, r in ref.items()) / words
+
+
+def test_sip_transcript_matches_offline_replay(call1, engine):
+    events: list = []
+    roles = PartyRoles()  # what a platform adapter would tell the device
+    roles.set("sim-1", "sim-1-1", "agent")
+    roles.set("sim-1", "sim-1-2", "customer")
+
+    def sink(event):
+        events.append(event)
+        job.note_event(event)
+
+    pipeline = Pipeline(engine, sink, PipelineConfig(asr_workers=2))
+    job = LiveJob(pipeline, device_config(), roles)
+    job.start()
+    try:
+        rc, legs = run_sim(f"sip:listenin@{job.address}", "--form", "two-streams",
+                           "--seconds", str(SECONDS))  # fmt: skip
+        assert rc == 0 and legs[0]["answered"]
+        assert job.wait_calls_ended(1, 60)
+    finally:
+        job.stop()
+        pipeline.close()
+    assert isinstance(events[-1], CallEnded)
+    ref = reference(call1, SECONDS)
+    live = finals_by_party(events)
+    assert set(live) == {"agent", "customer"}
+
+    offline: list = []
+    replayed = Pipeline(engine, offline.append, PipelineConfig(asr_workers=2))
+    n = int(SECONDS * call1["sample_rate"])
+    parties = [PartyAudio(p, call1["sample_rate"], np.ascontiguousarray(a[:n]))
+               for p, a in call1["audio"].items()]  # fmt: skip
+    replay(replayed, "offline", parties, realtime=False)
+    replayed.close()
+    sip_wer, replay_wer = wer(ref, live), wer(ref, finals_by_party(offline))
+    print(f"WER over SIP {sip_wer:.3f}, offline replay {replay_wer:.3f}")
+    assert sip_wer <= replay_wer * 1.10 + 0.02  # the pipeline-core bound plus 2 points
