@@ -18,8 +18,9 @@ demo: $(STAMP)  ## replay the bundled call through the live pipeline
 test: $(STAMP)  ## the whole suite
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)  ## concurrent real-time calls; last line is one JSON object
+bench: $(STAMP)  ## pipeline then device benchmarks; each ends with one JSON line
 	$(BIN)/python -m bench.realtime --calls 4
+	$(BIN)/python -m bench.softphone --calls 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -102,11 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--format", choices=("text", "jsonl"), default="text")
     d.add_argument("--fixture", default="call1", help="bundled fixture (call1, call2)")
-    d.add_argument("--form", choices=("two-streams", "per-party", "headers"),
-                   default="two-streams", help="how the simulator supervises (see pbxsim)")
+    d.add_argument(
+        "--form",
+        choices=("two-streams", "per-party", "headers"),
+        default="two-streams",
+        help="how the simulator supervises (see pbxsim)",
+    )
     d.add_argument("--seconds", type=float, help="play only this much of the fixture")
-    d.add_argument("--replay", action="store_true",
-                   help="skip SIP: replay the WAVs straight into the pipeline")
+    d.add_argument(
+        "--replay", action="store_true", help="skip SIP: replay the WAVs straight into the pipeline"
+    )
     asr_options(d)
     return parser
 
@@ -126,13 +131,25 @@ def device_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--proxy", help="outbound proxy URI")
     g.add_argument("--auth-user", help="digest user name, when it differs from --user")
     g.add_argument("--register-expires", type=int, default=300, help="seconds")
-    g.add_argument("--trust", action="append", default=[], metavar="HOST[:PORT]|CIDR",
-                   help="answer INVITEs from here (repeat; default 127.0.0.1; the registrar "
-                   "and proxy hosts are trusted too)")
-    g.add_argument("--require-id", action="store_true",
-                   help="refuse INVITEs that do not name a supervised session (403)")
-    g.add_argument("--codec", action="append", choices=("PCMU", "PCMA", "G722"),
-                   help="codecs in order of preference (default PCMU PCMA G722)")
+    g.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]|CIDR",
+        help="answer INVITEs from here (repeat; default 127.0.0.1; the registrar "
+        "and proxy hosts are trusted too)",
+    )
+    g.add_argument(
+        "--require-id",
+        action="store_true",
+        help="refuse INVITEs that do not name a supervised session (403)",
+    )
+    g.add_argument(
+        "--codec",
+        action="append",
+        choices=("PCMU", "PCMA", "G722"),
+        help="codecs in order of preference (default PCMU PCMA G722)",
+    )
     g.add_argument("--srtp", choices=("off", "optional", "mandatory"), default="optional")
     g.add_argument("--jb-min-ms", type=int, default=120, help="jitter buffer minimum prefetch")
     g.add_argument("--jb-max-ms", type=int, default=300, help="jitter buffer maximum prefetch")
@@ -166,8 +183,13 @@ def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         return DeviceConfig(
             account=account,
             transport=TransportConfig(
-                args.bind, args.sip_port, args.tcp_port, args.tls_port, args.tls_cert,
-                args.tls_key, args.rtp_port,
+                args.bind,
+                args.sip_port,
+                args.tcp_port,
+                args.tls_port,
+                args.tls_cert,
+                args.tls_key,
+                args.rtp_port,
             ),  # fmt: skip
             admission=AdmissionConfig(
                 trusted=tuple(args.trust) or ("127.0.0.1",),
@@ -175,7 +197,8 @@ def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                 max_calls=args.max_calls,
             ),
             media=MediaConfig(
-                codecs=tuple(args.codec or ("PCMU", "PCMA", "G722")), srtp=args.srtp,
+                codecs=tuple(args.codec or ("PCMU", "PCMA", "G722")),
+                srtp=args.srtp,
                 jitter=jitter,
             ),  # fmt: skip
             log_level=args.pjsip_log_level,
@@ -273,8 +296,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = device_config(args)
     job, pipeline, renderer = _live(args, config)
-    print(f"listenin: device {config.account.user}@{job.address} ready "
-          f"({'registering with ' + config.account.registrar if config.account.registrar else 'not registering'})",
+    registrar = config.account.registrar
+    mode = f"registering with {registrar}" if registrar else "not registering"
+    print(f"listenin: device {config.account.user}@{job.address} ready ({mode})",
           file=sys.stderr, flush=True)  # fmt: skip
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

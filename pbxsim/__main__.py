@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .plan import FORMS, legs, load_session
+from .plan import FORMS, SimLeg, legs, load_session
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -21,10 +21,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("target", help="SIP URI to call, e.g. sip:listenin@127.0.0.1:5070")
     p.add_argument("--fixture", default="call1", help="fixture name or path to its .json")
-    p.add_argument("--form", choices=FORMS, default="two-streams",
-                   help="two-streams: one INVITE, an m=audio per party (RingCentral); "
-                   "per-party: one INVITE per party (RingCentral); headers: X-Session-Id etc.; "
-                   "bare: one INVITE per party, no identifying headers")
+    p.add_argument(
+        "--form",
+        choices=FORMS,
+        default="two-streams",
+        help="two-streams: one INVITE, an m=audio per party (RingCentral); "
+        "per-party: one INVITE per party (RingCentral); headers: X-Session-Id etc.; "
+        "bare: one INVITE per party, no identifying headers",
+    )
     p.add_argument("--sessions", type=int, default=1, help="concurrent supervised calls")
     p.add_argument("--session-prefix", default="sim", help="session ids are PREFIX-1, PREFIX-2 ...")
     p.add_argument("--codec", choices=("PCMU", "PCMA", "G722"), default="PCMU")
@@ -32,11 +36,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--transport", choices=("udp", "tcp", "tls"), default="udp")
     p.add_argument("--start-s", type=float, default=0.0, help="start this far into the fixture")
     p.add_argument("--seconds", type=float, help="play at most this long, then hang up")
-    p.add_argument("--header", action="append", default=[], metavar="NAME:VALUE",
-                   help="extra header on every INVITE (repeatable)")
-    p.add_argument("--engine", choices=("auto", "raw", "pjsua2"), default="auto",
-                   help="raw: our own UAC (G.711 over UDP, every form); pjsua2: a PJSIP "
-                   "endpoint (G.722, SRTP, TCP/TLS; not the two-streams form). auto picks")
+    p.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME:VALUE",
+        help="extra header on every INVITE (repeatable)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("auto", "raw", "pjsua2"),
+        default="auto",
+        help="raw: our own UAC (G.711 over UDP, every form); pjsua2: a PJSIP "
+        "endpoint (G.722, SRTP, TCP/TLS; not the two-streams form). auto picks",
+    )
     p.add_argument("--pjsip-log-level", type=int, default=0)
     return p.parse_args(argv)  # fmt: skip
 
@@ -57,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pbxsim: --header wants NAME:VALUE, got {item!r}", file=sys.stderr)
             return 2
         headers.append((name.strip(), value.strip()))
-    all_legs = []
+    all_legs: list[SimLeg] = []
     duration = 0.0
     for n in range(1, args.sessions + 1):
         session = load_session(fixture, f"{args.session_prefix}-{n}")

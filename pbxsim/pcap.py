@@ -48,7 +48,9 @@ def _udp_frame(payload: bytes, sport: int = 6000, dport: int = 6002) -> bytes:
     return b"\x00" * 12 + b"\x08\x00" + ip + udp  # Ethernet: zero MACs, IPv4
 
 
-def write_pcap(path: Path, pcm8k: np.ndarray, codec: str = "PCMU", imp: Impairment | None = None) -> int:
+def write_pcap(
+    path: Path, pcm8k: np.ndarray, codec: str = "PCMU", imp: Impairment | None = None
+) -> int:
     """Packetise ``pcm8k`` (int16) as 20 ms RTP, impair it, write it; returns packets written."""
     imp = imp or Impairment()
     pt, encode = ENCODERS[codec]

@@ -54,9 +54,14 @@ def legs(session: SimSession, form: str, supervisor_party: str = "sup-1") -> tup
                 session.session_id,
                 (p,),
                 (
-                    ("p-rc-api-ids", f"party-id={supervisor_party};session-id={session.session_id}"),
-                    ("p-rc-api-monitoring-ids",
-                     f"party-id={p.party_id};session-id={session.session_id}"),
+                    (
+                        "p-rc-api-ids",
+                        f"party-id={supervisor_party};session-id={session.session_id}",
+                    ),
+                    (
+                        "p-rc-api-monitoring-ids",
+                        f"party-id={p.party_id};session-id={session.session_id}",
+                    ),
                 ),  # fmt: skip
             )
             for p in session.parties
@@ -66,8 +71,11 @@ def legs(session: SimSession, form: str, supervisor_party: str = "sup-1") -> tup
             SimLeg(
                 session.session_id,
                 (p,),
-                (("X-Session-Id", session.session_id), ("X-Party-Id", p.party_id),
-                 ("X-Party-Role", p.role)),  # fmt: skip
+                (
+                    ("X-Session-Id", session.session_id),
+                    ("X-Party-Id", p.party_id),
+                    ("X-Party-Role", p.role),
+                ),  # fmt: skip
             )
             for p in session.parties
         )

@@ -74,7 +74,7 @@ class RawCaller:
         self.headers = headers
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
-        self.local = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.local = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self.next_hop = sip.uri_hostport(target)
 
     def run(
@@ -91,7 +91,9 @@ class RawCaller:
                 self._poll(calls, 0.01)
             t0 = time.monotonic()
             length = max((s.pcm.size for c in calls for s in c.streams), default=0) / RATE
-            while time.monotonic() < t0 + length + 0.2 and any(c.state == "answered" for c in calls):
+            while time.monotonic() < t0 + length + 0.2 and any(
+                c.state == "answered" for c in calls
+            ):
                 self._pace(calls, t0)
                 self._poll(calls, max(0.0, min(0.005, t0 + length - time.monotonic())))
             for c in calls:
@@ -121,7 +123,7 @@ class RawCaller:
         sdp = sip.offer_sdp(
             "127.0.0.1",
             [(st.sock.getsockname()[1], p.party_id if titled else None)
-             for st, p in zip(streams, leg.parties)],
+             for st, p in zip(streams, leg.parties, strict=False)],
             self.pt,
             self.codec,
         )  # fmt: skip
@@ -158,8 +160,10 @@ class RawCaller:
                 if now - c.t_invite > 32 and c.state == "calling":
                     c.state, c.status, c.reason = "done", 408, "no answer"
                     continue
-                self._send(c.invite if c.state == "calling" else c.bye,
-                           self.next_hop if c.state == "calling" else self._dialog_hop(c))  # fmt: skip
+                if c.state == "calling":
+                    self._send(c.invite, self.next_hop)
+                else:
+                    self._send(c.bye, self._dialog_hop(c))
                 c.retx_interval = min(c.retx_interval * 2, 4.0)
                 c.next_retx = now + c.retx_interval
         ready, _, _ = select.select([self.sock], [], [], timeout)
@@ -195,7 +199,7 @@ class RawCaller:
             if code < 300:
                 sip.learn_dialog(c.dialog, msg)
                 c.t_answer = time.monotonic()
-                for stream, (ip, port) in zip(c.streams, sip.answer_ports(msg.body)):
+                for stream, (ip, port) in zip(c.streams, sip.answer_ports(msg.body), strict=False):
                     stream.dest = (ip, port) if port else None
                 c.state = "answered"
             else:

@@ -125,9 +125,7 @@ class WhisperEngine:
             code = lang_probs[0][0][2:-2]
             from faster_whisper.tokenizer import Tokenizer
 
-            tokenizer = Tokenizer(
-                self.model.hf_tokenizer, True, task="transcribe", language=code
-            )
+            tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=code)
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         max_new = min(448 - len(prompt), int(duration * self.config.tokens_per_s) + 8)
         result = self.model.model.generate(

@@ -1,6 +1,10 @@
 """The SIP supervisor device.
 
-So far: the pure parsers it needs, :mod:`softphone.sdp` (offers with one
-``m=audio`` line per party) and :mod:`softphone.identify` (which call and party
-an INVITE is about).  The pjsua2 device itself is still to come.
+:mod:`softphone.device` runs one pjsua2 endpoint on its own thread: it registers,
+answers the supervise INVITEs that :mod:`softphone.admission` accepts, taps each
+party's decoded audio (:mod:`softphone.tap`) onto the session's call clock
+(:mod:`softphone.clock`) and publishes plain records (:mod:`softphone.events`),
+which :mod:`softphone.feed` hands to the pipeline.  The parsers
+(:mod:`softphone.message`, :mod:`softphone.sdp`, :mod:`softphone.identify`) are
+pure functions.
 """

@@ -395,9 +395,9 @@ class Device:
         leg.admission = decision
         self._legs[prm.callId] = leg
         session = decision.identity.session_id
-        self._sessions.setdefault(
-            session, (SessionClock(self.config.media.tap_rate_hz), set())
-        )[1].add(leg.key)
+        self._sessions.setdefault(session, (SessionClock(self.config.media.tap_rate_hz), set()))[
+            1
+        ].add(leg.key)
         n = max(s.media_index for s in decision.streams) + 1
         op.opt.audioCount = n
         op.opt.videoCount = 0
@@ -409,8 +409,9 @@ class Device:
         log.info("call %s: answered leg %s from %s in %.1f ms, streams %s", session, leg.key,
                  source, answer_ms, [s.label for s in decision.streams])  # fmt: skip
         self._publish(
-            LegAnswered(leg.key, session, decision.streams, source, decision.identity.source,
-                        answer_ms)  # fmt: skip
+            LegAnswered(
+                leg.key, session, decision.streams, source, decision.identity.source, answer_ms
+            )  # fmt: skip
         )
 
     def _label(self, leg: _Leg, media_index: int) -> StreamLabel:
@@ -513,7 +514,7 @@ class Device:
                 account.shutdown()
             except pj.Error:
                 pass
-            self._account = None
+            self._account = None  # type: ignore[assignment]
         gc.collect()
         ep = ep or getattr(self, "_ep", None)
         if ep is not None:

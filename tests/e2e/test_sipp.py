@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -50,12 +49,18 @@ def transcript_over_sipp(engine, tmp_path: Path, imp: Impairment) -> tuple[str, 
         job.note_event(event)
 
     pipeline = Pipeline(engine, sink, PipelineConfig(asr_workers=2))
-    job = LiveJob(pipeline, device_config(),
-                  on_device_event=lambda e: stats.append(e) if isinstance(e, StreamStats) else None)  # fmt: skip
+
+    def on_device_event(e):
+        if isinstance(e, StreamStats):
+            stats.append(e)
+
+    job = LiveJob(pipeline, device_config(), on_device_event=on_device_event)
     job.start()
     try:
         rc = sipp_call(job.address, pcap, int(SECONDS * 1000) + 500, tmp_path)
-        assert rc == 0, (tmp_path / "sipp.err").read_text()[-2000:] if (tmp_path / "sipp.err").exists() else rc
+        assert rc == 0, (
+            (tmp_path / "sipp.err").read_text()[-2000:] if (tmp_path / "sipp.err").exists() else rc
+        )
         assert job.wait_calls_ended(1, 60)
     finally:
         job.stop()

@@ -48,7 +48,8 @@ def test_fallback_identity_labels_by_from_user():
     "source,calls,config,status,reason",
     [
         ("10.1.2.3:5060", 0, AdmissionConfig(), 403, "untrusted source 10.1.2.3:5060"),
-        ("127.0.0.1:5060", 0, AdmissionConfig(require_identification=True), 403, "does not identify"),
+        ("127.0.0.1:5060", 0, AdmissionConfig(require_identification=True), 403,
+         "does not identify"),
         ("127.0.0.1:5060", 4, AdmissionConfig(), 486, "4-call limit"),
         ("127.0.0.1:5060", 2, AdmissionConfig(max_calls=2), 486, "2-call limit"),
     ],
@@ -59,9 +60,13 @@ def test_refusals(source, calls, config, status, reason):
 
 
 def test_malformed_headers_and_sdp_get_400():
-    bad_hdr = admit(invite({"p-rc-api-monitoring-ids": "party-id"}), "127.0.0.1:1", 0, AdmissionConfig())
+    bad_hdr = admit(
+        invite({"p-rc-api-monitoring-ids": "party-id"}), "127.0.0.1:1", 0, AdmissionConfig()
+    )
     assert bad_hdr.status == 400 and "malformed parameter" in bad_hdr.reason
-    bad_sdp = admit(invite(RC_SESSION, "v=0\r\nm=audio x RTP/AVP 0\r\n"), "127.0.0.1:1", 0, AdmissionConfig())
+    bad_sdp = admit(
+        invite(RC_SESSION, "v=0\r\nm=audio x RTP/AVP 0\r\n"), "127.0.0.1:1", 0, AdmissionConfig()
+    )
     assert bad_sdp.status == 400 and bad_sdp.reason.startswith("bad SDP: line 2")
     garbage = admit(b"\x00\x01", "127.0.0.1:1", 0, AdmissionConfig())
     assert garbage.status == 400

@@ -21,7 +21,9 @@ class Recorder:
 
 
 def answered(leg, label):
-    return LegAnswered(leg, "s-1", (StreamLabel(0, label, label),), "127.0.0.1:5060", "ringcentral", 1.0)
+    return LegAnswered(
+        leg, "s-1", (StreamLabel(0, label, label),), "127.0.0.1:5060", "ringcentral", 1.0
+    )
 
 
 def test_per_party_legs_end_the_call_with_the_last_leg():
