@@ -83,7 +83,11 @@ class Kamailio:
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:  # kamailio ignores TERM while it starts up
+                self.proc.kill()
+                self.proc.wait(5)
             self.proc = None
 
 
