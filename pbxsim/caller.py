@@ -17,7 +17,7 @@ import soundfile as sf
 
 from softphone.device import quiet_stderr
 
-from .plan import SimLeg, title_streams
+from .plan import SimLeg, leg_result, title_streams
 
 log = logging.getLogger(__name__)
 
@@ -190,12 +190,4 @@ def _free(calls: list[_SimCall]) -> None:
 
 
 def _result(c: _SimCall) -> dict:
-    answer_ms = (c.t_answer - c.t_invite) * 1000 if c.t_answer is not None else None
-    return {
-        "session_id": c.leg.session_id,
-        "parties": [p.party_id for p in c.leg.parties],
-        "answered": c.t_answer is not None,
-        "invite_to_answer_ms": round(answer_ms, 2) if answer_ms is not None else None,
-        "status": c.status,
-        "reason": c.reason,
-    }
+    return leg_result(c.leg, c.t_invite, c.t_answer, c.status, c.reason)

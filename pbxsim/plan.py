@@ -84,6 +84,21 @@ def legs(session: SimSession, form: str, supervisor_party: str = "sup-1") -> tup
     raise ValueError(f"form must be one of {FORMS}, got {form!r}")
 
 
+def leg_result(
+    leg: SimLeg, t_invite: float, t_answer: float | None, status: int, reason: str
+) -> dict:
+    """What the simulator prints per leg (one JSON line)."""
+    answer_ms = (t_answer - t_invite) * 1000 if t_answer is not None else None
+    return {
+        "session_id": leg.session_id,
+        "parties": [p.party_id for p in leg.parties],
+        "answered": t_answer is not None,
+        "invite_to_answer_ms": round(answer_ms, 2) if answer_ms is not None else None,
+        "status": status,
+        "reason": reason,
+    }
+
+
 def title_streams(sdp: str, party_ids: tuple[str, ...]) -> str:
     """Add ``i=party-id=...`` after each ``m=audio`` line, in order, as RingCentral does."""
     out, n = [], 0

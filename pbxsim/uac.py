@@ -21,7 +21,7 @@ from softphone.message import MessageError, SipMessage, parse_message
 
 from . import sip
 from .g711 import ENCODERS
-from .plan import SimLeg
+from .plan import SimLeg, leg_result
 from .rtp import Packetizer
 
 FRAME_S = 0.02
@@ -210,13 +210,5 @@ class RawCaller:
             self._send(sip.ack(c.dialog, msg), self.next_hop)
 
     def _result(self, c: _Leg) -> dict:
-        answer_ms = (c.t_answer - c.t_invite) * 1000 if c.t_answer is not None else None
-        return {
-            "session_id": c.leg.session_id,
-            "parties": [p.party_id for p in c.leg.parties],
-            "answered": c.t_answer is not None,
-            "invite_to_answer_ms": round(answer_ms, 2) if answer_ms is not None else None,
-            "status": c.status,
-            "reason": c.reason,
-            "packets": [s.sent for s in c.streams],
-        }
+        result = leg_result(c.leg, c.t_invite, c.t_answer, c.status, c.reason)
+        return {**result, "packets": [s.sent for s in c.streams]}
