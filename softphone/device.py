@@ -371,9 +371,10 @@ class Device:
     def _incoming(self, account: _Account, prm: pj.OnIncomingCallParam) -> None:
         t0 = time.perf_counter()
         source = str(prm.rdata.srcAddress)
-        log.debug("INVITE from %s:\n%s", source, prm.rdata.wholeMsg)
+        invite = str(prm.rdata.wholeMsg)  # one copy out of SWIG
+        log.debug("INVITE from %s:\n%s", source, invite)
         decision = admit(
-            str(prm.rdata.wholeMsg),
+            invite,
             source,
             len(self._legs),
             self.config.admission,
