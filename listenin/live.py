@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 
 from pipeline.events import CallEnded, Event
+from pipeline.frames import AudioFrame
 from pipeline.runtime import Pipeline
 from softphone.admission import PartyRoles
 from softphone.config import DeviceConfig
@@ -30,10 +31,11 @@ class LiveJob:
         config: DeviceConfig,
         roles: PartyRoles | None = None,
         on_device_event: Callable[[DeviceEvent], None] | None = None,
+        tap: Callable[[AudioFrame], None] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.device = Device(config, roles)
-        self.feed = Feed(pipeline)
+        self.feed = Feed(pipeline, tap)
         self.on_device_event = on_device_event
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._handoff, name="device-handoff", daemon=True)

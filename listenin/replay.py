@@ -54,6 +54,18 @@ def load_party(party: str, path: str | Path) -> PartyAudio:
     return PartyAudio(party, int(rate), np.ascontiguousarray(audio[:, 0]))
 
 
+def mix_parties(parties: list[PartyAudio], label: str = "mixed") -> PartyAudio:
+    """Sum parties on one call clock into one mono stream, as a mixed listen-in delivers."""
+    rates = {p.sample_rate for p in parties}
+    if len(rates) != 1:
+        raise InputError(f"parties to mix must share one sample rate, got {sorted(rates)}")
+    total = np.zeros(max(p.pcm.size for p in parties), dtype=np.int32)
+    for p in parties:
+        total[: p.pcm.size] += p.pcm
+    pcm = np.clip(total, -32768, 32767).astype(np.int16)
+    return PartyAudio(label, rates.pop(), pcm)
+
+
 def frames(call_id: str, parties: list[PartyAudio], frame_ms: int = FRAME_MS):  # type: ignore[no-untyped-def]
     """Yield ``(t_s, frame)`` for all parties interleaved in call-clock order."""
     steps = []
@@ -75,8 +87,12 @@ def replay(
     progress: Callable[[float, float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    tap: Callable[[AudioFrame], None] | None = None,
 ) -> None:
-    """Push every party's audio, end the call and wait for its last final."""
+    """Push every party's audio, end the call and wait for its last final.
+
+    ``tap`` also gets every frame (the recording archive, level meters).
+    """
     total = max(p.duration_s for p in parties)
     started = clock()
     last_report = -1.0
@@ -90,6 +106,8 @@ def replay(
         else:
             pipeline.pool.wait_below(backlog)
         pipeline.push(frame)
+        if tap is not None:
+            tap(frame)
         if progress is not None and t - last_report >= 0.5:
             last_report = t
             progress(t, total)

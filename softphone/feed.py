@@ -9,6 +9,7 @@ pjsua2, so a device in another process could feed it the same records.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from pipeline.frames import AudioFrame
@@ -25,14 +26,19 @@ class PipelineLike(Protocol):
 
 
 class Feed:
-    def __init__(self, pipeline: PipelineLike) -> None:
+    def __init__(
+        self, pipeline: PipelineLike, tap: Callable[[AudioFrame], None] | None = None
+    ) -> None:
         self.pipeline = pipeline
+        self.tap = tap  # also gets every frame (recording, levels); must not block
         self.legs: dict[str, set[str]] = {}  # session id -> open legs
         self.stats: dict[tuple[str, str], StreamStats] = {}  # latest per (session, party)
 
     def handle(self, item: AudioFrame | DeviceEvent) -> None:
         if isinstance(item, AudioFrame):
             self.pipeline.push(item)
+            if self.tap is not None:
+                self.tap(item)
         elif isinstance(item, LegAnswered):
             self.legs.setdefault(item.session_id, set()).add(item.leg)
         elif isinstance(item, LegEnded):

@@ -1,0 +1,103 @@
+"""Where a running listenin sends what it hears: terminal, websocket server, archive.
+
+:class:`Outputs` is the one place that fans out.  The pipeline's event sink
+(:meth:`Outputs.on_event`), the audio tap in front of the pipeline
+(:meth:`Outputs.on_audio`) and the device's records (:meth:`Outputs.on_device_event`)
+each go to every configured output: the terminal renderer, the per-call stats
+book, the recording archive and the websocket server.  Each output is
+non-blocking on these paths (the server and the archive queue and return), so
+one slow output never delays the audio or another output.  Recording pause and
+resume requests from websocket clients come back through :meth:`Outputs.control`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pipeline.events import Event
+from pipeline.frames import AudioFrame, Gap
+from sinks.archive import Archive, ArchiveConfig
+from sinks.protocol import RecordingControl, RequestError
+from sinks.server import EventServer, ServerConfig
+from sinks.stats import CallStatsBook
+from softphone.events import DeviceEvent, StreamStats
+
+log = logging.getLogger(__name__)
+
+
+class Outputs:
+    def __init__(
+        self,
+        server: ServerConfig | None = None,
+        archive: ArchiveConfig | None = None,
+        renderer: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.renderer = renderer
+        self.stats = CallStatsBook()
+        self.archive = Archive(archive) if archive is not None and archive.enabled else None
+        self.server = (
+            EventServer(server, self.stats, on_control=self.control) if server is not None else None
+        )
+        self._listeners: list[Callable[[Event], None]] = []
+
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        """Also call ``listener`` with every pipeline event (from pipeline threads)."""
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        if self.archive is not None:
+            repaired = self.archive.start()
+            for path in repaired:
+                log.warning("repaired recording left unfinished by a crash: %s", path)
+        if self.server is not None:
+            self.server.start()
+
+    def close(self) -> None:
+        """After the pipeline is closed: finish the files, then stop serving."""
+        if self.archive is not None:
+            self.archive.close()
+        if self.server is not None:
+            self.server.stop()
+
+    # -- the three feeds ------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        if self.renderer is not None:
+            self.renderer(event)
+        self.stats.on_event(event)
+        if self.archive is not None:
+            self.archive.on_event(event)
+        if self.server is not None:
+            self.server.publish(event)
+        for listener in self._listeners:
+            listener(event)
+
+    def on_audio(self, item: AudioFrame | Gap) -> None:
+        if isinstance(item, AudioFrame):
+            self.stats.on_frame(item)
+        if self.archive is not None:
+            self.archive.push(item)
+
+    def on_device_event(self, event: DeviceEvent) -> None:
+        if isinstance(event, StreamStats):
+            self.stats.on_stream_stats(event)
+
+    # -- requests from websocket clients ---------------------------------------
+    def control(self, req: RecordingControl) -> dict[str, Any]:
+        """Pause or resume a call's recording now; the returned event is published."""
+        if self.archive is None:
+            raise RequestError("unsupported", "recording is off (no archive configured)")
+        at = self.stats.position_s(req.call_id)
+        if at is None:
+            raise RequestError("unknown_call", f"no active call {req.call_id!r}")
+        done = (
+            self.archive.pause(req.call_id, at)
+            if req.pause
+            else self.archive.resume(req.call_id, at)
+        )
+        if done is None:
+            state = "paused" if req.pause else "recording"
+            raise RequestError("bad_field", f"call {req.call_id!r} is already {state}")
+        log.info("call %s: recording %s at %.2f s", req.call_id, done.type.split(".")[1], at)
+        return done.to_dict()

@@ -1,0 +1,318 @@
+"""The websocket endpoint (and the web console's static files) on its own thread.
+
+:class:`EventServer` runs a ``websockets`` server in an asyncio loop on a
+dedicated thread.  Producers on any thread call :meth:`EventServer.publish`,
+which only schedules the event onto the loop (never blocks, never waits on a
+client); there the :class:`~sinks.hub.Hub` stamps it with its per-call ``seq``
+and queues it for each matching subscriber, and one writer task per client
+moves its queue to the socket.  A client whose queue overflows is closed with
+:data:`~sinks.hub.CLOSE_SLOW_CONSUMER` (4008).
+
+Endpoints: ``/ws`` (websocket; bearer token in an ``Authorization: Bearer``
+header or, for browsers, a ``token`` query parameter) and ``/`` plus
+``/static/...`` (the console, no secrets in it, served without a token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from .hub import CLOSE_SLOW_CONSUMER, Hub, HubConfig, Outgoing, Subscriber
+from .protocol import Ping, RecordingControl, RequestError, Subscribe, Unsubscribe, parse_request
+from .stats import CallStatsBook
+
+log = logging.getLogger(__name__)
+
+WS_PATH = "/ws"
+STATIC = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/static/style.css": ("style.css", "text/css; charset=utf-8"),
+}
+
+
+class ServerConfigError(ValueError):
+    """The server cannot start with this configuration."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8765  # 0: any free port
+    token: str | None = field(default=None, repr=False)
+    tls_cert: str | None = None  # PEM; with tls_key, serve wss://
+    tls_key: str | None = None
+    max_message_bytes: int = 64 * 1024  # larger client messages close the socket (1009)
+    stats_interval_s: float = 2.0  # call.stats period; 0 disables
+    close_timeout_s: float = 2.0
+    hub: HubConfig = field(default_factory=HubConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ServerConfigError(f"port must be 0-65535, got {self.port}")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ServerConfigError("TLS needs both a certificate and a key")
+        if self.stats_interval_s < 0 or self.max_message_bytes < 256:
+            raise ServerConfigError("stats_interval_s must be >= 0, max_message_bytes >= 256")
+        if not self.token and not is_loopback(self.host):
+            raise ServerConfigError(
+                f"refusing to serve on {self.host} without a token: set LISTENIN_WS_TOKEN "
+                "(or server.token in the config file), or bind to 127.0.0.1"
+            )
+
+    @property
+    def scheme(self) -> str:
+        return "wss" if self.tls_cert else "ws"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(slots=True)
+class ServerStats:
+    connections: int = 0
+    auth_failures: int = 0
+    bad_messages: int = 0
+    slow_disconnects: int = 0
+
+
+ControlHandler = Callable[[RecordingControl], dict[str, Any]]
+
+
+class EventServer:
+    def __init__(
+        self,
+        config: ServerConfig,
+        stats_book: CallStatsBook | None = None,
+        on_control: ControlHandler | None = None,
+    ) -> None:
+        self.config = config
+        self.hub = Hub(config.hub)
+        self.stats = ServerStats()
+        self.stats_book = stats_book
+        self.on_control = on_control
+        self.port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: Server | None = None
+        self._wake: dict[int, asyncio.Event] = {}
+        self._conns: dict[int, ServerConnection] = {}
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ws-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"{self.config.scheme}://{self.config.host}:{self.port}{WS_PATH}"
+
+    @property
+    def console_url(self) -> str:
+        http = "https" if self.config.tls_cert else "http"
+        return f"{http}://{self.config.host}:{self.port}/"
+
+    # -- lifecycle (any thread) ---------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error is not None:
+            raise ServerConfigError(f"websocket server failed to start: {self._error}") from (
+                self._error
+            )
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._shutdown)
+        self._thread.join(10)
+
+    def publish(self, event: Any) -> None:
+        """Queue a pipeline event (or a ``dict`` with ``type``/``call_id``); never blocks."""
+        body = event if isinstance(event, dict) else event.to_dict()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._publish, body)
+            except RuntimeError:  # loop closed between the check and the call
+                pass
+
+    # -- loop thread ----------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as err:  # reported to start()
+            self._error = err
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        tls = None
+        if self.config.tls_cert:
+            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            tls.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        async with serve(
+            self._handler,
+            self.config.host,
+            self.config.port,
+            ssl=tls,
+            process_request=self._process_request,
+            max_size=self.config.max_message_bytes,
+            close_timeout=self.config.close_timeout_s,
+            write_limit=2**16,
+        ) as server:
+            self._server = server
+            self.port = next(iter(server.sockets)).getsockname()[1]
+            self._ready.set()
+            log.info("websocket server on %s (console %s)", self.url, self.console_url)
+            ticker = asyncio.create_task(self._stats_ticker())
+            await self._stopped.wait()
+            ticker.cancel()
+            for ws in list(self._conns.values()):
+                await ws.close(1001, "server shutting down")
+
+    def _shutdown(self) -> None:
+        self._stopped.set()
+
+    def _publish(self, body: dict[str, Any]) -> None:
+        for sub in self.hub.publish(body):
+            self._overflow(sub)
+        for sub in list(self.hub.subscribers.values()):
+            if sub.queue:
+                self._wake[sub.id].set()
+
+    def _overflow(self, sub: Subscriber) -> None:
+        self.stats.slow_disconnects += 1
+        ws = self._conns.get(sub.id)
+        log.warning("subscriber %s too slow (queue of %s full): closing with %s",
+                    sub.id, sub.capacity, CLOSE_SLOW_CONSUMER)  # fmt: skip
+        self.hub.disconnect(sub)
+        if ws is not None:
+            asyncio.ensure_future(ws.close(CLOSE_SLOW_CONSUMER, "slow consumer: queue overflow"))
+
+    async def _stats_ticker(self) -> None:
+        if not self.stats_book or self.config.stats_interval_s <= 0:
+            return
+        while True:
+            await asyncio.sleep(self.config.stats_interval_s)
+            for call_id in self.stats_book.calls():
+                snap = self.stats_book.snapshot(call_id)
+                if snap is not None:
+                    self._publish(snap)
+
+    # -- HTTP side: static files and the token check --------------------------
+    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        if url.path in STATIC:
+            name, ctype = STATIC[url.path]
+            body = resources.files("sinks.web").joinpath(name).read_bytes()
+            headers = Headers(
+                [("Content-Type", ctype), ("Content-Length", str(len(body))),
+                 ("Cache-Control", "no-cache")]
+            )  # fmt: skip
+            return Response(200, "OK", headers, body)
+        if url.path != WS_PATH:
+            return conn.respond(404, "not found\n")
+        if self.config.token and not self._authorised(request, url.query):
+            self.stats.auth_failures += 1
+            log.warning("websocket client %s refused: missing or wrong token", conn.remote_address)
+            return conn.respond(401, "missing or wrong bearer token\n")
+        return None
+
+    def _authorised(self, request: Request, query: str) -> bool:
+        token = self.config.token or ""
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):
+            return True
+        given = parse_qs(query).get("token", [""])[0]
+        return bool(given) and hmac.compare_digest(given, token)
+
+    # -- one websocket client ---------------------------------------------------
+    async def _handler(self, ws: ServerConnection) -> None:
+        sub = self.hub.connect()
+        wake = self._wake[sub.id] = asyncio.Event()
+        self._conns[sub.id] = ws
+        self.stats.connections += 1
+        calls = {c: self.hub.last_seq(c) for c in self.hub.active_calls()}
+        self._reply(sub, {"type": "hello", "server": "listenin", "calls": calls})
+        writer = asyncio.create_task(self._writer(ws, sub, wake))
+        try:
+            async for raw in ws:
+                self._on_message(sub, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            writer.cancel()
+            self.hub.disconnect(sub)
+            self._wake.pop(sub.id, None)
+            self._conns.pop(sub.id, None)
+
+    def _reply(self, sub: Subscriber, body: dict[str, Any]) -> None:
+        msg = Outgoing(None, 0, str(body["type"]), None, json.dumps(body))
+        if sub.offer(msg):
+            self._wake[sub.id].set()
+        else:
+            self._overflow(sub)
+
+    def _on_message(self, sub: Subscriber, raw: str | bytes) -> None:
+        try:
+            req = parse_request(raw)
+            if isinstance(req, Subscribe):
+                f = req.filter
+                self._reply(sub, {
+                    "type": "subscribed",
+                    "calls": sorted(f.calls) if f.calls is not None else "*",
+                    "parties": sorted(f.parties) if f.parties is not None else "*",
+                })  # fmt: skip
+                self.hub.subscribe(sub, req.filter, req.resume, req.replay)
+            elif isinstance(req, Unsubscribe):
+                sub.filter = None
+                self._reply(sub, {"type": "unsubscribed"})
+            elif isinstance(req, Ping):
+                self._reply(sub, {"type": "pong", "id": req.id, "time": time.time()})
+            elif isinstance(req, RecordingControl):
+                if self.on_control is None:
+                    raise RequestError("unsupported", "this server records nothing")
+                self._publish(self.on_control(req))
+        except RequestError as err:
+            self.stats.bad_messages += 1
+            log.info("subscriber %s: bad message (%s): %s", sub.id, err.code, err.message)
+            self._reply(sub, err.to_dict())
+        except Exception:
+            log.exception("subscriber %s: request failed", sub.id)
+            self._reply(sub, RequestError("internal", "the request failed").to_dict())
+
+    async def _writer(self, ws: ServerConnection, sub: Subscriber, wake: asyncio.Event) -> None:
+        try:
+            while True:
+                await wake.wait()
+                wake.clear()
+                while sub.queue:
+                    await ws.send(sub.queue.popleft().text)
+        except ConnectionClosed:
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("subscriber %s: writer failed", sub.id)

@@ -1,0 +1,1 @@
+"""Static files of the live web console (no CDN, no build step)."""

@@ -1,0 +1,92 @@
+"""A replayed real call through every output: websocket client, schema, archive, pause."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import jsonschema
+import soundfile as sf
+from websockets.asyncio.client import connect
+
+from listenin.replay import PartyAudio, load_party, replay
+from listenin.service import Outputs
+from pipeline.runtime import Pipeline, PipelineConfig
+from sinks.archive import ArchiveConfig
+from sinks.server import ServerConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "schema" / "events.schema.json").read_text())
+SECONDS = 26.0  # call2: the agent's first turn and the customer's first answer
+CALL_EVENTS = {"call.started", "party.joined", "transcript.partial", "transcript.final",
+               "party.left", "call.ended", "call.stats", "recording.paused",
+               "recording.resumed"}  # fmt: skip
+
+
+def call2_start(seconds: float) -> list[PartyAudio]:
+    out = []
+    for party in ("agent", "customer"):
+        p = load_party(party, ROOT / "fixtures" / f"call2_{party}.wav")
+        out.append(PartyAudio(party, p.sample_rate, p.pcm[: int(seconds * p.sample_rate)]))
+    return out
+
+
+def test_replayed_call_reaches_a_websocket_client_and_the_archive(engine, tmp_path):
+    outputs = Outputs(ServerConfig(port=0, stats_interval_s=0.2), ArchiveConfig(tmp_path))
+    outputs.start()
+    pipeline = Pipeline(engine, outputs.on_event, PipelineConfig(asr_workers=2))
+    got: list[dict] = []
+
+    async def client() -> None:
+        async with connect(outputs.server.url) as ws:
+            assert json.loads(await ws.recv())["type"] == "hello"
+            await ws.send(json.dumps({"type": "subscribe", "replay": True}))
+            loop = asyncio.get_running_loop()
+            feeding = loop.run_in_executor(
+                None,
+                lambda: replay(
+                    pipeline, "c1", call2_start(SECONDS), realtime=False, tap=outputs.on_audio
+                ),  # fmt: skip
+            )
+            await ws.send(json.dumps({"type": "recording.pause", "call_id": "nope"}))
+            paused = resumed = False
+            while not got or got[-1].get("type") != "call.ended":
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                got.append(msg)
+                if msg["type"] == "transcript.partial" and not paused:
+                    await ws.send(json.dumps({"type": "recording.pause", "call_id": "c1"}))
+                    paused = True
+                elif msg["type"] == "recording.paused" and not resumed:
+                    await ws.send(json.dumps({"type": "recording.resume", "call_id": "c1"}))
+                    resumed = True
+            await feeding
+
+    try:
+        asyncio.run(client())
+    finally:
+        pipeline.close()
+        outputs.close()
+
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for msg in got:
+        validator.validate(msg)
+    kinds = {m["type"] for m in got}
+    assert CALL_EVENTS <= kinds, CALL_EVENTS - kinds
+    assert any(m["type"] == "error" and m["code"] == "unknown_call" for m in got)
+    seqs = [m["seq"] for m in got if m.get("call_id") == "c1"]
+    assert seqs == list(range(1, len(seqs) + 1))  # every event, in order, none lost
+    finals = [m for m in got if m["type"] == "transcript.final" and m["text"]]
+    assert {m["party"] for m in finals} == {"agent", "customer"}
+    assert "echo test" in " ".join(m["text"] for m in finals).lower()
+
+    (folder,) = [p.parent for p in tmp_path.rglob("stereo.wav")]
+    stereo, rate = sf.read(folder / "stereo.wav", dtype="int16")
+    assert stereo.shape[1] == 2 and abs(stereo.shape[0] / rate - SECONDS) < 0.1
+    lines = [json.loads(x) for x in (folder / "transcript.jsonl").read_text().splitlines()]
+    assert [x["type"] for x in lines if x["type"].startswith("recording.")] == [
+        "recording.paused", "recording.resumed"]  # fmt: skip
+    pause, resume = (x["at"] for x in lines if x["type"].startswith("recording."))
+    a, b = int(pause * rate) + 1, int(resume * rate)
+    assert b > a and not stereo[a:b].any()  # paused audio is never written
+    assert (folder / "transcript.txt").read_text().count("echo test") >= 1

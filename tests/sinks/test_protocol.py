@@ -1,0 +1,59 @@
+"""Client messages: every accepted shape, and a specific error for each bad one."""
+
+from __future__ import annotations
+
+import pytest
+
+from sinks.hub import Filter
+from sinks.protocol import (
+    Ping,
+    RecordingControl,
+    RequestError,
+    Subscribe,
+    Unsubscribe,
+    parse_request,
+)
+
+
+def test_subscribe_defaults_to_everything():
+    assert parse_request('{"type": "subscribe"}') == Subscribe(Filter(), {}, False)
+
+
+def test_subscribe_with_calls_parties_resume_and_replay():
+    req = parse_request(
+        '{"type": "subscribe", "calls": ["c1"], "parties": ["agent"],'
+        ' "resume": {"c1": 7}, "replay": true}'
+    )
+    assert req == Subscribe(Filter(frozenset({"c1"}), frozenset({"agent"})), {"c1": 7}, True)
+
+
+def test_other_requests():
+    assert parse_request('{"type": "unsubscribe"}') == Unsubscribe()
+    assert parse_request('{"type": "ping", "id": 3}') == Ping(3)
+    assert parse_request('{"type": "recording.pause", "call_id": "c"}') == RecordingControl(
+        "c", True
+    )
+    assert parse_request('{"type": "recording.resume", "call_id": "c"}').pause is False
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("{not json", "bad_json"),
+        (b"\x00\x01", "binary"),
+        ("[1, 2]", "bad_message"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"no": "type"}', "unknown_type"),
+        ('{"type": "subscribe", "calls": "c1"}', "bad_field"),
+        ('{"type": "subscribe", "calls": [1]}', "bad_field"),
+        ('{"type": "subscribe", "resume": {"c": -1}}', "bad_field"),
+        ('{"type": "subscribe", "resume": {"c": true}}', "bad_field"),
+        ('{"type": "subscribe", "replay": "yes"}', "bad_field"),
+        ('{"type": "recording.pause"}', "bad_field"),
+    ],
+)
+def test_bad_messages_get_a_specific_code(text, code):
+    with pytest.raises(RequestError) as err:
+        parse_request(text)
+    assert err.value.code == code
+    assert err.value.to_dict()["type"] == "error"
