@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test bench lint fixtures clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,base]'
+	# speaker encoder weights (pretrained.pt); --no-deps: read in numpy, torch never needed
+	$(BIN)/python -m pip install -q --no-deps resemblyzer==0.1.4
 	touch $(STAMP)
 
 demo: $(STAMP)  ## replay the bundled call through the live pipeline
@@ -21,6 +23,8 @@ test: $(STAMP)  ## the whole suite
 bench: $(STAMP)  ## pipeline then device benchmarks; each ends with one JSON line
 	$(BIN)/python -m bench.realtime --calls 4
 	$(BIN)/python -m bench.softphone --calls 4
+	$(BIN)/python -m bench.fanout --subscribers 100
+	$(BIN)/python -m bench.diarize
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ from pathlib import Path
 from models import ModelError, available, resolve
 
 from . import __version__
+from .platform_cli import add_platform_commands
 from .replay import InputError, PartyAudio, load_party, replay
 
 log = logging.getLogger("listenin")
@@ -75,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LABEL=FILE",
         help="a party's mono audio file (repeat per party), e.g. agent=agent.wav",
     )
+    t.add_argument(
+        "--mixed",
+        metavar="FILE",
+        help="the whole call mixed in one mono file: speakers are labelled by diarization",
+    )
+    t.add_argument(
+        "--first-speaker",
+        choices=("agent", "customer"),
+        help="with --mixed: who speaks first, to label speakers agent/customer",
+    )
     t.add_argument("--realtime", action="store_true", help="feed at the pace of a live call")
     t.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
     t.add_argument("--call-id", default="replay", help="call id carried by the events")
@@ -89,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "calls from trusted peers and print each party's live transcript.",
     )
     device_options(r)
+    output_options(r)
     r.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
     r.add_argument("--calls", type=int, help="exit after this many calls have ended")
     asr_options(r)
@@ -100,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a RingCentral-style supervise call playing the bundled fixture as RTP, and print the "
         "live, party-labelled transcript.",
     )
+    output_options(d)
     d.add_argument("--format", choices=("text", "jsonl"), default="text")
     d.add_argument("--fixture", default="call1", help="bundled fixture (call1, call2)")
     d.add_argument(
@@ -113,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--replay", action="store_true", help="skip SIP: replay the WAVs straight into the pipeline"
     )
     asr_options(d)
+    parser.set_defaults(platform_commands=add_platform_commands(sub))  # supervise, groups
     return parser
 
 
@@ -224,13 +238,18 @@ def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _run_replay(args: argparse.Namespace, parties: list[PartyAudio], realtime: bool) -> int:
+    from pipeline.diarize import DiarizeConfig
+    from pipeline.party import StreamConfig
     from pipeline.runtime import Pipeline, PipelineConfig
 
     from .render import JsonlRenderer, TextRenderer, progress_bar
 
     engine = _engine(args)
     renderer = JsonlRenderer() if args.format == "jsonl" else TextRenderer()
-    pipeline = Pipeline(engine, renderer, PipelineConfig(asr_workers=args.workers))
+    first = getattr(args, "first_speaker", None)
+    roles = (first, "customer" if first == "agent" else "agent") if first else ()
+    stream = StreamConfig(diarize=DiarizeConfig(roles=roles))
+    pipeline = Pipeline(engine, renderer, PipelineConfig(stream, asr_workers=args.workers))
     progress = None if realtime or not sys.stderr.isatty() else progress_bar()
     try:
         replay(pipeline, args.call_id, parties, realtime=realtime, progress=progress)
@@ -243,8 +262,14 @@ def _run_replay(args: argparse.Namespace, parties: list[PartyAudio], realtime: b
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
+    if args.mixed:
+        if args.party:
+            raise CliError("give either --mixed FILE or --party LABEL=FILE, not both")
+        return _run_replay(args, [load_party("mixed", args.mixed)], args.realtime)
+    if args.first_speaker:
+        raise CliError("--first-speaker needs --mixed")
     if not args.party:
-        raise CliError("give at least one --party LABEL=FILE")
+        raise CliError("give at least one --party LABEL=FILE (or --mixed FILE)")
     labels = [label for label, _ in args.party]
     if len(set(labels)) != len(labels):
         raise CliError("each --party label must be unique")
@@ -259,6 +284,40 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def output_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("outputs (websocket API, web console, recordings)")
+    g.add_argument("--config", metavar="FILE", help="TOML configuration file (see README)")
+    g.add_argument("--ws-host", help="websocket/console address (default 127.0.0.1)")
+    g.add_argument("--ws-port", type=int, help="websocket/console port (default 8765, 0: any)")
+    g.add_argument("--no-server", action="store_true", help="do not serve websockets/console")
+    g.add_argument("--archive", metavar="DIR", help="record WAVs and transcripts under DIR")
+    # the websocket bearer token comes from the environment only: LISTENIN_WS_TOKEN
+
+
+def _outputs(args: argparse.Namespace, renderer):  # type: ignore[no-untyped-def]
+    from sinks.server import ServerConfigError
+
+    from .config import ConfigError, archive_config, load_config, server_config
+    from .service import Outputs
+
+    try:
+        app = load_config(args.config)
+        server = None
+        if not args.no_server:
+            server = server_config(app, host=args.ws_host, port=args.ws_port)
+        outputs = Outputs(server, archive_config(app, args.archive), renderer)
+        outputs.start()
+    except (ConfigError, ServerConfigError) as err:
+        raise CliError(str(err)) from err
+    if outputs.server is not None:
+        token = "?token=..." if outputs.server.config.token else ""
+        print(f"listenin: events on {outputs.server.url}, console at "
+              f"{outputs.server.console_url}{token}", file=sys.stderr, flush=True)  # fmt: skip
+    if outputs.archive is not None:
+        print(f"listenin: recording to {outputs.archive.config.root}", file=sys.stderr)
+    return outputs
+
+
 def _live(args: argparse.Namespace, config, roles=None):  # type: ignore[no-untyped-def]
     from pipeline.runtime import Pipeline, PipelineConfig
     from softphone.device import DeviceError
@@ -266,28 +325,27 @@ def _live(args: argparse.Namespace, config, roles=None):  # type: ignore[no-unty
     from .live import LiveJob
     from .render import JsonlRenderer, TextRenderer
 
+    outputs = _outputs(args, JsonlRenderer() if args.format == "jsonl" else TextRenderer())
     engine = _engine(args)
-    renderer = JsonlRenderer() if args.format == "jsonl" else TextRenderer()
-
-    def sink(event):  # type: ignore[no-untyped-def]
-        renderer(event)
-        job.note_event(event)
-
-    pipeline = Pipeline(engine, sink, PipelineConfig(asr_workers=args.workers))
-    job = LiveJob(pipeline, config, roles)
+    pipeline = Pipeline(engine, outputs.on_event, PipelineConfig(asr_workers=args.workers))
+    job = LiveJob(pipeline, config, roles, outputs.on_device_event, outputs.on_audio)
+    outputs.add_listener(job.note_event)
     try:
         job.start()
     except DeviceError as err:
         pipeline.close()
+        outputs.close()
         raise CliError(str(err)) from err
-    return job, pipeline, renderer
+    return job, pipeline, outputs
 
 
-def _finish(job, pipeline, renderer) -> None:  # type: ignore[no-untyped-def]
+def _finish(job, pipeline, outputs) -> None:  # type: ignore[no-untyped-def]
     job.stop()
     pipeline.pool.wait_idle(30)
     pipeline.close()
-    renderer.close()
+    outputs.close()
+    if outputs.renderer is not None:
+        outputs.renderer.close()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -295,7 +353,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import threading
 
     config = device_config(args)
-    job, pipeline, renderer = _live(args, config)
+    job, pipeline, outputs = _live(args, config)
     registrar = config.account.registrar
     mode = f"registering with {registrar}" if registrar else "not registering"
     print(f"listenin: device {config.account.user}@{job.address} ready ({mode})",
@@ -310,7 +368,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        _finish(job, pipeline, renderer)
+        _finish(job, pipeline, outputs)
     return 0
 
 
@@ -333,8 +391,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = DeviceConfig(
         transport=TransportConfig(udp_port=0, rtp_port=0),
         admission=AdmissionConfig(trusted=("127.0.0.1",)),
+        log_level=0,
     )
-    job, pipeline, renderer = _live(args, config, roles)
+    job, pipeline, outputs = _live(args, config, roles)
     seconds = args.seconds or ref["duration"]
     print(f"listenin demo: device at {job.address}; the simulator now places a "
           f"{args.form} supervise call playing {ref['description']} ({seconds:.0f} s) over "
@@ -349,7 +408,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         job.wait_calls_ended(1, seconds + 60)
         sim.wait(10)
     finally:
-        _finish(job, pipeline, renderer)
+        _finish(job, pipeline, outputs)
     if sim.returncode:
         raise CliError(f"the simulator exited with status {sim.returncode}")
     return 0
@@ -361,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose)
     commands = {"transcribe": cmd_transcribe, "models": cmd_models, "demo": cmd_demo,
                 "run": cmd_run}  # fmt: skip
+    commands.update(args.platform_commands)
     if args.command is None:
         parser.print_help()
         return 2

@@ -45,7 +45,7 @@ TOKEN_ENV = "LISTENIN_WS_TOKEN"
 SECTIONS = ("server", "archive", "platforms")
 SERVER_KEYS = {
     "host": str, "port": int, "token_env": str, "tls_cert": str, "tls_key": str,
-    "stats_interval_s": (int, float), "max_message_bytes": int,
+    "stats_interval_s": (int, float), "max_message_bytes": int, "compression": bool,
     "queue_events": int, "replay_events": int, "replay_calls": int,
 }  # fmt: skip
 HUB_KEYS = {f.name for f in fields(HubConfig)}
@@ -105,7 +105,7 @@ def _check_types(path: Path, section: str, table: dict[str, Any], keys: dict[str
     for key, value in table.items():
         if key not in keys:
             raise ConfigError(f"{path}: [{section}] unknown key {key!r}; known: {sorted(keys)}")
-        if isinstance(value, bool) or not isinstance(value, keys[key]):
+        if (isinstance(value, bool) and keys[key] is not bool) or not isinstance(value, keys[key]):
             raise ConfigError(f"{path}: [{section}] {key} has the wrong type ({value!r})")
 
 

@@ -23,14 +23,18 @@ class Word:
     start: float  # s, call clock
     end: float  # s, call clock
     probability: float
+    speaker: str | None = None  # set only when a mixed stream's segment changes speaker
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "text": self.text,
             "start": _s(self.start),
             "end": _s(self.end),
             "probability": round(float(self.probability), 3),
         }
+        if self.speaker is not None:
+            out["speaker"] = self.speaker
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +79,10 @@ class TranscriptFinal:
     emitted_at: float
     words: tuple[Word, ...] = field(default_factory=tuple)
     speaker: str | None = None  # diarized label on mixed audio, else None
+    speaker_kind: str | None = None  # "neutral" (speaker_N) or "role" (agent/customer)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "type": self.type,
             "call_id": self.call_id,
             "party": self.party,
@@ -90,6 +95,7 @@ class TranscriptFinal:
         }
         if self.speaker is not None:
             out["speaker"] = self.speaker
+            out["speaker_kind"] = self.speaker_kind
         return out
 
 

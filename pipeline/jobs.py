@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:  # diarize -> utterance -> jobs: the type only, at check time
+    from .diarize import SpeakerTurn
 
-class JobKind(str, Enum):
+
+class JobKind(StrEnum):
     PARTIAL = "partial"
     FINAL = "final"
 
@@ -34,6 +38,7 @@ class AsrJob:
     audio: np.ndarray  # float32 mono
     sample_rate: int
     requested_at: float  # s on the call clock when the job was queued
+    speakers: tuple[SpeakerTurn, ...] = ()  # a mixed stream's final: who spoke when
 
     @property
     def stream(self) -> tuple[str, str]:

@@ -3,13 +3,16 @@
 :class:`PartyStream` is sans-I/O: it is handed frames (and told the call-clock
 time in seconds) and returns the ASR jobs to run.  VAD runs on the incoming
 telephone-band audio when webrtcvad supports its rate (8/16/32/48 kHz), else on
-the 16 kHz resampled audio.
+the 16 kHz resampled audio.  A mixed stream (a party listed in
+``DiarizeConfig.parties``, given a speaker ``embed`` function) also runs a
+:class:`~pipeline.diarize.SegmentDiarizer`: its finals carry speaker turns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from .diarize import DiarizeConfig, Embedder, SegmentDiarizer
 from .frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
 from .jobs import AsrJob
 from .resample import Resampler
@@ -25,6 +28,7 @@ class StreamConfig:
     timeline: TimelineConfig = field(default_factory=TimelineConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
+    diarize: DiarizeConfig = field(default_factory=DiarizeConfig)
 
     def __post_init__(self) -> None:
         if self.streaming.buffer_ms < self.vad.max_segment_ms + self.vad.preroll_ms:
@@ -33,7 +37,12 @@ class StreamConfig:
 
 class PartyStream:
     def __init__(
-        self, call_id: str, party: str, sample_rate: int, config: StreamConfig | None = None
+        self,
+        call_id: str,
+        party: str,
+        sample_rate: int,
+        config: StreamConfig | None = None,
+        embed: Embedder | None = None,
     ) -> None:
         self.call_id = call_id
         self.party = party
@@ -44,6 +53,9 @@ class PartyStream:
         self.vad_rate = sample_rate if sample_rate in VAD_RATES else ASR_RATE
         self.vad = VadSegmenter(self.vad_rate, self.config.vad)
         self.policy = UtterancePolicy(call_id, party, ASR_RATE, self.config.streaming)
+        self.diarizer: SegmentDiarizer | None = None
+        if embed is not None and party in self.config.diarize.parties:
+            self.diarizer = SegmentDiarizer(embed, ASR_RATE, self.config.diarize)
         self.ended = False
 
     @property
@@ -61,6 +73,8 @@ class PartyStream:
         jobs: list[AsrJob] = []
         for out in self.resampler.push(item):
             jobs.extend(self.policy.audio(out, now_s))
+            if self.diarizer is not None:
+                self.diarizer.audio(out)
             if self.vad_rate == ASR_RATE and self.sample_rate != ASR_RATE:
                 jobs.extend(self._vad(self.vad.push(pcm_to_int16(out.pcm), out.start), now_s))
         if isinstance(item, Gap):
@@ -74,10 +88,17 @@ class PartyStream:
         jobs: list[AsrJob] = []
         for ev in events:
             if isinstance(ev, SpeechStart):
-                self.policy.speech_start(samples_to_rate(ev.start, self.vad_rate, ASR_RATE))
+                start = samples_to_rate(ev.start, self.vad_rate, ASR_RATE)
+                self.policy.speech_start(start)
+                if self.diarizer is not None:
+                    self.diarizer.speech_start(start)
             elif isinstance(ev, SpeechEnd):
                 end = samples_to_rate(ev.end, self.vad_rate, ASR_RATE)
-                jobs.extend(self.policy.speech_end(end, now_s))
+                finals = self.policy.speech_end(end, now_s)
+                if self.diarizer is not None:
+                    turns = self.diarizer.speech_end(end)
+                    finals = [replace(job, speakers=turns) for job in finals]
+                jobs.extend(finals)
         return jobs
 
     def flush(self, now_s: float) -> list[AsrJob]:
@@ -85,6 +106,8 @@ class PartyStream:
         jobs: list[AsrJob] = []
         for out in self.resampler.flush():
             jobs.extend(self.policy.audio(out, now_s))
+            if self.diarizer is not None:
+                self.diarizer.audio(out)
         jobs.extend(self._vad(self.vad.flush(), now_s))
         self.ended = True
         return jobs

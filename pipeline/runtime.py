@@ -6,7 +6,9 @@ fed from one producer (an event loop or the softphone hand-off thread) with
 :meth:`push`; events go to ``sink``, which is called from pipeline and worker
 threads and must not block.  ``emitted_at`` is the call's clock when the event
 leaves: the end of the newest audio received for that call, which on a live
-feed is "now".
+feed is "now".  A mixed stream (a party named in ``DiarizeConfig.parties``) is
+diarized with ``speaker_embed`` (Resemblyzer's encoder, loaded on first need
+when not given): its finals carry ``speaker`` and ``speaker_kind``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .asr import AsrEngine, AsrResult
+from .diarize import Embedder, label_words
 from .events import (
     CallEnded,
     CallStarted,
@@ -80,9 +83,15 @@ class _Call:
 
 class Pipeline:
     def __init__(
-        self, engine: AsrEngine, sink: EventSink, config: PipelineConfig | None = None
+        self,
+        engine: AsrEngine,
+        sink: EventSink,
+        config: PipelineConfig | None = None,
+        speaker_embed: Embedder | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
+        self._embed = speaker_embed
+        self._embed_failed = False
         self.sink = sink
         self.stats = PipelineStats()
         self._lock = threading.RLock()
@@ -103,7 +112,11 @@ class Pipeline:
             stream = call.parties.get(frame.party)
             if stream is None or stream.ended:
                 stream = PartyStream(
-                    call.call_id, frame.party, frame.sample_rate, self.config.stream
+                    call.call_id,
+                    frame.party,
+                    frame.sample_rate,
+                    self.config.stream,
+                    self._speaker_embed(frame.party),
                 )
                 call.parties[frame.party] = stream
                 self._emit(PartyJoined(call.call_id, frame.party, frame.sample_rate, frame.start_s))
@@ -166,6 +179,22 @@ class Pipeline:
             call = self._calls[call_id] = _Call(call_id)
             self._emit(CallStarted(call_id, 0.0))
         return call
+
+    def _speaker_embed(self, party: str) -> Embedder | None:
+        """The speaker encoder for a mixed party, loaded once; None for the others."""
+        if party not in self.config.stream.diarize.parties or self._embed_failed:
+            return None
+        if self._embed is None:
+            from models import ModelError
+            from models.speaker import load_encoder
+
+            try:
+                self._embed = load_encoder().embed_windows
+            except ModelError as err:
+                self._embed_failed = True
+                log.error("no speaker labels on mixed audio: %s", err)
+                return None
+        return self._embed
 
     def _submit(self, jobs: list[AsrJob]) -> None:
         for job in jobs:
@@ -230,9 +259,12 @@ class Pipeline:
             Word(w.text.strip(), job.start_s + w.start, job.start_s + w.end, w.probability)
             for w in (result.words if result is not None else ())
         )
+        speaker = kind = None
+        if job.speakers:
+            words, speaker, kind = label_words(words, job.speakers, job.sample_rate)
         start, end = job.start_s, job.end_s
         final = TranscriptFinal(
-            job.call_id, job.party, job.segment_id, start, end, text, now, words
+            job.call_id, job.party, job.segment_id, start, end, text, now, words, speaker, kind
         )
         self.stats.finals += 1
         call.merger.push(final)

@@ -62,6 +62,7 @@ class ServerConfig:
     max_message_bytes: int = 64 * 1024  # larger client messages close the socket (1009)
     stats_interval_s: float = 2.0  # call.stats period; 0 disables
     close_timeout_s: float = 2.0
+    compression: bool = False  # permessage-deflate: less bandwidth, far more CPU per client
     hub: HubConfig = field(default_factory=HubConfig)
 
     def __post_init__(self) -> None:
@@ -181,6 +182,7 @@ class EventServer:
             max_size=self.config.max_message_bytes,
             close_timeout=self.config.close_timeout_s,
             write_limit=2**16,
+            compression="deflate" if self.config.compression else None,
         ) as server:
             self._server = server
             self.port = next(iter(server.sockets)).getsockname()[1]

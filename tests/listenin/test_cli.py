@@ -90,3 +90,20 @@ def test_help_mentions_the_commands():
     assert r.returncode == 0
     for cmd in ("transcribe", "models", "demo"):
         assert cmd in r.stdout
+
+
+def test_transcribe_mixed_labels_speakers(tmp_path):
+    from listenin.replay import load_party, mix_parties
+    from tests.conftest import FIXTURES
+
+    ref = json.loads((FIXTURES / "call2.json").read_text())
+    mixed = mix_parties([load_party(p, FIXTURES / f) for p, f in ref["parties"].items()])
+    wav = tmp_path / "mixed.wav"
+    sf.write(wav, mixed.pcm[8000 * 15 : 8000 * 34], 8000)  # the agent's end, then the customer
+    r = listenin("transcribe", "--mixed", str(wav), "--first-speaker", "agent")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split("] ")[1].startswith("agent: ")
+    assert any(line.split("] ")[1].startswith("customer: ") for line in lines[1:]), lines
+    bad = listenin("transcribe", "--mixed", str(wav), "--party", f"agent={wav}")
+    assert bad.returncode == 2 and "not both" in bad.stderr

@@ -90,3 +90,53 @@ def test_replayed_call_reaches_a_websocket_client_and_the_archive(engine, tmp_pa
     a, b = int(pause * rate) + 1, int(resume * rate)
     assert b > a and not stereo[a:b].any()  # paused audio is never written
     assert (folder / "transcript.txt").read_text().count("echo test") >= 1
+
+
+def test_live_sip_call_reaches_a_websocket_client_with_rtp_stats(engine, tmp_path):
+    from listenin.live import LiveJob
+    from softphone.admission import PartyRoles
+
+    from ..softphone.conftest import device_config, run_sim
+
+    seconds = 8.0
+    roles = PartyRoles()
+    roles.set("sim-1", "sim-1-1", "agent")
+    roles.set("sim-1", "sim-1-2", "customer")
+    outputs = Outputs(ServerConfig(port=0, stats_interval_s=0.5), ArchiveConfig(tmp_path))
+    outputs.start()
+    pipeline = Pipeline(engine, outputs.on_event, PipelineConfig(asr_workers=2))
+    job = LiveJob(pipeline, device_config(), roles, outputs.on_device_event, outputs.on_audio)
+    job.start()
+    got: list[dict] = []
+
+    async def client() -> None:
+        async with connect(outputs.server.url) as ws:
+            await ws.recv()  # hello
+            await ws.send(json.dumps({"type": "subscribe", "calls": ["sim-1"]}))
+            await ws.recv()  # subscribed
+            sim = asyncio.get_running_loop().run_in_executor(
+                None, lambda: run_sim(f"sip:listenin@{job.address}", "--fixture", "call2",
+                                      "--form", "two-streams", "--seconds", str(seconds))
+            )  # fmt: skip
+            while not got or got[-1]["type"] != "call.ended":
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 60)))
+            rc, legs = await sim
+            assert rc == 0 and legs[0]["answered"]
+
+    try:
+        asyncio.run(client())
+    finally:
+        job.stop()
+        pipeline.close()
+        outputs.close()
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for msg in got:
+        validator.validate(msg)
+    stats = [m for m in got if m["type"] == "call.stats"]
+    assert any("rx_packets" in p and p["rx_packets"] > 0
+               for m in stats for p in m["parties"].values())  # fmt: skip
+    assert any(p["level_dbfs"] > -60 for m in stats for p in m["parties"].values())
+    text = " ".join(m["text"] for m in got if m["type"] == "transcript.final").lower()
+    assert "echo" in text
+    agent, rate = sf.read(next(tmp_path.rglob("agent.wav")), dtype="int16")
+    assert abs(agent.size / rate - seconds) < 0.5

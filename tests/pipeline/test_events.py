@@ -33,3 +33,14 @@ def test_json_forms():
     assert set(PartyJoined("c", "agent", 8000, 0).to_dict()) == COMMON | {"party", "sample_rate"}
     assert set(PartyLeft("c", "agent", 1).to_dict()) == COMMON | {"party"}
     assert CallEnded("c", 9.87654, 9.8).to_dict()["emitted_at"] == 9.877
+
+
+def test_speaker_fields_only_on_diarized_finals():
+    word = Word("hi", 0.1, 0.3, 0.9, speaker="speaker_2")
+    f = TranscriptFinal("c", "mixed", "mixed-1", 0, 1, "hi", 1, (word,), "speaker_2", "neutral")
+    d = f.to_dict()
+    assert (d["speaker"], d["speaker_kind"]) == ("speaker_2", "neutral")
+    assert d["words"][0]["speaker"] == "speaker_2"
+    plain = TranscriptFinal("c", "agent", "agent-1", 0, 1, "hi", 1, (Word("hi", 0.1, 0.3, 0.9),))
+    assert "speaker" not in plain.to_dict() and "speaker_kind" not in plain.to_dict()
+    assert "speaker" not in plain.to_dict()["words"][0]

@@ -1,0 +1,331 @@
+"""``listenin supervise`` and ``listenin groups``: the platform adapters on the command line.
+
+``supervise --platform P --config FILE --session ID`` sends one supervise request;
+``--watch`` starts the SIP device like ``listenin run`` and runs the
+auto-supervise watcher against the platform.  ``groups ...`` manages RingCentral
+call monitoring groups.  The platform's settings are the ``[platforms.P]``
+table of the TOML file; secrets come from the environment variables it names.
+Every expected failure becomes a :class:`~listenin.cli.CliError` (one line,
+exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import threading
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("listenin")
+
+PLATFORMS = ("ringcentral", "ringcx", "genesys", "yeastar")
+SESSION_HELP = {
+    "ringcentral": "telephonySessionId (the monitored agent is found among the groups' members, "
+    "or give --agent)",
+    "ringcx": "the call's uii",
+    "yeastar": "the monitored extension's channel_id (from a Call Status Changed event)",
+}
+
+
+def add_platform_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """Register ``supervise`` and ``groups`` on the CLI's subparsers; returns their handlers."""
+    from . import cli
+
+    s = sub.add_parser(
+        "supervise",
+        help="supervise calls on RingCentral, RingCX, Genesys or Yeastar",
+        description="Ask a phone platform to send a call's audio to the listenin device: one "
+        "call (--session), or watch the platform and supervise every answered call of the "
+        "monitored agents, running the device and the live transcript like `listenin run` "
+        "(--watch). Settings: the [platforms.NAME] table of the --config file.",
+        epilog="examples:\n  listenin supervise --platform ringcentral --config listenin.toml "
+        "--watch --bind 10.0.0.5 --registrar sip:sip.ringcentral.com\n  listenin supervise "
+        "--platform ringcx --config listenin.toml --session 202005081040440132050000019657",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("--platform", choices=PLATFORMS, required=True, help="which platform")
+    what = s.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--session",
+        metavar="ID",
+        help="supervise this one call: " + "; ".join(f"{k}: {v}" for k, v in SESSION_HELP.items()),
+    )
+    what.add_argument(
+        "--watch",
+        action="store_true",
+        help="run the device and supervise answered calls until stopped",
+    )
+    s.add_argument("--agent", help="ringcentral --session: the agent's extension id")
+    if hasattr(cli, "output_options"):  # the app's outputs (websocket, archive) share --config
+        cli.output_options(s)
+    if "--config" not in s._option_string_actions:
+        s.add_argument("--config", metavar="FILE", help="TOML file with [platforms.NAME]")
+    cli.device_options(s)
+    s.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
+    s.add_argument("--calls", type=int, help="--watch: exit after this many calls have ended")
+    _asr_options(s)
+
+    g = sub.add_parser(
+        "groups",
+        help="RingCentral call monitoring groups: list, create, rename, delete, members",
+        description="Manage RingCentral call monitoring groups: who may be monitored "
+        "(Monitored: agents) and who may monitor (Monitoring: supervisors). Settings: the "
+        "[platforms.ringcentral] table of the --config file.",
+    )
+    gs = g.add_subparsers(dest="groups_command", metavar="ACTION", required=True)
+
+    def action(name: str, help_: str) -> argparse.ArgumentParser:
+        p = gs.add_parser(name, help=help_, description=help_)
+        p.add_argument(
+            "--config", metavar="FILE", required=True, help="TOML file with [platforms.ringcentral]"
+        )
+        return p
+
+    action("list", "list the groups and their members")
+    action("create", "create an empty group").add_argument("name")
+    p = action("rename", "rename a group")
+    p.add_argument("group", help="group id or name")
+    p.add_argument("name", help="the new name")
+    action("delete", "delete a group").add_argument("group", help="group id or name")
+    for name, verb in (("add-members", "add"), ("remove-members", "remove")):
+        p = action(name, f"{verb} members (extension ids)")
+        p.add_argument("group", help="group id or name")
+        if verb == "add":
+            p.add_argument(
+                "--agent",
+                action="append",
+                default=[],
+                metavar="EXT",
+                help="an extension that may be monitored (Monitored); repeat",
+            )
+            p.add_argument(
+                "--supervisor",
+                action="append",
+                default=[],
+                metavar="EXT",
+                help="an extension that may monitor (Monitoring); repeat",
+            )
+        else:
+            p.add_argument("extensions", nargs="+", metavar="EXT")
+    return {"supervise": cmd_supervise, "groups": cmd_groups}
+
+
+def _asr_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("speech recognition (--watch)")
+    g.add_argument(
+        "--model",
+        default=os.environ.get("LISTENIN_MODEL", "tiny.en"),
+        help="tiny.en (default), base, or a CTranslate2 Whisper folder",
+    )
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="ASR worker threads (default: one per core)",
+    )
+    g.add_argument("--language", default="en", help="language for multilingual models, or 'auto'")
+
+
+def load_platform(path: str | None, name: str):  # type: ignore[no-untyped-def]
+    """The checked ``[platforms.NAME]`` table of the TOML file at ``path``."""
+    from softphone.platforms import PlatformConfigError, platform_config
+
+    from .cli import CliError
+
+    if not path:
+        raise CliError("give --config FILE (a TOML file with a [platforms.NAME] table)")
+    try:
+        doc = tomllib.loads(Path(path).read_text())
+    except OSError as err:
+        raise CliError(f"cannot read {path}: {err.strerror}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise CliError(f"{path}: invalid TOML: {err}") from err
+    table = doc.get("platforms", {}).get(name) if isinstance(doc.get("platforms"), dict) else None
+    if table is None:
+        raise CliError(f"{path} has no [platforms.{name}] table")
+    try:
+        return platform_config(name, table)
+    except PlatformConfigError as err:
+        raise CliError(f"{path}: {err}") from err
+
+
+def _platform(config):  # type: ignore[no-untyped-def]
+    from softphone.platforms import make_platform
+    from softphone.platforms.secret import MissingSecret
+
+    from .cli import CliError
+
+    try:
+        return make_platform(config)
+    except MissingSecret as err:
+        raise CliError(str(err)) from err
+
+
+def _call_errors() -> tuple[type[Exception], ...]:
+    from softphone.platforms.errors import PlatformError
+
+    return (PlatformError,)
+
+
+# -- supervise ------------------------------------------------------------------------
+def cmd_supervise(args: argparse.Namespace) -> int:
+    from .cli import CliError
+
+    config = load_platform(args.config, args.platform)
+    try:
+        if args.watch:
+            return _watch(args, config)
+        return _supervise_one(args, config)
+    except _call_errors() as err:
+        raise CliError(str(err)) from err
+
+
+def _supervise_one(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-def]
+    from softphone.platforms import LiveCall
+
+    from .cli import CliError
+
+    if args.platform == "genesys":
+        raise CliError(
+            "genesys: ListenIn arms monitoring of the target device for its next calls; use --watch"
+        )
+    if args.platform == "ringcentral":  # no subscription for one request
+        config = dataclasses.replace(config, events="poll")
+    if args.platform == "yeastar":  # no webhook listener for one request
+        config = dataclasses.replace(config, webhook_bind="127.0.0.1:0")
+    platform = _platform(config)
+    platform.open()
+    try:
+        call = LiveCall(args.session, args.agent or "", "answered", target=args.session)
+        if args.platform == "ringcentral":
+            call = platform.session_call(args.session, args.agent)
+        call = platform.prepare(call)
+        sup = platform.supervise(call)
+    finally:
+        platform.close()
+    print(
+        json.dumps(
+            {
+                "platform": args.platform,
+                "call_id": sup.call_id,
+                "legs": sup.legs,
+                "handles": list(sup.handles),
+            }
+        )
+    )
+    return 0
+
+
+def _watch(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-def]
+    import signal
+
+    from softphone.admission import PartyRoles
+    from softphone.platforms import watcher_for
+    from softphone.platforms.errors import DeviceUnavailable
+
+    from . import cli
+
+    stop = threading.Event()
+    platform = _platform(config)
+    roles = PartyRoles()
+    watcher = watcher_for(platform, config, roles=roles, sleep=stop.wait)
+    device = cli.device_config(args)
+    job, pipeline, out = cli._live(args, device, roles)
+    previous = job.on_device_event
+
+    def on_device_event(event: Any) -> None:
+        if previous is not None:
+            previous(event)
+        watcher.device_event(event)
+
+    job.on_device_event = on_device_event
+    print(
+        f"listenin: device {device.account.user}@{job.address} ready; watching {args.platform}",
+        file=sys.stderr,
+        flush=True,
+    )
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for attempt in range(3):  # the device may still be registering (not yet Online)
+                try:
+                    platform.open()
+                    break
+                except DeviceUnavailable as err:
+                    if attempt == 2:
+                        raise
+                    log.warning("%s; retrying in 5 s", err)
+                    if stop.wait(5):
+                        return
+            watcher.run(stop.is_set, open_platform=False)
+        except BaseException as err:  # reported by the main thread
+            failure.append(err)
+            stop.set()
+
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    thread = threading.Thread(target=run, name="platform-watcher", daemon=True)
+    thread.start()
+    try:
+        while not stop.is_set():
+            if args.calls is not None and job.wait_calls_ended(args.calls, 0.2):
+                break
+            stop.wait(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        thread.join(15)
+        cli._finish(job, pipeline, out)
+    if failure:
+        if isinstance(failure[0], _call_errors()):
+            raise failure[0]
+        raise cli.CliError(f"the {args.platform} watcher failed: {failure[0]!r}")
+    return 0
+
+
+# -- groups -----------------------------------------------------------------------------
+def cmd_groups(args: argparse.Namespace) -> int:
+    from softphone.platforms.monitoring import Assignment
+
+    from .cli import CliError
+
+    rc = _platform(load_platform(args.config, "ringcentral"))
+    groups = rc.groups
+    try:
+        action = args.groups_command
+        if action == "list":
+            for g in groups.list():
+                print(f"{g.id}\t{g.name}")
+                for m in groups.members(g.id):
+                    print(f"  {m.extension_id}\t{m.extension_number}\t{','.join(m.permissions)}")
+        elif action == "create":
+            g = groups.create(args.name)
+            print(f"{g.id}\t{g.name}")
+        elif action == "rename":
+            g = groups.rename(groups.resolve(args.group).id, args.name)
+            print(f"{g.id}\t{g.name}")
+        elif action == "delete":
+            groups.delete(groups.resolve(args.group).id)
+        elif action == "add-members":
+            perms: dict[str, list[str]] = {}
+            for ext in args.supervisor:
+                perms.setdefault(ext, []).append("Monitoring")
+            for ext in args.agent:
+                perms.setdefault(ext, []).append("Monitored")
+            if not perms:
+                raise CliError("give at least one --agent EXT or --supervisor EXT")
+            gid = groups.resolve(args.group).id
+            groups.assign(gid, added=[Assignment(e, tuple(p)) for e, p in perms.items()])
+        elif action == "remove-members":
+            groups.assign(groups.resolve(args.group).id, removed=args.extensions)
+    except _call_errors() as err:
+        raise CliError(str(err)) from err
+    return 0

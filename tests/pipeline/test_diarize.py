@@ -1,0 +1,376 @@
+"""Speaker labels on mixed audio: clustering and segment turns with synthetic
+embeddings (exact labels), then real voices and the real pipeline with tiny.en."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from listenin.replay import PartyAudio, load_party, mix_parties, replay
+from pipeline.diarize import (
+    NEUTRAL,
+    ROLE,
+    DiarizeConfig,
+    SegmentDiarizer,
+    SpeakerClusters,
+    SpeakerTurn,
+    label_words,
+)
+from pipeline.events import TranscriptFinal, Word
+from pipeline.frames import AudioFrame
+from pipeline.jobs import JobKind
+from pipeline.party import PartyStream, StreamConfig
+from pipeline.runtime import Pipeline, PipelineConfig
+from tests.conftest import FIXTURES
+
+RATE = 16000
+
+
+def unit(*v: float) -> np.ndarray:
+    a = np.array(v, dtype=np.float32)
+    return a / np.linalg.norm(a)
+
+
+# -- clustering ------------------------------------------------------------
+
+
+def test_speakers_are_numbered_in_order_of_appearance_and_keep_their_label():
+    c = SpeakerClusters()
+    a, b = unit(1, 0, 0), unit(0, 1, 0)
+    got = [c.assign(v, 3000) for v in (a, b, unit(0.9, 0.1, 0), unit(0.1, 0.9, 0), a)]
+    assert [g.label for g in got] == ["speaker_1", "speaker_2"] * 2 + ["speaker_1"]
+    assert [g.new for g in got] == [True, True, False, False, False]
+    assert {g.kind for g in got} == {NEUTRAL}
+    assert c.count == 2
+
+
+def test_a_short_unlike_turn_joins_the_nearest_speaker():
+    c = SpeakerClusters(DiarizeConfig(min_new_speaker_ms=1500))
+    c.assign(unit(1, 0, 0), 3000)
+    c.assign(unit(0, 1, 0), 3000)
+    short = c.assign(unit(0.1, 0.3, 1), 1000)  # unlike both, but only 1 s
+    assert (short.label, short.new) == ("speaker_2", False)
+    assert c.assign(unit(0.1, 0.3, 1), 1500).label == "speaker_3"
+
+
+def test_at_most_max_speakers():
+    c = SpeakerClusters(DiarizeConfig(max_speakers=2))
+    labels = [c.assign(v, 3000).label for v in (unit(1, 0, 0), unit(0, 1, 0), unit(0, 0.2, 1))]
+    assert labels == ["speaker_1", "speaker_2", "speaker_2"]
+
+
+def test_four_voices_are_found_from_the_audio():
+    c = SpeakerClusters()
+    voices = np.eye(5, dtype=np.float32)[:4]
+    order = [0, 1, 0, 2, 1, 3, 2, 3, 0]
+    labels = [c.assign(voices[i], 2000).label for i in order]
+    assert labels == [f"speaker_{i + 1}" for i in order]
+
+
+def test_roles_label_the_first_speakers_then_neutral_labels():
+    c = SpeakerClusters(DiarizeConfig(roles=("agent", "customer")))
+    got = [c.assign(v, 2000) for v in (unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1))]
+    assert [(g.label, g.kind) for g in got] == [
+        ("agent", ROLE),
+        ("customer", ROLE),
+        ("speaker_3", NEUTRAL),
+    ]
+
+
+def test_centroids_follow_a_voice_without_relabelling_the_past():
+    c = SpeakerClusters(DiarizeConfig(new_speaker_similarity=0.9))
+    assert c.assign(unit(1, 0, 0), 2000).label == "speaker_1"
+    # the voice drifts a little each turn; every turn stays within 0.9 of the centroid
+    for k in range(1, 6):
+        got = c.assign(unit(1, 0.1 * k, 0), 2000)
+        assert (got.label, got.new) == ("speaker_1", False)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"hop_ms": 0},
+        {"hop_ms": 2000},
+        {"window_ms": 400, "hop_ms": 200},
+        {"max_speakers": 0},
+        {"min_turn_windows": 0},
+        {"change_similarity": 1.5},
+        {"roles": ("agent", "agent")},
+        {"roles": ("",)},
+    ],
+)
+def test_bad_config_is_refused(kwargs):
+    with pytest.raises(ValueError):
+        DiarizeConfig(**kwargs)
+
+
+# -- segments with a fake encoder --------------------------------------------
+# Speaker k's "audio" is the constant k / 10; the fake encoder embeds a window
+# as the share of its samples from each speaker, so a window across a change
+# is a blend of two voices, as with a real encoder.
+
+
+def fake_embed(windows: np.ndarray) -> np.ndarray:
+    ids = np.rint(np.asarray(windows) * 10).astype(int)
+    out = np.stack([(ids == k).mean(axis=1) for k in range(1, 5)], axis=1) + 1e-6
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+class Feed:
+    """Pushes 20 ms frames of fake speakers into a diarizer, like the resampler does."""
+
+    def __init__(self, diarizer: SegmentDiarizer) -> None:
+        self.d = diarizer
+        self.at = 0
+
+    def say(self, speaker: int, seconds: float) -> None:
+        n = int(seconds * RATE)
+        step = RATE // 50
+        for a in range(0, n, step):
+            pcm = np.full(min(step, n - a), speaker / 10, dtype=np.float32)
+            self.d.audio(AudioFrame("c", "mixed", RATE, self.at, pcm))
+            self.at += pcm.size
+
+
+def segment(d: SegmentDiarizer, feed: Feed, *turns: tuple[int, float]) -> tuple[SpeakerTurn, ...]:
+    d.speech_start(feed.at)
+    for speaker, seconds in turns:
+        feed.say(speaker, seconds)
+    return d.speech_end(feed.at)
+
+
+def spans(turns: tuple[SpeakerTurn, ...]) -> list[tuple[float, float, str]]:
+    return [(t.start / RATE, t.end / RATE, t.speaker) for t in turns]
+
+
+def near(expected: list[tuple[float, float, str]]) -> list:
+    """A change is placed mid-overlap of two windows: within half a hop (0.4 s)."""
+    return [(pytest.approx(a, abs=0.41), pytest.approx(b, abs=0.41), s) for a, b, s in expected]
+
+
+def test_a_speaker_change_inside_one_segment_splits_it():
+    d = SegmentDiarizer(fake_embed)
+    feed = Feed(d)
+    turns = segment(d, feed, (1, 6.0), (2, 6.0))
+    assert spans(turns) == [(0.0, 6.0, "speaker_1"), (6.0, 12.0, "speaker_2")]
+    assert [t.new for t in turns] == [True, True]
+
+
+def test_a_b_a_in_one_segment_finds_both_changes():
+    d = SegmentDiarizer(fake_embed)
+    feed = Feed(d)
+    turns = segment(d, feed, (1, 4.0), (2, 4.0), (1, 4.0))
+    assert spans(turns) == near(
+        [(0.0, 4.0, "speaker_1"), (4.0, 8.0, "speaker_2"), (8.0, 12.0, "speaker_1")]
+    )
+
+
+def test_labels_stay_stable_across_segments_and_short_ones_join_a_known_voice():
+    d = SegmentDiarizer(fake_embed)
+    feed = Feed(d)
+    assert [t.speaker for t in segment(d, feed, (2, 3.0))] == ["speaker_1"]
+    feed.say(0, 1.0)  # silence between segments
+    assert [t.speaker for t in segment(d, feed, (1, 2.5))] == ["speaker_2"]
+    feed.say(0, 1.0)
+    assert [t.speaker for t in segment(d, feed, (2, 0.6))] == ["speaker_1"]  # one short window
+    feed.say(0, 1.0)
+    short = segment(d, feed, (3, 1.0))  # a new voice, but too short to found a speaker
+    assert short[0].speaker in ("speaker_1", "speaker_2") and not short[0].new
+    assert d.clusters.count == 2
+    feed.say(0, 1.0)
+    assert [t.speaker for t in segment(d, feed, (3, 2.0))] == ["speaker_3"]
+
+
+def test_a_turn_too_short_to_stand_alone_stays_in_its_segment():
+    d = SegmentDiarizer(fake_embed)
+    feed = Feed(d)
+    turns = segment(d, feed, (1, 5.0), (2, 0.9))  # a 0.9 s interjection: one window at most
+    assert [t.speaker for t in turns] == ["speaker_1"]
+    assert spans(turns)[0][:2] == (0.0, 5.9)
+
+
+def test_windows_are_embedded_while_the_segment_is_open():
+    d = SegmentDiarizer(fake_embed)
+    feed = Feed(d)
+    d.speech_start(0)
+    feed.say(1, 8.0)
+    during = d.windows_embedded
+    assert during == 9  # windows at 0, 0.8, ... 6.4 s: the audio completes each in turn
+    d.speech_end(feed.at)
+    assert d.windows_embedded - during <= 1  # the end adds at most the uncovered tail
+
+
+def test_no_segment_no_turns():
+    d = SegmentDiarizer(fake_embed)
+    assert d.speech_end(16000) == ()
+    Feed(d).say(1, 2.0)
+    assert d.windows_embedded == 0  # no open segment: nothing is embedded
+
+
+def test_words_take_the_turn_they_fall_in():
+    turns = (
+        SpeakerTurn(0, 3 * RATE, "agent", ROLE, 1.0, True),
+        SpeakerTurn(3 * RATE, 5 * RATE, "customer", ROLE, 1.0, True),
+    )
+    words = tuple(Word(w, s, s + 0.4, 0.9) for w, s in [("a", 0.5), ("b", 1.5), ("c", 3.5)])
+    labelled, speaker, kind = label_words(words, turns, RATE)
+    assert [w.speaker for w in labelled] == ["agent", "agent", "customer"]
+    assert (speaker, kind) == ("agent", ROLE)
+    same, speaker, _ = label_words(words, turns[:1], RATE)
+    assert same == words and speaker == "agent"  # one speaker: words stay unlabelled
+
+
+def test_only_mixed_parties_are_diarized(call1):
+    constant = lambda w: np.ones((len(w), 4), dtype=np.float32) / 2  # noqa: E731
+    assert PartyStream("c", "agent", 8000, StreamConfig(), constant).diarizer is None
+    assert PartyStream("c", "mixed", 8000, StreamConfig()).diarizer is None  # no encoder
+    stream = PartyStream("c", "mixed", 8000, StreamConfig(), constant)
+    pcm = call1["audio"]["agent"][: 8000 * 8]
+    finals = []
+    for a in range(0, pcm.size, 160):
+        jobs = stream.push(AudioFrame("c", "mixed", 8000, a, pcm[a : a + 160]), a / 8000)
+        finals += [j for j in jobs if j.kind is JobKind.FINAL]
+    finals += [j for j in stream.flush(8.0) if j.kind is JobKind.FINAL]
+    assert finals and all(j.speakers for j in finals)
+    assert {t.speaker for j in finals for t in j.speakers} == {"speaker_1"}
+    for j in finals:  # the turns cover the final's audio
+        assert j.speakers[0].start == j.start and j.speakers[-1].end <= j.start + j.audio.size
+
+
+# -- real voices ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def call2() -> dict:
+    return json.loads((FIXTURES / "call2.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from models.speaker import load_encoder
+
+    return load_encoder()
+
+
+def test_real_voices_back_to_back_in_one_segment(call2, encoder):
+    def voice(party: str, start_s: float, seconds: float) -> np.ndarray:
+        pcm, rate = sf.read(FIXTURES / call2["parties"][party], dtype="float32")
+        a = int(start_s * rate)
+        return soxr.resample(pcm[a : a + int(seconds * rate)], rate, RATE).astype(np.float32)
+
+    audio = np.concatenate([voice("agent", 1.0, 5.0), voice("customer", 23.0, 5.0)])
+    d = SegmentDiarizer(encoder.embed_windows)
+    d.speech_start(0)
+    for a in range(0, audio.size, 320):
+        d.audio(AudioFrame("c", "mixed", RATE, a, audio[a : a + 320]))
+    turns = d.speech_end(audio.size)
+    assert [t.speaker for t in turns] == ["speaker_1", "speaker_2"]
+    assert abs(turns[0].end / RATE - 5.0) <= 0.8  # within one hop of the change
+
+
+def test_four_real_voices_back_to_back_through_the_stream(call1, call2, encoder):
+    """call1's two espeak-ng voices and call2's two real ones take turns with 100 ms
+    pauses (shorter than the VAD's hangover, so changes fall inside segments)."""
+    two = {f"call2-{p}": load_party(p, FIXTURES / f).pcm for p, f in call2["parties"].items()}
+    voices = {**two, **{f"call1-{p}": pcm for p, pcm in call1["audio"].items()}}
+
+    def turn(call: dict, name: str, n: int) -> tuple[str, np.ndarray]:
+        u = call["utterances"][n]
+        pcm = voices[f"{name}-{u['party']}"]
+        return f"{name}-{u['party']}", pcm[int(u["start"] * 8000) : int(u["end"] * 8000)][:48000]
+
+    plan = [(call2, "call2", n) for n in (0, 1, 3)] + [(call1, "call1", 0), (call2, "call2", 2)]
+    plan += [(call1, "call1", 1), (call2, "call2", 4), (call1, "call1", 2)]
+    pause = np.zeros(800, dtype=np.int16)
+    pcm, truth, at = [np.zeros(4000, dtype=np.int16)], [], 4000
+    for call, name, n in plan:
+        who, audio = turn(call, name, n)
+        truth.append((who, at / 8000, (at + audio.size) / 8000))
+        pcm += [audio, pause]
+        at += audio.size + pause.size
+    pcm.append(np.zeros(8000, dtype=np.int16))
+    audio = np.concatenate(pcm)
+    stream = PartyStream("c", "mixed", 8000, StreamConfig(), encoder.embed_windows)
+    turns = []
+    for a in range(0, audio.size, 160):
+        jobs = stream.push(AudioFrame("c", "mixed", 8000, a, audio[a : a + 160]), a / 8000)
+        turns += [t for j in jobs if j.kind is JobKind.FINAL for t in j.speakers]
+    turns += [t for j in stream.flush(0) if j.kind is JobKind.FINAL for t in j.speakers]
+    merged: list[SpeakerTurn] = []  # the VAD also cuts a voice's turn at max_segment_ms
+    for t in turns:
+        if merged and merged[-1].speaker == t.speaker:
+            t = SpeakerTurn(merged.pop().start, t.end, t.speaker, t.kind, t.similarity)
+        merged.append(t)
+    names: dict[str, str] = {}  # true voice -> label, by order of appearance
+    for who, _, _ in truth:
+        names.setdefault(who, f"speaker_{len(names) + 1}")
+    assert [t.speaker for t in merged] == [names[who] for who, _, _ in truth], spans(merged)
+    assert stream.diarizer is not None and stream.diarizer.clusters.count == 4
+    for t, (_, _, end) in list(zip(merged, truth, strict=True))[:-1]:
+        assert abs(t.end / RATE - end) < 0.8  # changes found within a hop
+
+
+class Events(list):
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def __call__(self, ev):
+        with self.lock:
+            self.append(ev)
+
+
+def true_party(call: dict, t_s: float) -> str:
+    return min(call["utterances"], key=lambda u: max(u["start"] - t_s, t_s - u["end"], 0.0))[
+        "party"
+    ]
+
+
+def test_mixed_real_call_through_the_pipeline(engine, call2):
+    """call2's two real voices summed into one stream, first 36 s, real tiny.en."""
+    parties = [load_party(p, FIXTURES / f) for p, f in call2["parties"].items()]
+    full = mix_parties(parties)
+    mixed = PartyAudio("mixed", full.sample_rate, full.pcm[: 36 * full.sample_rate])
+    events = Events()
+    config = PipelineConfig(StreamConfig(diarize=DiarizeConfig(roles=("agent", "customer"))))
+    pipeline = Pipeline(engine, events, config)
+    replay(pipeline, "mixed-call", [mixed], realtime=False)
+    pipeline.close()
+    finals = [e for e in events if isinstance(e, TranscriptFinal) and e.text]
+    assert finals and all(f.party == "mixed" and f.speaker_kind == ROLE for f in finals)
+    words = [(w, f) for f in finals for w in f.words if any(c.isalnum() for c in w.text)]
+    said_by = [true_party(call2, (w.start + w.end) / 2) for w, _ in words]
+    right = sum((w.speaker or f.speaker) == p for (w, f), p in zip(words, said_by, strict=True))
+    assert len(words) > 60
+    assert right / len(words) >= 0.95, [(f.speaker, f.text) for f in finals]
+    # each party's first final already carries that party's label
+    for party in ("agent", "customer"):
+        first = min(
+            (f for f in finals if true_party(call2, (f.start + f.end) / 2) == party),
+            key=lambda f: f.emitted_at,
+        )
+        assert first.speaker == party
+        assert first.to_dict()["speaker"] == party and first.to_dict()["speaker_kind"] == ROLE
+
+
+def test_without_the_encoder_mixed_audio_is_transcribed_unlabelled(
+    engine, call1, monkeypatch, caplog
+):
+    import models.speaker
+    from models import ModelError
+
+    def missing():
+        raise ModelError("speaker encoder not installed: pip install ...")
+
+    monkeypatch.setattr(models.speaker, "weights_path", missing)
+    events = Events()
+    pipeline = Pipeline(engine, events)
+    mixed = PartyAudio("mixed", 8000, call1["audio"]["agent"][: 8000 * 7])
+    replay(pipeline, "no-encoder", [mixed], realtime=False)
+    pipeline.close()
+    finals = [e for e in events if isinstance(e, TranscriptFinal) and e.text]
+    assert finals and all(f.speaker is None and f.speaker_kind is None for f in finals)
+    assert "no speaker labels on mixed audio" in caplog.text
