@@ -26,7 +26,7 @@ class FakeTime:
 
 
 @pytest.fixture
-def fake_time() -> FakeTime:
+def fake_clock() -> FakeTime:
     return FakeTime()
 
 

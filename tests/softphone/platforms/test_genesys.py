@@ -25,7 +25,7 @@ def fake():
     f.stop()
 
 
-def adapter(fake, fake_time, env=ENV, clock=None, **table) -> Genesys:
+def adapter(fake, fake_clock, env=ENV, clock=None, **table) -> Genesys:
     cfg = platform_config(
         "genesys",
         {
@@ -36,12 +36,12 @@ def adapter(fake, fake_time, env=ENV, clock=None, **table) -> Genesys:
             **table,
         },
     )
-    return Genesys.from_config(cfg, env, clock=clock or fake_time.clock, sleep=fake_time.sleep)
+    return Genesys.from_config(cfg, env, clock=clock or fake_clock.clock, sleep=fake_clock.sleep)
 
 
-def test_listen_in_is_confirmed_and_calls_reach_the_device(fake, fake_time):
-    gws = adapter(fake, fake_time, scope="Agent")
-    w = watcher_for(gws, gws.config, clock=fake_time.clock, sleep=fake_time.sleep)
+def test_listen_in_is_confirmed_and_calls_reach_the_device(fake, fake_clock):
+    gws = adapter(fake, fake_clock, scope="Agent")
+    w = watcher_for(gws, gws.config, clock=fake_clock.clock, sleep=fake_clock.sleep)
     gws.open()
     w.step()
     (op,) = fake.seen("POST", f"/api/v2/me/devices/{SUPERVISOR}$")
@@ -66,9 +66,9 @@ def test_listen_in_is_confirmed_and_calls_reach_the_device(fake, fake_time):
     assert SUPERVISOR not in fake.monitoring
 
 
-def test_next_call_mode_is_re_armed_after_each_call(fake, fake_time):
-    gws = adapter(fake, fake_time, mode="NextCall")
-    w = watcher_for(gws, gws.config, clock=fake_time.clock, sleep=fake_time.sleep)
+def test_next_call_mode_is_re_armed_after_each_call(fake, fake_clock):
+    gws = adapter(fake, fake_clock, mode="NextCall")
+    w = watcher_for(gws, gws.config, clock=fake_clock.clock, sleep=fake_clock.sleep)
     gws.open()
     w.step()
     fake.agent_call(AGENT)  # monitoring used up: the message without supervisorMonitoringState
@@ -78,26 +78,26 @@ def test_next_call_mode_is_re_armed_after_each_call(fake, fake_time):
     assert gws.armed and len(fake.seen("POST", f"/api/v2/me/devices/{SUPERVISOR}$")) == 2
 
 
-def test_unconfirmed_listen_in_is_retried_later(fake, fake_time):
+def test_unconfirmed_listen_in_is_retried_later(fake, fake_clock):
     fake.confirm = False
     ticks = itertools.count(0, 1.0)
-    gws = adapter(fake, fake_time, clock=lambda: next(ticks), confirm_timeout_s=3)
+    gws = adapter(fake, fake_clock, clock=lambda: next(ticks), confirm_timeout_s=3)
     gws.open()
     with pytest.raises(NotConfirmed, match="accepted but not confirmed within 3 s"):
         gws.supervise(gws.poll().calls[0])
 
 
-def test_errors_are_specific(fake, fake_time):
+def test_errors_are_specific(fake, fake_clock):
     with pytest.raises(AuthError, match="401 3: Unauthorized"):
-        adapter(fake, fake_time, env={"GWS_PASSWORD": "wrong-password"}).open()
-    gws = adapter(fake, fake_time, target_device_uri=fake.url + "/api/v2/devices/nope")
+        adapter(fake, fake_clock, env={"GWS_PASSWORD": "wrong-password"}).open()
+    gws = adapter(fake, fake_clock, target_device_uri=fake.url + "/api/v2/devices/nope")
     gws.open()
     with pytest.raises(BadRequest, match="400 2: Invalid targetDeviceUri"):
         gws.supervise(gws.poll().calls[0])
 
 
-def test_cometd_handshakes_again_when_the_server_forgets_the_client(fake, fake_time):
-    gws = adapter(fake, fake_time)
+def test_cometd_handshakes_again_when_the_server_forgets_the_client(fake, fake_clock):
+    gws = adapter(fake, fake_clock)
     gws.open()
     first = gws.cometd.client_id
     fake.expire_clients()

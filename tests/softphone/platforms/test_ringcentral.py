@@ -35,7 +35,7 @@ def fake():
     f.stop()
 
 
-def adapter(fake, fake_time, env=ENV, **table) -> RingCentral:
+def adapter(fake, fake_clock, env=ENV, **table) -> RingCentral:
     cfg = platform_config(
         "ringcentral",
         {
@@ -46,22 +46,22 @@ def adapter(fake, fake_time, env=ENV, **table) -> RingCentral:
             **table,
         },
     )
-    return RingCentral.from_config(cfg, env, clock=fake_time.clock, sleep=fake_time.sleep)
+    return RingCentral.from_config(cfg, env, clock=fake_clock.clock, sleep=fake_clock.sleep)
 
 
-def watch(rc, fake_time, roles=None, max_calls=4) -> Watcher:
+def watch(rc, fake_clock, roles=None, max_calls=4) -> Watcher:
     policy = SupervisePolicy(PolicyConfig(max_device_calls=max_calls))
-    return Watcher(rc, policy, clock=fake_time.clock, sleep=fake_time.sleep, roles=roles)
+    return Watcher(rc, policy, clock=fake_clock.clock, sleep=fake_clock.sleep, roles=roles)
 
 
-def test_jwt_sign_in_then_refresh_before_expiry_and_after_401(fake, fake_time):
-    rc = adapter(fake, fake_time)
+def test_jwt_sign_in_then_refresh_before_expiry_and_after_401(fake, fake_clock):
+    rc = adapter(fake, fake_clock)
     rc.open()
     assert fake.tokens.grants == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
     token = fake.seen("POST", "/restapi/oauth/token$")[0]
     assert token.form()["assertion"] == "jwt-credential"
     assert token.headers["authorization"].startswith("Basic ")
-    fake_time.advance(3600 - 100)  # inside the 120 s refresh margin
+    fake_clock.advance(3600 - 100)  # inside the 120 s refresh margin
     rc.groups.list()
     assert fake.tokens.grants[-1] == "refresh_token"
     fake.tokens.revoke_all()  # a 401: re-authenticate once, then the request goes through
@@ -73,15 +73,15 @@ def test_jwt_sign_in_then_refresh_before_expiry_and_after_401(fake, fake_time):
     ]
 
 
-def test_a_rejected_jwt_is_a_clear_auth_error(fake, fake_time, debug_logs):
-    rc = adapter(fake, fake_time, env={**ENV, "RC_JWT": "stale-jwt-value"})
+def test_a_rejected_jwt_is_a_clear_auth_error(fake, fake_clock, debug_logs):
+    rc = adapter(fake, fake_clock, env={**ENV, "RC_JWT": "stale-jwt-value"})
     with pytest.raises(AuthError, match="signing in with the JWT failed.*400 invalid_grant"):
         rc.open()
     assert "stale-jwt-value" not in debug_logs.text
 
 
-def test_monitoring_groups_crud(fake, fake_time):
-    rc = adapter(fake, fake_time)
+def test_monitoring_groups_crud(fake, fake_clock):
+    rc = adapter(fake, fake_clock)
     groups = rc.groups
     g = groups.create("Night shift")
     groups.assign(
@@ -113,13 +113,13 @@ def test_monitoring_groups_crud(fake, fake_time):
         Assignment(AGENT, ("Supervisor",))
 
 
-def test_device_must_be_the_configured_one_and_online(fake, fake_time):
+def test_device_must_be_the_configured_one_and_online(fake, fake_clock):
     fake.add_device("999", "sip:x@127.0.0.1:1", status="Offline", name="desk")
     with pytest.raises(DeviceUnavailable, match="device 999 'desk' is Offline; it must be Online"):
-        adapter(fake, fake_time, device_id="999").open()
+        adapter(fake, fake_clock, device_id="999").open()
     with pytest.raises(DeviceUnavailable, match=r"no device 42 .*60727004 'listenin supervisor'"):
-        adapter(fake, fake_time, device_id="42").open()
-    rc = adapter(fake, fake_time, device_id="", device_name="listenin supervisor")
+        adapter(fake, fake_clock, device_id="42").open()
+    rc = adapter(fake, fake_clock, device_id="", device_name="listenin supervisor")
     rc.open()
     assert rc.device is not None and rc.device.id == DEVICE
     assert rc.device.extension_id == fake.supervisor
@@ -127,9 +127,9 @@ def test_device_must_be_the_configured_one_and_online(fake, fake_time):
         pick_device([], "", "")
 
 
-def test_notifications_drive_per_party_supervision_until_the_call_ends(fake, fake_time):
-    rc, roles = adapter(fake, fake_time), PartyRoles()
-    w = watch(rc, fake_time, roles)
+def test_notifications_drive_per_party_supervision_until_the_call_ends(fake, fake_clock):
+    rc, roles = adapter(fake, fake_clock), PartyRoles()
+    w = watch(rc, fake_clock, roles)
     rc.open()
     sub = fake.seen("POST", "/restapi/v1.0/subscription$")[0].json()
     assert sorted(sub["eventFilters"]) == [
@@ -163,9 +163,9 @@ def test_notifications_drive_per_party_supervision_until_the_call_ends(fake, fak
     assert fake.subscriptions == {}
 
 
-def test_session_mode_is_one_mixed_stream_and_a_second_supervisor_is_refused(fake, fake_time):
-    rc = adapter(fake, fake_time, supervise="session", events="poll")
-    w = watch(rc, fake_time)
+def test_session_mode_is_one_mixed_stream_and_a_second_supervisor_is_refused(fake, fake_clock):
+    rc = adapter(fake, fake_clock, supervise="session", events="poll")
+    w = watch(rc, fake_clock)
     rc.open()
     sid = fake.start_call(AGENT)
     w.step()
@@ -174,20 +174,20 @@ def test_session_mode_is_one_mixed_stream_and_a_second_supervisor_is_refused(fak
     ((_, (leg,)),) = fake.placer.placed
     assert [p.role for p in leg.parties] == ["mixed"]
     assert dict(leg.headers)["p-rc-api-monitoring-ids"] == f"session-id={sid}"
-    other = adapter(fake, fake_time, supervise="session", events="poll")
-    w2 = watch(other, fake_time)
+    other = adapter(fake, fake_clock, supervise="session", events="poll")
+    w2 = watch(other, fake_clock)
     other.open()
     w2.step()  # the call already has a supervisor: 409, not retried
     assert w2.policy.status(sid) == "done"
-    fake_time.advance(60)
+    fake_clock.advance(60)
     w2.step()
     assert len(fake.seen("POST", "/supervise$")) == 2
 
 
-def test_polling_fallback_when_the_subscription_is_refused(fake, fake_time, debug_logs):
+def test_polling_fallback_when_the_subscription_is_refused(fake, fake_clock, debug_logs):
     fake.fail("POST", "/restapi/v1.0/subscription$", 403)
-    rc = adapter(fake, fake_time)
-    w = watch(rc, fake_time)
+    rc = adapter(fake, fake_clock)
+    w = watch(rc, fake_clock)
     rc.open()
     assert "polling active calls every 5 s instead" in debug_logs.text
     sid = fake.start_call(AGENT)
@@ -197,29 +197,29 @@ def test_polling_fallback_when_the_subscription_is_refused(fake, fake_time, debu
     fake.hangup(sid)
     w.step()  # within the poll interval: nothing asked
     assert len(fake.seen("GET", "/active-calls$")) == 2
-    fake_time.advance(5)
+    fake_clock.advance(5)
     w.step()
     assert w.policy.status(sid) is None
 
 
-def test_server_errors_are_retried_with_backoff(fake, fake_time):
-    rc = adapter(fake, fake_time, events="poll")
+def test_server_errors_are_retried_with_backoff(fake, fake_clock):
+    rc = adapter(fake, fake_clock, events="poll")
     rc.open()
     fake.fail("GET", f"/extension/{AGENT}/active-calls$", 503, times=2)
     fake.start_call(AGENT)
     obs = rc.poll()
-    assert fake_time.sleeps == [1.0, 2.0] and obs.complete and len(obs.calls) == 1
+    assert fake_clock.sleeps == [1.0, 2.0] and obs.complete and len(obs.calls) == 1
     fake.fail(
         "GET", f"/extension/{OTHER}/active-calls$", 429, times=1, headers={"Retry-After": "7"}
     )
-    fake_time.advance(5)
+    fake_clock.advance(5)
     rc.poll()
-    assert fake_time.sleeps[-1] == 7.0
+    assert fake_clock.sleeps[-1] == 7.0
 
 
-def test_malformed_answers_are_logged_and_retried_later(fake, fake_time, debug_logs):
-    rc = adapter(fake, fake_time)
-    w = watch(rc, fake_time)
+def test_malformed_answers_are_logged_and_retried_later(fake, fake_clock, debug_logs):
+    rc = adapter(fake, fake_clock)
+    w = watch(rc, fake_clock)
     rc.open()
     req = urllib.request.Request(
         rc.listener.url,
@@ -240,48 +240,48 @@ def test_malformed_answers_are_logged_and_retried_later(fake, fake_time, debug_l
     w.step()
     assert "response is not JSON" in debug_logs.text and "will retry" in debug_logs.text
     assert w.policy.status(sid) == "waiting"
-    fake_time.advance(5)
+    fake_clock.advance(5)
     w.step()
     assert w.policy.status(sid) == "active"
 
 
-def test_missing_permission_is_logged_once_and_not_retried(fake, fake_time, debug_logs):
+def test_missing_permission_is_logged_once_and_not_retried(fake, fake_clock, debug_logs):
     fake.missing_permission = "CallControl"
-    rc = adapter(fake, fake_time, events="poll")
-    w = watch(rc, fake_time)
+    rc = adapter(fake, fake_clock, events="poll")
+    w = watch(rc, fake_clock)
     rc.open()
     sid = fake.start_call(AGENT)
     w.step()
     assert "403 InsufficientPermissions" in debug_logs.text and "CallControl" in debug_logs.text
     for _ in range(3):
-        fake_time.advance(5)
+        fake_clock.advance(5)
         w.step()
     assert w.policy.status(sid) == "done" and len(fake.seen("POST", "/supervise$")) == 1
 
 
-def test_the_device_call_limit_holds_calls_back(fake, fake_time):
-    rc = adapter(fake, fake_time, events="poll")
-    w = watch(rc, fake_time, max_calls=4)
+def test_the_device_call_limit_holds_calls_back(fake, fake_clock):
+    rc = adapter(fake, fake_clock, events="poll")
+    w = watch(rc, fake_clock, max_calls=4)
     rc.open()
     calls = [fake.start_call(AGENT), fake.start_call(AGENT), fake.start_call(OTHER)]
     w.step()
     assert [w.policy.status(c) for c in calls] == ["active", "active", "waiting"]
     assert w.policy.legs_in_use == 4
     fake.hangup(calls[0])
-    fake_time.advance(5)
+    fake_clock.advance(5)
     w.step()
     assert [w.policy.status(c) for c in calls] == [None, "active", "active"]
 
 
-def test_secrets_never_reach_the_logs(fake, fake_time, debug_logs):
-    rc = adapter(fake, fake_time, events="poll")
-    w = watch(rc, fake_time)
+def test_secrets_never_reach_the_logs(fake, fake_clock, debug_logs):
+    rc = adapter(fake, fake_clock, events="poll")
+    w = watch(rc, fake_clock)
     rc.open()
     fake.tokens.revoke_all()
     fake.fail("GET", "/active-calls$", 401, times=1)
     fake.start_call(AGENT)
     w.step()
-    fake_time.advance(4000)
+    fake_clock.advance(4000)
     w.step()
     text = debug_logs.text + repr(rc.auth.token) + repr(rc.config)
     assert "re-authenticating" in text
@@ -289,19 +289,19 @@ def test_secrets_never_reach_the_logs(fake, fake_time, debug_logs):
         assert secret not in text
 
 
-def test_calls_up_before_the_subscription_are_caught_and_it_is_renewed(fake, fake_time):
+def test_calls_up_before_the_subscription_are_caught_and_it_is_renewed(fake, fake_clock):
     sid = fake.start_call(AGENT)  # before listenin subscribed
-    rc = adapter(fake, fake_time, subscription_expires_s=3600)
-    w = watch(rc, fake_time)
+    rc = adapter(fake, fake_clock, subscription_expires_s=3600)
+    w = watch(rc, fake_clock)
     rc.open()
     w.step()
     assert w.policy.status(sid) == "active" and len(fake.seen("GET", "/active-calls$")) == 2
     w.step()
     assert len(fake.seen("GET", "/active-calls$")) == 2  # once: events from then on
-    fake_time.advance(3600 - 30)
+    fake_clock.advance(3600 - 30)
     w.step()
     assert len(fake.seen("POST", "/subscription/[^/]+/renew$")) == 1
     fake.subscriptions.clear()  # expired on the platform's side: 404, subscribe again
-    fake_time.advance(3600)
+    fake_clock.advance(3600)
     w.step()
     assert len(fake.subscriptions) == 1

@@ -24,7 +24,7 @@ def fake():
     f.stop()
 
 
-def adapter(fake, fake_time, **table) -> RingCX:
+def adapter(fake, fake_clock, **table) -> RingCX:
     cfg = platform_config(
         "ringcx",
         {
@@ -36,11 +36,11 @@ def adapter(fake, fake_time, **table) -> RingCX:
             **table,
         },
     )
-    return RingCX.from_config(cfg, ENV, clock=fake_time.clock, sleep=fake_time.sleep)
+    return RingCX.from_config(cfg, ENV, clock=fake_clock.clock, sleep=fake_clock.sleep)
 
 
-def watcher(rc, fake_time):
-    return watcher_for(rc, rc.config, clock=fake_time.clock, sleep=fake_time.sleep)
+def watcher(rc, fake_clock):
+    return watcher_for(rc, rc.config, clock=fake_clock.clock, sleep=fake_clock.sleep)
 
 
 def leg_answered(sip_id: str) -> LegAnswered:
@@ -49,9 +49,9 @@ def leg_answered(sip_id: str) -> LegAnswered:
     )
 
 
-def test_poll_then_monitor_agent_calls_and_pair_the_invite(fake, fake_time):
-    rc = adapter(fake, fake_time)
-    w = watcher(rc, fake_time)
+def test_poll_then_monitor_agent_calls_and_pair_the_invite(fake, fake_clock):
+    rc = adapter(fake, fake_clock)
+    w = watcher(rc, fake_clock)
     rc.open()
     queued = fake.start_call(agent=None)
     uii = fake.start_call()
@@ -70,15 +70,15 @@ def test_poll_then_monitor_agent_calls_and_pair_the_invite(fake, fake_time):
     assert w.call_for("abc@pbxsim") == uii
     w.device_event(LegEnded("1-1", "abc@pbxsim", ("pbxsim",), "BYE"))
     fake.end_call(uii)
-    fake_time.advance(5)
+    fake_clock.advance(5)
     w.step()
     assert w.policy.status(uii) is None
     assert len(fake.seen("GET", "/list$")) == 2  # every poll_interval_s, not every step
 
 
-def test_agent_filter_and_session_type(fake, fake_time):
-    rc = adapter(fake, fake_time, agents=["Ada Lovelace"], session_type="COACHING")
-    w = watcher(rc, fake_time)
+def test_agent_filter_and_session_type(fake, fake_clock):
+    rc = adapter(fake, fake_clock, agents=["Ada Lovelace"], session_type="COACHING")
+    w = watcher(rc, fake_clock)
     rc.open()
     fake.start_call(agent=("Paco", "Vu"))
     ada = fake.start_call(agent=("Ada", "Lovelace"))
@@ -87,43 +87,43 @@ def test_agent_filter_and_session_type(fake, fake_time):
     assert f"/{ada}/" in add.path and add.query["sessionType"] == "COACHING"
 
 
-def test_429_is_retried_with_exponential_backoff(fake, fake_time):
-    rc = adapter(fake, fake_time)
+def test_429_is_retried_with_exponential_backoff(fake, fake_clock):
+    rc = adapter(fake, fake_clock)
     rc.open()
     fake.start_call()
     fake.fail("GET", "/list$", 429, times=3)
     calls = rc.poll().calls
-    assert fake_time.sleeps == [1.0, 2.0, 4.0] and len(calls) == 1
+    assert fake_clock.sleeps == [1.0, 2.0, 4.0] and len(calls) == 1
 
 
-def test_a_stale_uii_means_the_call_ended_and_is_not_retried(fake, fake_time, debug_logs):
-    rc = adapter(fake, fake_time)
-    w = watcher(rc, fake_time)
+def test_a_stale_uii_means_the_call_ended_and_is_not_retried(fake, fake_clock, debug_logs):
+    rc = adapter(fake, fake_clock)
+    w = watcher(rc, fake_clock)
     rc.open()
     uii = fake.start_call()
     fake.fail("POST", "/addSessionToCall$", 404)
     w.step()
-    assert len(fake.seen("POST", "/addSessionToCall$")) == 1 and fake_time.sleeps == []
+    assert len(fake.seen("POST", "/addSessionToCall$")) == 1 and fake_clock.sleeps == []
     assert w.policy.status(uii) is None
     assert f"call {uii} ended before it could be supervised" in debug_logs.text
     assert not fake.placer.placed
 
 
-def test_requests_stay_under_the_per_minute_limit(fake, fake_time, debug_logs):
-    rc = adapter(fake, fake_time, max_requests_per_min=2)
+def test_requests_stay_under_the_per_minute_limit(fake, fake_clock, debug_logs):
+    rc = adapter(fake, fake_clock, max_requests_per_min=2)
     rc.open()
     rc.poll()
-    fake_time.advance(5)
+    fake_clock.advance(5)
     rc.poll()
-    fake_time.advance(5)
+    fake_clock.advance(5)
     rc.poll()
-    assert fake_time.sleeps == [50.0]
+    assert fake_clock.sleeps == [50.0]
     assert "2 requests in the last 60 s; waiting 50.0 s" in debug_logs.text
 
 
-def test_platform_errors_are_specific_and_never_stop_the_watcher(fake, fake_time, debug_logs):
-    rc = adapter(fake, fake_time)
-    w = watcher(rc, fake_time)
+def test_platform_errors_are_specific_and_never_stop_the_watcher(fake, fake_clock, debug_logs):
+    rc = adapter(fake, fake_clock)
+    w = watcher(rc, fake_clock)
     rc.open()
     fake.deny = True
     with pytest.raises(
@@ -138,10 +138,10 @@ def test_platform_errors_are_specific_and_never_stop_the_watcher(fake, fake_time
     assert w.poll_failures == 1 and w.pause_s() == 2.0
     uii = fake.start_call()
     fake.fail("POST", "/addSessionToCall$", 500)  # not idempotent: not retried at once
-    fake_time.advance(5)
+    fake_clock.advance(5)
     w.step()
     assert w.poll_failures == 0 and w.policy.status(uii) == "waiting"
-    fake_time.advance(5)
+    fake_clock.advance(5)
     w.step()
     assert w.policy.status(uii) == "active"
     rc.stop(w.policy.active()[0])

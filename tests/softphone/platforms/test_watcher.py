@@ -61,10 +61,10 @@ def answered(*ids: str) -> Observation:
     return Observation(tuple(LiveCall(i, "101", "answered") for i in ids), False)
 
 
-def test_errors_are_logged_and_the_loop_goes_on(fake_time, debug_logs):
+def test_errors_are_logged_and_the_loop_goes_on(fake_clock, debug_logs):
     p = Scripted()
     roles = PartyRoles()
-    w = Watcher(p, clock=fake_time.clock, sleep=fake_time.sleep, roles=roles)
+    w = Watcher(p, clock=fake_clock.clock, sleep=fake_clock.sleep, roles=roles)
     p.observations = [
         ServerError("scripted", "GET /calls: 503"),
         RuntimeError("bug"),
@@ -77,7 +77,7 @@ def test_errors_are_logged_and_the_loop_goes_on(fake_time, debug_logs):
     }
     stops = iter([False] * 6 + [True])  # asked before and after each step
     w.run(lambda: next(stops))
-    assert fake_time.sleeps == [2.0, 4.0, 1.0]  # doubled after each failed poll, then back
+    assert fake_clock.sleeps == [2.0, 4.0, 1.0]  # doubled after each failed poll, then back
     assert "listing calls failed: scripted: GET /calls: 503" in debug_logs.text
     assert "Traceback" in debug_logs.text  # the unexpected ones, with their traceback
     assert w.policy.status("a") is None and w.policy.status("b") == "done"
@@ -85,9 +85,9 @@ def test_errors_are_logged_and_the_loop_goes_on(fake_time, debug_logs):
     assert roles.get("c", "p-1") == "agent"  # told before the request went out
 
 
-def test_device_events_pair_sessions_and_release_capacity(fake_time):
+def test_device_events_pair_sessions_and_release_capacity(fake_clock):
     p = Scripted()
-    w = Watcher(p, clock=fake_time.clock, sleep=fake_time.sleep)
+    w = Watcher(p, clock=fake_clock.clock, sleep=fake_clock.sleep)
     p.observations = [answered("uii-1")]
     w.step()
     assert w.policy.legs_in_use == 2
@@ -103,9 +103,9 @@ def test_device_events_pair_sessions_and_release_capacity(fake_time):
     assert p.stopped == []
 
 
-def test_close_stops_active_supervisions(fake_time):
+def test_close_stops_active_supervisions(fake_clock):
     p = Scripted()
-    w = Watcher(p, clock=fake_time.clock, sleep=fake_time.sleep)
+    w = Watcher(p, clock=fake_clock.clock, sleep=fake_clock.sleep)
     p.observations = [answered("a")]
     w.step()
     w.close()

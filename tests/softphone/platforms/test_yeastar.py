@@ -24,7 +24,7 @@ def fake():
     f.stop()
 
 
-def adapter(fake, fake_time, env=ENV, **table) -> Yeastar:
+def adapter(fake, fake_clock, env=ENV, **table) -> Yeastar:
     cfg = platform_config(
         "yeastar",
         {
@@ -35,20 +35,20 @@ def adapter(fake, fake_time, env=ENV, **table) -> Yeastar:
             **table,
         },
     )
-    ys = Yeastar.from_config(cfg, env, clock=fake_time.clock, sleep=fake_time.sleep)
+    ys = Yeastar.from_config(cfg, env, clock=fake_clock.clock, sleep=fake_clock.sleep)
     return ys
 
 
-def opened(fake, fake_time, **table):
-    ys = adapter(fake, fake_time, **table)
-    w = watcher_for(ys, ys.config, clock=fake_time.clock, sleep=fake_time.sleep)
+def opened(fake, fake_clock, **table):
+    ys = adapter(fake, fake_clock, **table)
+    w = watcher_for(ys, ys.config, clock=fake_clock.clock, sleep=fake_clock.sleep)
     ys.open()
     fake.webhook_url = ys.listener.url  # what the admin sets on the PBX's API page
     return ys, w
 
 
-def test_answered_call_is_listened_to_with_its_channel_id(fake, fake_time):
-    ys, w = opened(fake, fake_time, extensions=["2000"])
+def test_answered_call_is_listened_to_with_its_channel_id(fake, fake_clock):
+    ys, w = opened(fake, fake_clock, extensions=["2000"])
     other = fake.start_call("2001")
     call_id = fake.start_call("2000")
     assert fake.wait_delivered(4)
@@ -69,10 +69,10 @@ def test_answered_call_is_listened_to_with_its_channel_id(fake, fake_time):
     assert w.policy.status(call_id) is None
 
 
-def test_token_refresh_before_expiry_and_after_an_invalid_token(fake, fake_time):
-    ys, _ = opened(fake, fake_time, type="whisper")
+def test_token_refresh_before_expiry_and_after_an_invalid_token(fake, fake_clock):
+    ys, _ = opened(fake, fake_clock, type="whisper")
     assert fake.grants == ["get_token"]
-    fake_time.advance(1800 - 60)  # inside the 120 s margin
+    fake_clock.advance(1800 - 60)  # inside the 120 s margin
     fake.start_call("2000")
     assert fake.wait_delivered(2)
     call = ys.poll().calls[-1]
@@ -84,10 +84,10 @@ def test_token_refresh_before_expiry_and_after_an_invalid_token(fake, fake_time)
     assert fake.seen("POST", "/call/listen$")[-1].json()["type"] == "whisper"
 
 
-def test_errcode_failures_are_clear_and_bad_credentials_fail_open(fake, fake_time):
+def test_errcode_failures_are_clear_and_bad_credentials_fail_open(fake, fake_clock):
     with pytest.raises(AuthError, match="get_token: errcode 20003: USERNAME OR PASSWORD ERROR"):
-        adapter(fake, fake_time, env={"YEASTAR_CLIENT_SECRET": "wrong-secret"}).open()
-    ys, w = opened(fake, fake_time)
+        adapter(fake, fake_clock, env={"YEASTAR_CLIENT_SECRET": "wrong-secret"}).open()
+    ys, w = opened(fake, fake_clock)
     call_id = fake.start_call("2000")
     assert fake.wait_delivered(2)
     fake.calls[call_id]["ext"] = "2002"  # the extension may not be monitored: FAILURE
@@ -95,7 +95,7 @@ def test_errcode_failures_are_clear_and_bad_credentials_fail_open(fake, fake_tim
         ys.supervise(ys.poll().calls[-1])
 
 
-def test_event_parsing(fake, fake_time, debug_logs):
+def test_event_parsing(fake, fake_clock, debug_logs):
     msg = {
         "call_id": "1650094666.549",
         "members": [
@@ -131,7 +131,7 @@ def test_event_parsing(fake, fake_time, debug_logs):
     assert parse_event({"type": 30012, "msg": "{}"}) is None
     with pytest.raises(MalformedEvent):
         parse_event({"type": 30011, "msg": "{broken"})
-    ys, w = opened(fake, fake_time)
+    ys, w = opened(fake, fake_clock)
     fake.notifier.post(ys.listener.url, {"type": 30011, "msg": {"members": []}})
     assert fake.wait_delivered(1)
     w.step()
