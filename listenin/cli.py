@@ -36,6 +36,22 @@ def _party_arg(value: str) -> tuple[str, str]:
     return label, path
 
 
+def asr_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("speech recognition")
+    g.add_argument(
+        "--model",
+        default=os.environ.get("LISTENIN_MODEL", "tiny.en"),
+        help="tiny.en (default), base, or a CTranslate2 Whisper folder",
+    )
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="ASR worker threads (default: one per core)",
+    )
+    g.add_argument("--language", default="en", help="language for multilingual models, or 'auto'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="listenin",
@@ -46,22 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    def asr_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--model",
-            default=os.environ.get("LISTENIN_MODEL", "tiny.en"),
-            help="tiny.en (default), base, or a CTranslate2 Whisper folder",
-        )
-        p.add_argument(
-            "--workers",
-            type=int,
-            default=os.cpu_count() or 2,
-            help="ASR worker threads (default: one per core)",
-        )
-        p.add_argument(
-            "--language", default="en", help="language for multilingual models, or 'auto'"
-        )
 
     t = sub.add_parser(
         "transcribe",

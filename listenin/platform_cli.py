@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import sys
 import threading
 import tomllib
@@ -63,14 +62,11 @@ def add_platform_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], 
         help="run the device and supervise answered calls until stopped",
     )
     s.add_argument("--agent", help="ringcentral --session: the agent's extension id")
-    if hasattr(cli, "output_options"):  # the app's outputs (websocket, archive) share --config
-        cli.output_options(s)
-    if "--config" not in s._option_string_actions:
-        s.add_argument("--config", metavar="FILE", help="TOML file with [platforms.NAME]")
+    cli.output_options(s)  # --config also holds [platforms.NAME]
     cli.device_options(s)
     s.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
     s.add_argument("--calls", type=int, help="--watch: exit after this many calls have ended")
-    _asr_options(s)
+    cli.asr_options(s)
 
     g = sub.add_parser(
         "groups",
@@ -115,22 +111,6 @@ def add_platform_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], 
         else:
             p.add_argument("extensions", nargs="+", metavar="EXT")
     return {"supervise": cmd_supervise, "groups": cmd_groups}
-
-
-def _asr_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("speech recognition (--watch)")
-    g.add_argument(
-        "--model",
-        default=os.environ.get("LISTENIN_MODEL", "tiny.en"),
-        help="tiny.en (default), base, or a CTranslate2 Whisper folder",
-    )
-    g.add_argument(
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 2,
-        help="ASR worker threads (default: one per core)",
-    )
-    g.add_argument("--language", default="en", help="language for multilingual models, or 'auto'")
 
 
 def load_platform(path: str | None, name: str):  # type: ignore[no-untyped-def]

@@ -19,8 +19,8 @@ class TextRenderer:
     """Finals as lines ``[mm:ss.s] party: text``; on a terminal the partial of
     each party shows on a status line that the final replaces."""
 
-    def __init__(self, out: TextIO = sys.stdout, live: bool | None = None) -> None:
-        self.out = out
+    def __init__(self, out: TextIO | None = None, live: bool | None = None) -> None:
+        out = self.out = out or sys.stdout  # looked up now, not at import
         self.live = out.isatty() if live is None else live
         self._lock = threading.Lock()
         self._partials: dict[str, str] = {}
@@ -57,8 +57,8 @@ class TextRenderer:
 class JsonlRenderer:
     """One JSON object per event per line, flushed as it happens."""
 
-    def __init__(self, out: TextIO = sys.stdout) -> None:
-        self.out = out
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:

@@ -157,3 +157,30 @@ def test_supervise_one_call_and_clear_errors(tmp_path, rc_env, capsys, monkeypat
     assert "platforms.ringcx.poll_interval: unknown key" in capsys.readouterr().err
     assert main(["supervise", "--platform", "yeastar", "--config", bad, "--session", "u"]) == 2
     assert "has no [platforms.yeastar] table" in capsys.readouterr().err
+
+
+def test_supervise_watch_runs_the_device_and_prints_the_transcript(tmp_path, rc_env, capsys):
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        sip_port = s.getsockname()[1]
+    fake = FakeRingCX(placer=CallPlacer("call2", start_s=20.0, seconds=8.0)).start()
+    cfg = toml(tmp_path, "ringcx", {
+        "client_id": "app-id", "account_id": "12440011", "destination": "+15554150123",
+        "auth_server_url": fake.url, "base_url": fake.url + "/voice/api/v1/admin",
+    })  # fmt: skip
+    try:
+        fake.phones["15554150123"] = f"sip:listenin@127.0.0.1:{sip_port}"
+        fake.start_call()
+        rc = main(["supervise", "--platform", "ringcx", "--config", cfg, "--watch",
+                   "--calls", "1", "--sip-port", str(sip_port), "--rtp-port", "0",
+                   "--no-server", "--format", "jsonl", "--workers", "2"])  # fmt: skip
+    finally:
+        fake.stop()
+    out = capsys.readouterr()
+    assert rc == 0, out.err[-2000:]
+    events = [json.loads(line) for line in out.out.splitlines() if line.startswith("{")]
+    text = " ".join(e["text"] for e in events if e["type"] == "transcript.final").lower()
+    assert {"pound", "key", "john", "leisure", "consider"} & set(text.replace(".", "").split())
+    assert events[-1]["type"] == "call.ended"

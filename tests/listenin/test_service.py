@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 import jsonschema
@@ -37,6 +38,16 @@ def test_replayed_call_reaches_a_websocket_client_and_the_archive(engine, tmp_pa
     outputs.start()
     pipeline = Pipeline(engine, outputs.on_event, PipelineConfig(asr_workers=2))
     got: list[dict] = []
+    # the feed halts at 5 s until the pause is applied and at 10 s until the resume is
+    marks = {5.0: threading.Event(), 10.0: threading.Event()}
+    reached = {t: threading.Event() for t in marks}
+
+    def tap(frame) -> None:
+        for t, done in marks.items():
+            if frame.start_s >= t and not done.is_set():
+                reached[t].set()
+                done.wait(30)
+        outputs.on_audio(frame)
 
     async def client() -> None:
         async with connect(outputs.server.url) as ws:
@@ -44,22 +55,19 @@ def test_replayed_call_reaches_a_websocket_client_and_the_archive(engine, tmp_pa
             await ws.send(json.dumps({"type": "subscribe", "replay": True}))
             loop = asyncio.get_running_loop()
             feeding = loop.run_in_executor(
-                None,
-                lambda: replay(
-                    pipeline, "c1", call2_start(SECONDS), realtime=False, tap=outputs.on_audio
-                ),  # fmt: skip
+                None, lambda: replay(pipeline, "c1", call2_start(SECONDS), realtime=False, tap=tap)
             )
             await ws.send(json.dumps({"type": "recording.pause", "call_id": "nope"}))
-            paused = resumed = False
-            while not got or got[-1].get("type") != "call.ended":
-                msg = json.loads(await asyncio.wait_for(ws.recv(), 120))
-                got.append(msg)
-                if msg["type"] == "transcript.partial" and not paused:
-                    await ws.send(json.dumps({"type": "recording.pause", "call_id": "c1"}))
-                    paused = True
-                elif msg["type"] == "recording.paused" and not resumed:
-                    await ws.send(json.dumps({"type": "recording.resume", "call_id": "c1"}))
-                    resumed = True
+            for t, kind in ((5.0, "pause"), (10.0, "resume")):
+                await loop.run_in_executor(None, reached[t].wait, 30)
+                await ws.send(json.dumps({"type": f"recording.{kind}", "call_id": "c1"}))
+                while True:
+                    got.append(json.loads(await asyncio.wait_for(ws.recv(), 60)))
+                    if got[-1]["type"].startswith("recording."):
+                        marks[t].set()
+                        break
+            while got[-1].get("type") != "call.ended":
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 120)))
             await feeding
 
     try:
@@ -87,8 +95,10 @@ def test_replayed_call_reaches_a_websocket_client_and_the_archive(engine, tmp_pa
     assert [x["type"] for x in lines if x["type"].startswith("recording.")] == [
         "recording.paused", "recording.resumed"]  # fmt: skip
     pause, resume = (x["at"] for x in lines if x["type"].startswith("recording."))
+    assert 4.9 <= pause <= 5.0 and 9.9 <= resume <= 10.0
     a, b = int(pause * rate) + 1, int(resume * rate)
-    assert b > a and not stereo[a:b].any()  # paused audio is never written
+    assert not stereo[a:b].any()  # paused audio is never written
+    assert stereo[: int(pause * rate)].any() and stereo[b:].any()
     assert (folder / "transcript.txt").read_text().count("echo test") >= 1
 
 

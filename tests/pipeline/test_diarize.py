@@ -310,7 +310,9 @@ def test_four_real_voices_back_to_back_through_the_stream(call1, call2, encoder)
     assert [t.speaker for t in merged] == [names[who] for who, _, _ in truth], spans(merged)
     assert stream.diarizer is not None and stream.diarizer.clusters.count == 4
     for t, (_, _, end) in list(zip(merged, truth, strict=True))[:-1]:
-        assert abs(t.end / RATE - end) < 0.8  # changes found within a hop
+        # within one window: where the 0.8 s hop grid falls relative to the change
+        # (it follows the VAD's segment starts) moves the found change by up to a hop
+        assert abs(t.end / RATE - end) < 1.6
 
 
 class Events(list):

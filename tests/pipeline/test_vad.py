@@ -78,3 +78,29 @@ def test_jump_without_gap_is_treated_as_a_gap(call1):
     assert seg.active
     events = seg.push(np.zeros(160, np.int16), 80000)  # 9 s later, no Gap sent
     assert isinstance(events[0], SpeechEnd) and events[0].end <= 8000 and not seg.active
+
+
+def test_long_turn_is_split_at_pauses_not_through_words():
+    import soundfile as sf
+
+    from tests.conftest import FIXTURES
+
+    # call2's agent: one 21.5 s real-speech turn from 0.5 s
+    pcm = sf.read(FIXTURES / "call2_agent.wav", dtype="int16")[0][: 8000 * 23]
+    config = VadConfig()
+    events = run(VadSegmenter(8000, config), pcm)
+    ends = [e for e in events if isinstance(e, SpeechEnd)]
+    starts = [e for e in events if isinstance(e, SpeechStart)]
+    assert len(ends) >= 2 and not any(e.cut for e in ends)  # no hard cut through a word
+    assert all(e.end - e.start <= 8000 * config.max_segment_ms // 1000 for e in ends)
+    # a soft split ends at a pause and the next segment never starts before it
+    for prev, nxt in zip(ends, starts[1:], strict=False):
+        assert nxt.start >= prev.end
+
+
+def test_soft_limit_above_the_hard_one_never_splits_softly():
+    assert VadConfig(max_segment_ms=2000, soft_max_ms=8000).soft_max_ms == 8000
+    with pytest.raises(ValueError):
+        VadConfig(soft_max_ms=500)
+    with pytest.raises(ValueError):
+        VadConfig(soft_pause_ms=10)
