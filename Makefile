@@ -22,6 +22,7 @@ test: $(STAMP)  ## the whole suite
 
 bench: $(STAMP)  ## pipeline then device benchmarks; each ends with one JSON line
 	$(BIN)/python -m bench.realtime --calls 4
+	$(BIN)/python -m bench.realtime --fixture call2 --calls 2
 	$(BIN)/python -m bench.softphone --calls 4
 	$(BIN)/python -m bench.fanout --subscribers 100
 	$(BIN)/python -m bench.diarize
