@@ -33,7 +33,7 @@ class VadConfig:
     start_window: int = 5
     max_segment_ms: int = 15000
     soft_max_ms: int = 8000  # past this, a pause of soft_pause_ms ends the segment
-    soft_pause_ms: int = 160
+    soft_pause_ms: int = 240
     tail_ms: int = 150  # audio kept after the last voiced frame
     energy_floor_dbfs: float = -50.0  # frames quieter than this are never speech
 
@@ -157,10 +157,12 @@ class VadSegmenter:
             self._silent_run = 0
         else:
             self._silent_run += 1
-        if self._silent_run >= self._hang_frames or (
-            self._silent_run >= self._soft_frames and end - self._seg_start >= self._soft_max
-        ):
+        if self._silent_run >= self._hang_frames:
             events.append(self._end(min(end, self._last_voiced_end + self._tail)))
+        elif self._silent_run >= self._soft_frames and end - self._seg_start >= self._soft_max:
+            # split mid-pause: the next word's unvoiced onset stays with the next segment
+            half = self._silent_run * self._frame // 2
+            events.append(self._end(self._last_voiced_end + min(self._tail, half)))
         elif end - self._seg_start >= self._max:
             events.append(self._end(end, cut=True))
             if voiced:  # speech goes on: the next segment starts here

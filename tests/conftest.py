@@ -23,6 +23,16 @@ def call1() -> dict:
 
 
 @pytest.fixture(scope="session")
+def call2() -> dict:
+    """The real-speech call (Allison Smith's prompts and a LibriVox reader)."""
+    ref = json.loads((FIXTURES / "call2.json").read_text())
+    ref["audio"] = {
+        party: sf.read(FIXTURES / name, dtype="int16")[0] for party, name in ref["parties"].items()
+    }
+    return ref
+
+
+@pytest.fixture(scope="session")
 def engine():
     from models import resolve
     from pipeline.asr import WhisperConfig, WhisperEngine

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from listenin.live import LiveJob
 from listenin.replay import PartyAudio, replay
 from listenin.wer import word_error_rate
+from pbxsim.g711 import ulaw_decode, ulaw_encode
 from pipeline.events import CallEnded, TranscriptFinal
 from pipeline.runtime import Pipeline, PipelineConfig
 from softphone.admission import PartyRoles
 
 from ..softphone.conftest import device_config, run_sim
 
-SECONDS = 21.0  # the first four turns of call1, both parties
+SECONDS = 30.0  # call2 (real speech): the agent's first turn, the customer's first answer
 
 
-def reference(call1: dict, until: float) -> dict[str, str]:
+def reference(call: dict, until: float) -> dict[str, str]:
     out: dict[str, list[str]] = {}
-    for u in call1["utterances"]:
+    for u in call["utterances"]:
         if u["end"] <= until:
             out.setdefault(u["party"], []).append(u["text"])
     return {p: " ".join(t) for p, t in out.items()}
@@ -38,7 +37,7 @@ def wer(ref: dict[str, str], hyp: dict[str, str]) -> float:
     return sum(word_error_rate(r, hyp.get(p, "")) * len(r.split()) for p, r in ref.items()) / words
 
 
-def test_sip_transcript_matches_offline_replay(call1, engine):
+def test_sip_transcript_matches_offline_replay(call2, engine):
     events: list = []
     roles = PartyRoles()  # what a platform adapter would tell the device
     roles.set("sim-1", "sim-1-1", "agent")
@@ -53,22 +52,23 @@ def test_sip_transcript_matches_offline_replay(call1, engine):
     job.start()
     try:
         rc, legs = run_sim(f"sip:listenin@{job.address}", "--form", "two-streams",
-                           "--seconds", str(SECONDS))  # fmt: skip
+                           "--fixture", "call2", "--seconds", str(SECONDS))  # fmt: skip
         assert rc == 0 and legs[0]["answered"]
         assert job.wait_calls_ended(1, 60)
     finally:
         job.stop()
         pipeline.close()
     assert isinstance(events[-1], CallEnded)
-    ref = reference(call1, SECONDS)
+    ref = reference(call2, SECONDS)
     live = finals_by_party(events)
     assert set(live) == {"agent", "customer"}
 
     offline: list = []
     replayed = Pipeline(engine, offline.append, PipelineConfig(asr_workers=2))
-    n = int(SECONDS * call1["sample_rate"])
-    parties = [PartyAudio(p, call1["sample_rate"], np.ascontiguousarray(a[:n]))
-               for p, a in call1["audio"].items()]  # fmt: skip
+    n = int(SECONDS * call2["sample_rate"])
+    # the same audio as it crossed the wire: G.711 u-law (PCMU)
+    parties = [PartyAudio(p, call2["sample_rate"], ulaw_decode(ulaw_encode(a[:n])))
+               for p, a in call2["audio"].items()]  # fmt: skip
     replay(replayed, "offline", parties, realtime=False)
     replayed.close()
     sip_wer, replay_wer = wer(ref, live), wer(ref, finals_by_party(offline))
