@@ -318,7 +318,7 @@ def _outputs(args: argparse.Namespace, renderer):  # type: ignore[no-untyped-def
     return outputs
 
 
-def _live(args: argparse.Namespace, config, roles=None):  # type: ignore[no-untyped-def]
+def _live(args: argparse.Namespace, config, roles=None, names=None):  # type: ignore[no-untyped-def]
     from pipeline.runtime import Pipeline, PipelineConfig
     from softphone.device import DeviceError
 
@@ -328,7 +328,7 @@ def _live(args: argparse.Namespace, config, roles=None):  # type: ignore[no-unty
     outputs = _outputs(args, JsonlRenderer() if args.format == "jsonl" else TextRenderer())
     engine = _engine(args)
     pipeline = Pipeline(engine, outputs.on_event, PipelineConfig(asr_workers=args.workers))
-    job = LiveJob(pipeline, config, roles, outputs.on_device_event, outputs.on_audio)
+    job = LiveJob(pipeline, config, roles, outputs.on_device_event, outputs.on_audio, names)
     outputs.add_listener(job.note_event)
     try:
         job.start()

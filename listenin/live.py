@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from pipeline.events import CallEnded, Event
 from pipeline.frames import AudioFrame
@@ -18,7 +19,7 @@ from pipeline.runtime import Pipeline
 from softphone.admission import PartyRoles
 from softphone.config import DeviceConfig
 from softphone.device import Device
-from softphone.events import DeviceEvent
+from softphone.events import DeviceEvent, StreamStats
 from softphone.feed import Feed
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,11 @@ class LiveJob:
         roles: PartyRoles | None = None,
         on_device_event: Callable[[DeviceEvent], None] | None = None,
         tap: Callable[[AudioFrame], None] | None = None,
+        names: Callable[[str], str | None] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.device = Device(config, roles)
-        self.feed = Feed(pipeline, tap)
+        self.feed = Feed(pipeline, tap, names)
         self.on_device_event = on_device_event
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._handoff, name="device-handoff", daemon=True)
@@ -77,6 +79,8 @@ class LiveJob:
             try:
                 self.feed.handle(item)
                 if self.on_device_event is not None and not hasattr(item, "pcm"):
+                    if isinstance(item, StreamStats):  # stats follow the call's name
+                        item = replace(item, session_id=self.feed.call_id(item.session_id))
                     self.on_device_event(item)  # type: ignore[arg-type]
             except Exception:
                 log.exception("hand-off of %s failed", type(item).__name__)

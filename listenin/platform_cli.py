@@ -217,7 +217,8 @@ def _watch(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-
     roles = PartyRoles()
     watcher = watcher_for(platform, config, roles=roles, sleep=stop.wait)
     device = cli.device_config(args)
-    job, pipeline, out = cli._live(args, device, roles)
+    # events carry the platform's call id (RingCX uii, ...) once the watcher knows it
+    job, pipeline, out = cli._live(args, device, roles, watcher.call_for)
     previous = job.on_device_event
 
     def on_device_event(event: Any) -> None:

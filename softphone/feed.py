@@ -4,12 +4,17 @@ A session (one supervised call) can arrive as one INVITE with a stream per party
 or as one INVITE per party; the pipeline call ends when the session's last leg
 does.  :class:`Feed` is the only place that knows this, and it knows nothing of
 pjsua2, so a device in another process could feed it the same records.
+
+A platform adapter that learns which platform call a SIP session supervises
+(RingCX's ``uii``, a Yeastar or Genesys call) passes ``names``; the pipeline
+then sees the platform's call id instead of the SIP session id.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from pipeline.frames import AudioFrame
@@ -27,28 +32,48 @@ class PipelineLike(Protocol):
 
 class Feed:
     def __init__(
-        self, pipeline: PipelineLike, tap: Callable[[AudioFrame], None] | None = None
+        self,
+        pipeline: PipelineLike,
+        tap: Callable[[AudioFrame], None] | None = None,
+        names: Callable[[str], str | None] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.tap = tap  # also gets every frame (recording, levels); must not block
+        self.names = names  # SIP session id -> the platform's call id, once known
+        self._named: dict[str, str] = {}  # open sessions whose name is settled
         self.legs: dict[str, set[str]] = {}  # session id -> open legs
         self.stats: dict[tuple[str, str], StreamStats] = {}  # latest per (session, party)
 
+    def call_id(self, session_id: str) -> str:
+        """The pipeline's call id for a SIP session (settled at its first use once named)."""
+        name = self._named.get(session_id)
+        if name is None:
+            name = self.names(session_id) if self.names is not None else None
+            if name is None:
+                return session_id
+            self._named[session_id] = name
+        return name
+
     def handle(self, item: AudioFrame | DeviceEvent) -> None:
         if isinstance(item, AudioFrame):
+            call_id = self.call_id(item.call_id)
+            if call_id != item.call_id:
+                item = replace(item, call_id=call_id)
             self.pipeline.push(item)
             if self.tap is not None:
                 self.tap(item)
         elif isinstance(item, LegAnswered):
             self.legs.setdefault(item.session_id, set()).add(item.leg)
         elif isinstance(item, LegEnded):
+            call_id = self.call_id(item.session_id)
             for label in item.labels:
-                self.pipeline.end_party(item.session_id, label)
+                self.pipeline.end_party(call_id, label)
             open_legs = self.legs.get(item.session_id, set())
             open_legs.discard(item.leg)
             if not open_legs:
                 self.legs.pop(item.session_id, None)
-                self.pipeline.end_call(item.session_id)
+                self._named.pop(item.session_id, None)
+                self.pipeline.end_call(call_id)
                 for key in [k for k in self.stats if k[0] == item.session_id]:
                     del self.stats[key]
         elif isinstance(item, StreamStats):

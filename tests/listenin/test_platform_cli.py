@@ -172,7 +172,7 @@ def test_supervise_watch_runs_the_device_and_prints_the_transcript(tmp_path, rc_
     })  # fmt: skip
     try:
         fake.phones["15554150123"] = f"sip:listenin@127.0.0.1:{sip_port}"
-        fake.start_call()
+        uii = fake.start_call()
         rc = main(["supervise", "--platform", "ringcx", "--config", cfg, "--watch",
                    "--calls", "1", "--sip-port", str(sip_port), "--rtp-port", "0",
                    "--no-server", "--format", "jsonl", "--workers", "2"])  # fmt: skip
@@ -184,3 +184,4 @@ def test_supervise_watch_runs_the_device_and_prints_the_transcript(tmp_path, rc_
     text = " ".join(e["text"] for e in events if e["type"] == "transcript.final").lower()
     assert {"pound", "key", "john", "leisure", "consider"} & set(text.replace(".", "").split())
     assert events[-1]["type"] == "call.ended"
+    assert {e["call_id"] for e in events} == {uii}  # named after the platform's call

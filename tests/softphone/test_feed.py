@@ -53,3 +53,22 @@ def test_latest_stats_kept_per_party_until_the_call_ends():
     assert feed.stats == {("s-1", "agent"): s}
     feed.handle(LegEnded("1", "s-1", ("agent",), "BYE"))
     assert feed.stats == {}
+
+
+def test_a_named_session_reaches_the_pipeline_under_the_platform_call_id():
+    rec = Recorder()
+    names = {}
+    feed = Feed(rec, names=names.get)
+    feed.handle(answered("1", "mixed"))
+    names["s-1"] = "uii-42"  # the platform adapter binds the INVITE to its call
+    feed.handle(AudioFrame("s-1", "mixed", 16000, 0, np.zeros(320, np.int16)))
+    names["s-1"] = "changed"  # once settled, a call keeps its name
+    feed.handle(AudioFrame("s-1", "mixed", 16000, 320, np.zeros(320, np.int16)))
+    feed.handle(LegEnded("1", "s-1", ("mixed",), "BYE"))
+    assert rec.calls == [
+        ("push", "uii-42", "mixed", 0),
+        ("push", "uii-42", "mixed", 320),
+        ("end_party", "uii-42", "mixed"),
+        ("end_call", "uii-42"),
+    ]
+    assert feed.call_id("unknown") == "unknown"
