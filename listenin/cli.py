@@ -50,6 +50,24 @@ def asr_options(p: argparse.ArgumentParser) -> None:
         help="ASR worker threads (default: one per core)",
     )
     g.add_argument("--language", default="en", help="language for multilingual models, or 'auto'")
+    g.add_argument(
+        "--first-speaker",
+        choices=("agent", "customer"),
+        help="mixed (one-stream) calls: who speaks first, to label diarized speakers "
+        "agent/customer instead of speaker_1, speaker_2",
+    )
+
+
+def pipeline_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The pipeline's config from the speech options (workers, diarization roles)."""
+    from pipeline.diarize import DiarizeConfig
+    from pipeline.party import StreamConfig
+    from pipeline.runtime import PipelineConfig
+
+    first = getattr(args, "first_speaker", None)
+    roles = (first, "customer" if first == "agent" else "agent") if first else ()
+    stream = StreamConfig(diarize=DiarizeConfig(roles=roles))
+    return PipelineConfig(stream, asr_workers=args.workers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,11 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--mixed",
         metavar="FILE",
         help="the whole call mixed in one mono file: speakers are labelled by diarization",
-    )
-    t.add_argument(
-        "--first-speaker",
-        choices=("agent", "customer"),
-        help="with --mixed: who speaks first, to label speakers agent/customer",
     )
     t.add_argument("--realtime", action="store_true", help="feed at the pace of a live call")
     t.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
@@ -238,18 +251,13 @@ def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _run_replay(args: argparse.Namespace, parties: list[PartyAudio], realtime: bool) -> int:
-    from pipeline.diarize import DiarizeConfig
-    from pipeline.party import StreamConfig
-    from pipeline.runtime import Pipeline, PipelineConfig
+    from pipeline.runtime import Pipeline
 
     from .render import JsonlRenderer, TextRenderer, progress_bar
 
     engine = _engine(args)
     renderer = JsonlRenderer() if args.format == "jsonl" else TextRenderer()
-    first = getattr(args, "first_speaker", None)
-    roles = (first, "customer" if first == "agent" else "agent") if first else ()
-    stream = StreamConfig(diarize=DiarizeConfig(roles=roles))
-    pipeline = Pipeline(engine, renderer, PipelineConfig(stream, asr_workers=args.workers))
+    pipeline = Pipeline(engine, renderer, pipeline_config(args))
     progress = None if realtime or not sys.stderr.isatty() else progress_bar()
     try:
         replay(pipeline, args.call_id, parties, realtime=realtime, progress=progress)
@@ -319,7 +327,7 @@ def _outputs(args: argparse.Namespace, renderer):  # type: ignore[no-untyped-def
 
 
 def _live(args: argparse.Namespace, config, roles=None, names=None):  # type: ignore[no-untyped-def]
-    from pipeline.runtime import Pipeline, PipelineConfig
+    from pipeline.runtime import Pipeline
     from softphone.device import DeviceError
 
     from .live import LiveJob
@@ -327,7 +335,7 @@ def _live(args: argparse.Namespace, config, roles=None, names=None):  # type: ig
 
     outputs = _outputs(args, JsonlRenderer() if args.format == "jsonl" else TextRenderer())
     engine = _engine(args)
-    pipeline = Pipeline(engine, outputs.on_event, PipelineConfig(asr_workers=args.workers))
+    pipeline = Pipeline(engine, outputs.on_event, pipeline_config(args))
     job = LiveJob(pipeline, config, roles, outputs.on_device_event, outputs.on_audio, names)
     outputs.add_listener(job.note_event)
     try:

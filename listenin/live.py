@@ -80,7 +80,9 @@ class LiveJob:
                 self.feed.handle(item)
                 if self.on_device_event is not None and not hasattr(item, "pcm"):
                     if isinstance(item, StreamStats):  # stats follow the call's name
-                        item = replace(item, session_id=self.feed.call_id(item.session_id))
+                        sid = item.session_id
+                        party = self.feed.party(sid, item.party)
+                        item = replace(item, session_id=self.feed.call_id(sid), party=party)
                     self.on_device_event(item)  # type: ignore[arg-type]
             except Exception:
                 log.exception("hand-off of %s failed", type(item).__name__)

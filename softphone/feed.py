@@ -7,7 +7,10 @@ pjsua2, so a device in another process could feed it the same records.
 
 A platform adapter that learns which platform call a SIP session supervises
 (RingCX's ``uii``, a Yeastar or Genesys call) passes ``names``; the pipeline
-then sees the platform's call id instead of the SIP session id.
+then sees the platform's call id instead of the SIP session id.  Such a plain
+INVITE carries the whole call as one stream, labelled by its From user (the
+platform's gateway, not a person): once named, that stream becomes the party
+``mixed``, which the pipeline diarizes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pipeline.frames import AudioFrame
 from .events import DeviceEvent, LegAnswered, LegEnded, StreamStats
 
 log = logging.getLogger(__name__)
+
+MIXED = "mixed"  # the party label of a stream that holds the whole call
 
 
 class PipelineLike(Protocol):
@@ -41,6 +46,8 @@ class Feed:
         self.tap = tap  # also gets every frame (recording, levels); must not block
         self.names = names  # SIP session id -> the platform's call id, once known
         self._named: dict[str, str] = {}  # open sessions whose name is settled
+        self._plain: dict[str, str] = {}  # session -> From-user label of a plain 1-stream leg
+        self._mixed: set[str] = set()  # named plain sessions: their one stream is "mixed"
         self.legs: dict[str, set[str]] = {}  # session id -> open legs
         self.stats: dict[tuple[str, str], StreamStats] = {}  # latest per (session, party)
 
@@ -52,27 +59,39 @@ class Feed:
             if name is None:
                 return session_id
             self._named[session_id] = name
+            if session_id in self._plain:
+                self._mixed.add(session_id)
         return name
+
+    def party(self, session_id: str, label: str) -> str:
+        if session_id in self._mixed and self._plain.get(session_id) == label:
+            return MIXED
+        return label
 
     def handle(self, item: AudioFrame | DeviceEvent) -> None:
         if isinstance(item, AudioFrame):
             call_id = self.call_id(item.call_id)
-            if call_id != item.call_id:
-                item = replace(item, call_id=call_id)
+            party = self.party(item.call_id, item.party)
+            if call_id != item.call_id or party != item.party:
+                item = replace(item, call_id=call_id, party=party)
             self.pipeline.push(item)
             if self.tap is not None:
                 self.tap(item)
         elif isinstance(item, LegAnswered):
             self.legs.setdefault(item.session_id, set()).add(item.leg)
+            if item.identified_by == "fallback" and len(item.streams) == 1:
+                self._plain[item.session_id] = item.streams[0].label
         elif isinstance(item, LegEnded):
             call_id = self.call_id(item.session_id)
             for label in item.labels:
-                self.pipeline.end_party(call_id, label)
+                self.pipeline.end_party(call_id, self.party(item.session_id, label))
             open_legs = self.legs.get(item.session_id, set())
             open_legs.discard(item.leg)
             if not open_legs:
                 self.legs.pop(item.session_id, None)
                 self._named.pop(item.session_id, None)
+                self._plain.pop(item.session_id, None)
+                self._mixed.discard(item.session_id)
                 self.pipeline.end_call(call_id)
                 for key in [k for k in self.stats if k[0] == item.session_id]:
                     del self.stats[key]

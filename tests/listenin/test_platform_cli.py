@@ -175,7 +175,8 @@ def test_supervise_watch_runs_the_device_and_prints_the_transcript(tmp_path, rc_
         uii = fake.start_call()
         rc = main(["supervise", "--platform", "ringcx", "--config", cfg, "--watch",
                    "--calls", "1", "--sip-port", str(sip_port), "--rtp-port", "0",
-                   "--no-server", "--format", "jsonl", "--workers", "2"])  # fmt: skip
+                   "--no-server", "--format", "jsonl", "--workers", "2",
+                   "--first-speaker", "agent"])  # fmt: skip
     finally:
         fake.stop()
     out = capsys.readouterr()
@@ -185,3 +186,8 @@ def test_supervise_watch_runs_the_device_and_prints_the_transcript(tmp_path, rc_
     assert {"pound", "key", "john", "leisure", "consider"} & set(text.replace(".", "").split())
     assert events[-1]["type"] == "call.ended"
     assert {e["call_id"] for e in events} == {uii}  # named after the platform's call
+    finals = [e for e in events if e["type"] == "transcript.final" and e["text"]]
+    # RingCX MONITOR is one mixed stream: diarized, labelled by the first-speaker hint
+    assert finals and all(e["party"] == "mixed" for e in finals)
+    assert all(e["speaker_kind"] == "role" and e["speaker"] in ("agent", "customer")
+               for e in finals)  # fmt: skip

@@ -72,3 +72,23 @@ def test_a_named_session_reaches_the_pipeline_under_the_platform_call_id():
         ("end_call", "uii-42"),
     ]
     assert feed.call_id("unknown") == "unknown"
+
+
+def test_a_named_plain_invite_is_the_mixed_call_and_an_unnamed_one_keeps_its_label():
+    rec = Recorder()
+    names = {"s-1": "uii-7"}
+    feed = Feed(rec, names=names.get)
+    plain = LegAnswered("1", "s-1", (StreamLabel(0, "gw", "gw"),), "127.0.0.1:5060",
+                        "fallback", 1.0)  # fmt: skip
+    feed.handle(plain)
+    feed.handle(AudioFrame("s-1", "gw", 8000, 0, np.zeros(160, np.int16)))
+    feed.handle(LegEnded("1", "s-1", ("gw",), "BYE"))
+    # a softphone dialling in by itself (nobody named it): the From user is the party
+    feed.handle(LegAnswered("2", "s-2", (StreamLabel(0, "bob", "bob"),), "x", "fallback", 1.0))
+    feed.handle(AudioFrame("s-2", "bob", 8000, 0, np.zeros(160, np.int16)))
+    assert rec.calls == [
+        ("push", "uii-7", "mixed", 0),
+        ("end_party", "uii-7", "mixed"),
+        ("end_call", "uii-7"),
+        ("push", "s-2", "bob", 0),
+    ]
