@@ -369,15 +369,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while not stop.is_set():
-            if args.calls is not None and job.wait_calls_ended(args.calls, 0.2):
-                break
-            stop.wait(0.2)
-    except KeyboardInterrupt:
-        pass
+        serve_until_stopped(job, stop, args.calls)
     finally:
         _finish(job, pipeline, outputs)
     return 0
+
+
+def serve_until_stopped(job, stop, calls: int | None) -> None:  # type: ignore[no-untyped-def]
+    """Block until ``stop`` is set, Ctrl-C, or ``calls`` calls have ended."""
+    try:
+        while not stop.is_set():
+            if calls is not None and job.wait_calls_ended(calls, 0.2):
+                return
+            stop.wait(0.2)
+    except KeyboardInterrupt:
+        pass
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

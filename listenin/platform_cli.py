@@ -255,12 +255,7 @@ def _watch(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-
     thread = threading.Thread(target=run, name="platform-watcher", daemon=True)
     thread.start()
     try:
-        while not stop.is_set():
-            if args.calls is not None and job.wait_calls_ended(args.calls, 0.2):
-                break
-            stop.wait(0.2)
-    except KeyboardInterrupt:
-        pass
+        cli.serve_until_stopped(job, stop, args.calls)
     finally:
         stop.set()
         thread.join(15)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from pipeline.frames import AudioFrame, pcm_to_int16
+from pipeline.frames import AudioFrame, mix_int16, pcm_to_int16
 from pipeline.runtime import Pipeline
 
 FRAME_MS = 20
@@ -59,11 +59,7 @@ def mix_parties(parties: list[PartyAudio], label: str = "mixed") -> PartyAudio:
     rates = {p.sample_rate for p in parties}
     if len(rates) != 1:
         raise InputError(f"parties to mix must share one sample rate, got {sorted(rates)}")
-    total = np.zeros(max(p.pcm.size for p in parties), dtype=np.int32)
-    for p in parties:
-        total[: p.pcm.size] += p.pcm
-    pcm = np.clip(total, -32768, 32767).astype(np.int16)
-    return PartyAudio(label, rates.pop(), pcm)
+    return PartyAudio(label, rates.pop(), mix_int16([p.pcm for p in parties]))
 
 
 def frames(call_id: str, parties: list[PartyAudio], frame_ms: int = FRAME_MS):  # type: ignore[no-untyped-def]

@@ -96,3 +96,11 @@ def pcm_to_int16(pcm: np.ndarray) -> np.ndarray:
     if pcm.dtype == np.int16:
         return pcm
     return (np.clip(pcm, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def mix_int16(tracks: list[np.ndarray]) -> np.ndarray:
+    """Sum int16 tracks that start together into one, clipped: a mixed listen-in stream."""
+    total = np.zeros(max(t.size for t in tracks), dtype=np.int32)
+    for t in tracks:
+        total[: t.size] += t
+    return np.clip(total, -32768, 32767).astype(np.int16)

@@ -52,14 +52,18 @@ class Feed:
         self.stats: dict[tuple[str, str], StreamStats] = {}  # latest per (session, party)
 
     def call_id(self, session_id: str) -> str:
-        """The pipeline's call id for a SIP session (settled at its first use once named)."""
+        """The pipeline's call id for a SIP session, settled at its first use.
+
+        The adapter names a session when told of its answer, which the device
+        reports before the session's first frame; a later name is ignored.
+        """
         name = self._named.get(session_id)
         if name is None:
-            name = self.names(session_id) if self.names is not None else None
-            if name is None:
+            if self.names is None:
                 return session_id
-            self._named[session_id] = name
-            if session_id in self._plain:
+            given = self.names(session_id)
+            name = self._named[session_id] = given or session_id
+            if given and session_id in self._plain:
                 self._mixed.add(session_id)
         return name
 

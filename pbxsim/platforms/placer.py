@@ -16,11 +16,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
 from pbxsim.plan import SimLeg, SimParty, SimSession, load_session
 from pbxsim.uac import RawCaller
+from pipeline.frames import mix_int16
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,8 @@ class CallPlacer:
         with self._lock:
             if self._mixed is None:
                 tracks = [sf.read(p.wav, dtype="int16")[0] for p in self.session("x").parties]
-                n = max(t.size for t in tracks)
-                mix = np.zeros(n, np.int32)
-                for t in tracks:
-                    mix[: t.size] += t
                 self._mixed = Path(self._tmp.name) / "mixed.wav"
-                sf.write(self._mixed, np.clip(mix, -32768, 32767).astype(np.int16), 8000)
+                sf.write(self._mixed, mix_int16(tracks), 8000)
         return SimParty(f"{session_id}-mix", "mixed", self._mixed)
 
     def place(

@@ -41,6 +41,10 @@ def _need(ok: bool, key: str, message: str) -> None:
         raise PlatformConfigError(key, message)
 
 
+def _within(cfg: Any, key: str, lo: float, hi: float, unit: str = " s", why: str = "") -> None:
+    _need(lo <= getattr(cfg, key) <= hi, key, f"must be within {lo}..{hi}{unit}{why}")
+
+
 def _url(value: str, key: str) -> None:
     _need(value.startswith(("http://", "https://")), key, f"must be an http(s) URL, got {value!r}")
 
@@ -61,8 +65,8 @@ def split_hostport(value: str) -> tuple[str, int]:
 
 def _check_common(cfg: Any) -> None:
     _need(0 < cfg.request_timeout_s <= 120, "request_timeout_s", "must be within (0, 120] s")
-    _need(0 <= cfg.max_retries <= 10, "max_retries", "must be within 0..10")
-    _need(1 <= cfg.max_device_calls <= 64, "max_device_calls", "must be within 1..64")
+    _within(cfg, "max_retries", 0, 10, "")
+    _within(cfg, "max_device_calls", 1, 64, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,18 +103,10 @@ class RingCentralConfig:
         _hostport(self.webhook_bind, "webhook_bind")
         if self.webhook_url:
             _url(self.webhook_url, "webhook_url")
-        _need(
-            300 <= self.subscription_expires_s <= 315360000,
-            "subscription_expires_s",
-            "must be within 300..315360000 s",
-        )
-        _need(0.05 <= self.check_interval_s <= 60, "check_interval_s", "must be within 0.05..60 s")
-        _need(1 <= self.poll_interval_s <= 600, "poll_interval_s", "must be within 1..600 s")
-        _need(
-            0 <= self.token_refresh_margin_s <= 1800,
-            "token_refresh_margin_s",
-            "must be within 0..1800 s",
-        )
+        _within(self, "subscription_expires_s", 300, 315360000)
+        _within(self, "check_interval_s", 0.05, 60)
+        _within(self, "poll_interval_s", 1, 600)
+        _within(self, "token_refresh_margin_s", 0, 1800)
         _check_common(self)
 
 
@@ -152,18 +148,17 @@ class RingCXConfig:
             "session_type",
             f"must be one of {RINGCX_SESSION_TYPES}",
         )
-        _need(5 <= self.poll_interval_s <= 60, "poll_interval_s", "must be within 5..60 s")
-        _need(
-            1 <= self.max_requests_per_min <= 120,
+        _within(self, "poll_interval_s", 5, 60)
+        _within(
+            self,
             "max_requests_per_min",
-            "must be within 1..120 (RingCX allows 120 per minute per token)",
+            1,
+            120,
+            "",
+            why=" (RingCX allows 120 per minute per token)",
         )
         _need(0 < self.match_window_s <= 120, "match_window_s", "must be within (0, 120] s")
-        _need(
-            0 <= self.token_refresh_margin_s <= 1800,
-            "token_refresh_margin_s",
-            "must be within 0..1800 s",
-        )
+        _within(self, "token_refresh_margin_s", 0, 1800)
         _check_common(self)
 
 
@@ -191,7 +186,7 @@ class GenesysConfig:
         _need(self.scope in GENESYS_SCOPES, "scope", f"must be one of {GENESYS_SCOPES}")
         _need(self.mode in GENESYS_MODES, "mode", f"must be one of {GENESYS_MODES}")
         _need(0 < self.confirm_timeout_s <= 120, "confirm_timeout_s", "must be within (0, 120] s")
-        _need(0.05 <= self.check_interval_s <= 60, "check_interval_s", "must be within 0.05..60 s")
+        _within(self, "check_interval_s", 0.05, 60)
         _check_common(self)
 
 
@@ -222,12 +217,8 @@ class YeastarConfig:
         _need(all(e.isdigit() for e in self.extensions), "extensions", "must be extension numbers")
         _need(self.type in YEASTAR_TYPES, "type", f"must be one of {YEASTAR_TYPES}")
         _hostport(self.webhook_bind, "webhook_bind")
-        _need(0.05 <= self.check_interval_s <= 60, "check_interval_s", "must be within 0.05..60 s")
-        _need(
-            0 <= self.token_refresh_margin_s <= 1500,
-            "token_refresh_margin_s",
-            "must be within 0..1500 s (tokens live 30 min)",
-        )
+        _within(self, "check_interval_s", 0.05, 60)
+        _within(self, "token_refresh_margin_s", 0, 1500, why=" (tokens live 30 min)")
         _need(0 < self.match_window_s <= 120, "match_window_s", "must be within (0, 120] s")
         _check_common(self)
 

@@ -26,7 +26,6 @@ from .cometd import CometD
 from .config import GenesysConfig
 from .errors import BadRequest, MalformedResponse, PlatformError
 from .http import HttpClient, basic
-from .pacing import Backoff
 from .secret import Secret, from_env
 
 log = logging.getLogger(__name__)
@@ -87,14 +86,8 @@ class Genesys:
         self.config = config
         self.clock = clock
         self.interval_s = config.check_interval_s
-        self.http = HttpClient(
-            NAME,
-            config.base_url,
-            timeout_s=config.request_timeout_s,
-            backoff=Backoff(max_retries=config.max_retries),
-            sleep=sleep,
-            clock=clock,
-            describe=describe,
+        self.http = HttpClient.for_platform(
+            NAME, config.base_url, config, sleep=sleep, clock=clock, describe=describe
         )
         self.auth = BasicAuth(config.username, password)
         self.cometd = CometD(self.http, NOTIFICATIONS, self.auth)

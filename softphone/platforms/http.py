@@ -127,6 +127,24 @@ class HttpClient:
         self.requests_sent = 0
 
     # -- the one verb ------------------------------------------------------------
+
+    @classmethod
+    def for_platform(
+        cls,
+        platform: str,
+        base_url: str,
+        config: Any,
+        *,
+        sleep: Callable[[float], object],
+        clock: Callable[[], float],
+        **kw: Any,
+    ) -> HttpClient:
+        """A client with the adapter config's ``request_timeout_s`` and ``max_retries``."""
+        kw.setdefault("backoff", Backoff(max_retries=config.max_retries))
+        return cls(
+            platform, base_url, timeout_s=config.request_timeout_s, sleep=sleep, clock=clock, **kw
+        )
+
     def request(
         self,
         method: str,

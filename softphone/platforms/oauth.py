@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import AuthError, BadRequest, MalformedResponse
 from .http import HttpClient, basic
-from .secret import Secret
+from .secret import Secret, from_env
 
 log = logging.getLogger(__name__)
 
@@ -127,3 +127,12 @@ class RingCentralAuth:
             idempotent=True,
         )
         self.token = parse_token(r.json(), now, self.http.platform)
+
+
+def jwt_credentials(config: Any, environ: Mapping[str, str] | None) -> tuple[Secret, Secret]:
+    """The app's client secret and the JWT, from the variables ``config`` names."""
+    env = dict(environ) if environ is not None else None
+    return (
+        from_env(config.client_secret_env, "client_secret_env", env),
+        from_env(config.jwt_env, "jwt_env", env),
+    )

@@ -37,9 +37,8 @@ from .errors import (
 )
 from .http import HttpClient
 from .monitoring import MonitoringGroups
-from .oauth import RingCentralAuth
-from .pacing import Backoff
-from .secret import Secret, from_env
+from .oauth import RingCentralAuth, jwt_credentials
+from .secret import Secret
 from .telephony import (
     ENDED,
     TALKING,
@@ -90,14 +89,8 @@ class RingCentral:
         self.config = config
         self.clock = clock
         self.interval_s = config.check_interval_s
-        self.http = HttpClient(
-            NAME,
-            config.server_url,
-            timeout_s=config.request_timeout_s,
-            backoff=Backoff(max_retries=config.max_retries),
-            sleep=sleep,
-            clock=clock,
-            describe=describe,
+        self.http = HttpClient.for_platform(
+            NAME, config.server_url, config, sleep=sleep, clock=clock, describe=describe
         )
         self.auth = RingCentralAuth(
             self.http,
@@ -122,13 +115,7 @@ class RingCentral:
     def from_config(
         cls, config: RingCentralConfig, environ: Mapping[str, str] | None = None, **kw: Any
     ) -> RingCentral:
-        env = dict(environ) if environ is not None else None
-        return cls(
-            config,
-            from_env(config.client_secret_env, "client_secret_env", env),
-            from_env(config.jwt_env, "jwt_env", env),
-            **kw,
-        )
+        return cls(config, *jwt_credentials(config, environ), **kw)
 
     def _get(self, path: str, **kw: Any) -> Any:
         return self.http.request("GET", path, auth=self.auth, **kw).json()

@@ -24,10 +24,10 @@ from .base import LiveCall, Observation, Supervision
 from .config import RingCXConfig
 from .errors import BadRequest, CallGone, MalformedResponse, NotFound
 from .http import HttpClient
-from .oauth import RingCentralAuth
+from .oauth import RingCentralAuth, jwt_credentials
 from .pacing import Backoff, RateLimiter
 from .ringcentral import describe as rc_describe
-from .secret import Secret, from_env
+from .secret import Secret
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +83,13 @@ class RingCX:
         self.interval_s = min(1.0, config.poll_interval_s)
         backoff = Backoff(max_retries=config.max_retries)
         self.limiter = RateLimiter(config.max_requests_per_min, 60.0)
-        auth_http = HttpClient(
+        auth_http = HttpClient.for_platform(
             NAME,
             config.auth_server_url,
-            timeout_s=config.request_timeout_s,
-            backoff=backoff,
+            config,
             sleep=sleep,
             clock=clock,
+            backoff=backoff,
             describe=rc_describe,
         )
         self.auth = RingCentralAuth(
@@ -100,13 +100,13 @@ class RingCX:
             clock=clock,
             margin_s=config.token_refresh_margin_s,
         )
-        self.http = HttpClient(
+        self.http = HttpClient.for_platform(
             NAME,
             config.base_url,
-            timeout_s=config.request_timeout_s,
-            backoff=backoff,
+            config,
             sleep=sleep,
             clock=clock,
+            backoff=backoff,
             limiter=self.limiter,
             describe=describe,
         )
@@ -117,13 +117,7 @@ class RingCX:
     def from_config(
         cls, config: RingCXConfig, environ: Mapping[str, str] | None = None, **kw: Any
     ) -> RingCX:
-        env = dict(environ) if environ is not None else None
-        return cls(
-            config,
-            from_env(config.client_secret_env, "client_secret_env", env),
-            from_env(config.jwt_env, "jwt_env", env),
-            **kw,
-        )
+        return cls(config, *jwt_credentials(config, environ), **kw)
 
     def open(self) -> None:
         self.auth.access_token()

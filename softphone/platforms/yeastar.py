@@ -28,7 +28,6 @@ from .base import LiveCall, Observation, Supervision
 from .config import YeastarConfig, split_hostport
 from .errors import AuthError, BadRequest, MalformedResponse
 from .http import HttpClient
-from .pacing import Backoff
 from .secret import Secret, from_env
 from .webhook import WebhookListener
 
@@ -195,14 +194,8 @@ class Yeastar:
         self.config = config
         self.interval_s = config.check_interval_s
         self.api = "/" + config.api_path.strip("/")
-        self.http = HttpClient(
-            NAME,
-            config.base_url,
-            timeout_s=config.request_timeout_s,
-            backoff=Backoff(max_retries=config.max_retries),
-            sleep=sleep,
-            clock=clock,
-            user_agent="OpenAPI",
+        self.http = HttpClient.for_platform(
+            NAME, config.base_url, config, sleep=sleep, clock=clock, user_agent="OpenAPI"
         )
         self.auth = YeastarAuth(
             self.http,
