@@ -29,9 +29,10 @@ from models import resolve
 from models.speaker import load_encoder
 from pipeline.asr import WhisperConfig, WhisperEngine
 from pipeline.diarize import DiarizeConfig
-from pipeline.events import TranscriptFinal
 from pipeline.party import PartyStream, StreamConfig
 from pipeline.runtime import Pipeline, PipelineConfig
+from records.events import TranscriptFinal
+from records.kinds import StreamKind
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ROLES = ("agent", "customer")
@@ -77,7 +78,9 @@ def cpu_cost(mixed: PartyAudio, duration_s: float) -> dict:
     spent = {}
     windows = 0
     for label, embed in (("plain", None), ("diarized", encoder.embed_windows)):
-        stream = PartyStream("bench", "mixed", mixed.sample_rate, StreamConfig(), embed)
+        stream = PartyStream(
+            "bench", "mixed", mixed.sample_rate, StreamConfig(), embed, StreamKind.MIXED
+        )
         t0 = time.process_time()
         for t, frame in frames("bench", [mixed]):
             stream.push(frame, t)

@@ -27,9 +27,9 @@ from listenin.replay import frames, load_party
 from listenin.wer import edit_distance, normalize
 from models import resolve
 from pipeline.asr import WhisperConfig, WhisperEngine
-from pipeline.events import Event, TranscriptFinal, TranscriptPartial
-from pipeline.frames import AudioFrame
 from pipeline.runtime import Pipeline, PipelineConfig
+from records.events import Event, TranscriptFinal, TranscriptPartial
+from records.frames import AudioFrame
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -19,10 +19,10 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline.frames import AudioFrame
+from records.device import LegAnswered, LegEnded
+from records.frames import AudioFrame
 from softphone.config import DeviceConfig, TransportConfig
 from softphone.device import Device
-from softphone.events import LegAnswered, LegEnded
 
 from .realtime import machine, pct
 

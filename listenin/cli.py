@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from models import ModelError, available, resolve
+from records.kinds import MIXED_LABEL, StreamKind
 
 from . import __version__
 from .platform_cli import add_platform_commands
@@ -252,8 +253,9 @@ def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _run_replay(args: argparse.Namespace, parties: list[PartyAudio], realtime: bool) -> int:
     from pipeline.runtime import Pipeline
+    from sinks.terminal import JsonlRenderer, TextRenderer
 
-    from .render import JsonlRenderer, TextRenderer, progress_bar
+    from .progress import progress_bar
 
     engine = _engine(args)
     renderer = JsonlRenderer() if args.format == "jsonl" else TextRenderer()
@@ -273,7 +275,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if args.mixed:
         if args.party:
             raise CliError("give either --mixed FILE or --party LABEL=FILE, not both")
-        return _run_replay(args, [load_party("mixed", args.mixed)], args.realtime)
+        return _run_replay(
+            args, [load_party(MIXED_LABEL, args.mixed, StreamKind.MIXED)], args.realtime
+        )
     if args.first_speaker:
         raise CliError("--first-speaker needs --mixed")
     if not args.party:
@@ -328,10 +332,10 @@ def _outputs(args: argparse.Namespace, renderer):  # type: ignore[no-untyped-def
 
 def _live(args: argparse.Namespace, config, roles=None, names=None):  # type: ignore[no-untyped-def]
     from pipeline.runtime import Pipeline
+    from sinks.terminal import JsonlRenderer, TextRenderer
     from softphone.device import DeviceError
 
     from .live import LiveJob
-    from .render import JsonlRenderer, TextRenderer
 
     outputs = _outputs(args, JsonlRenderer() if args.format == "jsonl" else TextRenderer())
     engine = _engine(args)

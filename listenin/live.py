@@ -13,13 +13,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
-from pipeline.events import CallEnded, Event
-from pipeline.frames import AudioFrame
 from pipeline.runtime import Pipeline
+from records.device import DeviceEvent, StreamStats
+from records.events import CallEnded, Event
+from records.frames import AudioFrame
 from softphone.admission import PartyRoles
 from softphone.config import DeviceConfig
 from softphone.device import Device
-from softphone.events import DeviceEvent, StreamStats
 from softphone.feed import Feed
 
 log = logging.getLogger(__name__)

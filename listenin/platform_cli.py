@@ -115,7 +115,7 @@ def add_platform_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], 
 
 def load_platform(path: str | None, name: str):  # type: ignore[no-untyped-def]
     """The checked ``[platforms.NAME]`` table of the TOML file at ``path``."""
-    from softphone.platforms import PlatformConfigError, platform_config
+    from platforms import PlatformConfigError, platform_config
 
     from .cli import CliError
 
@@ -137,8 +137,8 @@ def load_platform(path: str | None, name: str):  # type: ignore[no-untyped-def]
 
 
 def _platform(config):  # type: ignore[no-untyped-def]
-    from softphone.platforms import make_platform
-    from softphone.platforms.secret import MissingSecret
+    from platforms import make_platform
+    from platforms.secret import MissingSecret
 
     from .cli import CliError
 
@@ -149,7 +149,7 @@ def _platform(config):  # type: ignore[no-untyped-def]
 
 
 def _call_errors() -> tuple[type[Exception], ...]:
-    from softphone.platforms.errors import PlatformError
+    from platforms.errors import PlatformError
 
     return (PlatformError,)
 
@@ -168,7 +168,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 
 
 def _supervise_one(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-def]
-    from softphone.platforms import LiveCall
+    from platforms import LiveCall
 
     from .cli import CliError
 
@@ -206,9 +206,9 @@ def _supervise_one(args: argparse.Namespace, config) -> int:  # type: ignore[no-
 def _watch(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-def]
     import signal
 
+    from platforms import watcher_for
+    from platforms.errors import DeviceUnavailable
     from softphone.admission import PartyRoles
-    from softphone.platforms import watcher_for
-    from softphone.platforms.errors import DeviceUnavailable
 
     from . import cli
 
@@ -269,7 +269,7 @@ def _watch(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-
 
 # -- groups -----------------------------------------------------------------------------
 def cmd_groups(args: argparse.Namespace) -> int:
-    from softphone.platforms.monitoring import Assignment
+    from platforms.monitoring import Assignment
 
     from .cli import CliError
 

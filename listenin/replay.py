@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from pipeline.frames import AudioFrame, mix_int16, pcm_to_int16
 from pipeline.runtime import Pipeline
+from records.frames import AudioFrame, mix_int16, pcm_to_int16
+from records.kinds import MIXED_LABEL, StreamKind
 
 FRAME_MS = 20
 
@@ -33,13 +34,14 @@ class PartyAudio:
     party: str
     sample_rate: int
     pcm: np.ndarray  # int16 mono
+    kind: StreamKind = StreamKind.PARTY  # MIXED: the whole call, diarized
 
     @property
     def duration_s(self) -> float:
         return self.pcm.size / self.sample_rate
 
 
-def load_party(party: str, path: str | Path) -> PartyAudio:
+def load_party(party: str, path: str | Path, kind: StreamKind = StreamKind.PARTY) -> PartyAudio:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -51,15 +53,15 @@ def load_party(party: str, path: str | Path) -> PartyAudio:
         raise InputError(f"{path}: {audio.shape[1]} channels; each party needs a mono file")
     if audio.shape[0] == 0:
         raise InputError(f"{path}: no audio")
-    return PartyAudio(party, int(rate), np.ascontiguousarray(audio[:, 0]))
+    return PartyAudio(party, int(rate), np.ascontiguousarray(audio[:, 0]), kind)
 
 
-def mix_parties(parties: list[PartyAudio], label: str = "mixed") -> PartyAudio:
+def mix_parties(parties: list[PartyAudio], label: str = MIXED_LABEL) -> PartyAudio:
     """Sum parties on one call clock into one mono stream, as a mixed listen-in delivers."""
     rates = {p.sample_rate for p in parties}
     if len(rates) != 1:
         raise InputError(f"parties to mix must share one sample rate, got {sorted(rates)}")
-    return PartyAudio(label, rates.pop(), mix_int16([p.pcm for p in parties]))
+    return PartyAudio(label, rates.pop(), mix_int16([p.pcm for p in parties]), StreamKind.MIXED)
 
 
 def frames(call_id: str, parties: list[PartyAudio], frame_ms: int = FRAME_MS):  # type: ignore[no-untyped-def]
@@ -71,7 +73,8 @@ def frames(call_id: str, parties: list[PartyAudio], frame_ms: int = FRAME_MS):  
             steps.append((a / p.sample_rate, p, a, n))
     steps.sort(key=lambda s: (s[0], s[1].party))
     for t, p, a, n in steps:
-        yield t, AudioFrame(call_id, p.party, p.sample_rate, a, pcm_to_int16(p.pcm[a : a + n]))
+        pcm = pcm_to_int16(p.pcm[a : a + n])
+        yield t, AudioFrame(call_id, p.party, p.sample_rate, a, pcm, p.kind)
 
 
 def replay(

@@ -16,13 +16,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.events import Event
-from pipeline.frames import AudioFrame, Gap
+from records.device import DeviceEvent, StreamStats
+from records.events import Event
+from records.frames import AudioFrame, Gap
 from sinks.archive import Archive, ArchiveConfig
 from sinks.protocol import RecordingControl, RequestError
 from sinks.server import EventServer, ServerConfig
 from sinks.stats import CallStatsBook
-from softphone.events import DeviceEvent, StreamStats
 
 log = logging.getLogger(__name__)
 

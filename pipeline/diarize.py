@@ -28,8 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .events import Word
-from .frames import AudioFrame
+from records.events import Word
+from records.frames import AudioFrame
+
 from .utterance import AudioRing
 
 Embedder = Callable[[np.ndarray], np.ndarray]  # (n, samples) float32 -> (n, dim) unit rows
@@ -39,7 +40,6 @@ ROLE = "role"  # label is a role the platform told
 
 @dataclass(frozen=True, slots=True)
 class DiarizeConfig:
-    parties: tuple[str, ...] = ("mixed",)  # party labels whose stream holds several speakers
     window_ms: int = 1600  # one embedding per window (the encoder's 160-frame partial)
     hop_ms: int = 800
     min_turn_windows: int = 2  # a change inside a segment needs this many windows each side

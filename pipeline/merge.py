@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .events import TranscriptFinal
-from .frames import AudioFrame, Gap, pcm_to_int16
+from records.events import TranscriptFinal
+from records.frames import AudioFrame, Gap, pcm_to_int16
 
 
 class TranscriptMerger:

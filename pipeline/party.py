@@ -3,8 +3,8 @@
 :class:`PartyStream` is sans-I/O: it is handed frames (and told the call-clock
 time in seconds) and returns the ASR jobs to run.  VAD runs on the incoming
 telephone-band audio when webrtcvad supports its rate (8/16/32/48 kHz), else on
-the 16 kHz resampled audio.  A mixed stream (a party listed in
-``DiarizeConfig.parties``, given a speaker ``embed`` function) also runs a
+the 16 kHz resampled audio.  A mixed stream (``StreamKind.MIXED``,
+given a speaker ``embed`` function) also runs a
 :class:`~pipeline.diarize.SegmentDiarizer`: its finals carry speaker turns.
 """
 
@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from records.frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
+from records.kinds import StreamKind
+
 from .diarize import DiarizeConfig, Embedder, SegmentDiarizer
-from .frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
 from .jobs import AsrJob
 from .resample import Resampler
 from .timeline import PartyTimeline, TimelineConfig
@@ -43,9 +45,11 @@ class PartyStream:
         sample_rate: int,
         config: StreamConfig | None = None,
         embed: Embedder | None = None,
+        kind: StreamKind = StreamKind.PARTY,
     ) -> None:
         self.call_id = call_id
         self.party = party
+        self.kind = kind
         self.sample_rate = sample_rate
         self.config = config or StreamConfig()
         self.timeline = PartyTimeline(sample_rate, self.config.timeline)
@@ -54,7 +58,7 @@ class PartyStream:
         self.vad = VadSegmenter(self.vad_rate, self.config.vad)
         self.policy = UtterancePolicy(call_id, party, ASR_RATE, self.config.streaming)
         self.diarizer: SegmentDiarizer | None = None
-        if embed is not None and party in self.config.diarize.parties:
+        if embed is not None and kind is StreamKind.MIXED:
             self.diarizer = SegmentDiarizer(embed, ASR_RATE, self.config.diarize)
         self.ended = False
 

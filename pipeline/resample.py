@@ -3,7 +3,7 @@
 Wraps libsoxr's streaming resampler.  Output frames keep their place on the call
 clock: the output start index is the input start converted to the output rate,
 and soxr's filter delay is compensated by the stream itself, so output sample
-``k`` corresponds to time ``k / out_rate``.  A :class:`~pipeline.frames.Gap`
+``k`` corresponds to time ``k / out_rate``.  A :class:`~records.frames.Gap`
 flushes the filter and restarts it after the hole.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from .frames import AudioFrame, BadFrame, Gap, pcm_to_float, samples_to_rate
+from records.frames import AudioFrame, BadFrame, Gap, pcm_to_float, samples_to_rate
 
 
 class Resampler:

@@ -6,7 +6,7 @@ fed from one producer (an event loop or the softphone hand-off thread) with
 :meth:`push`; events go to ``sink``, which is called from pipeline and worker
 threads and must not block.  ``emitted_at`` is the call's clock when the event
 leaves: the end of the newest audio received for that call, which on a live
-feed is "now".  A mixed stream (a party named in ``DiarizeConfig.parties``) is
+feed is "now".  A mixed stream (frames of ``StreamKind.MIXED``) is
 diarized with ``speaker_embed`` (Resemblyzer's encoder, loaded on first need
 when not given): its finals carry ``speaker`` and ``speaker_kind``.
 """
@@ -19,9 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .asr import AsrEngine, AsrResult
-from .diarize import Embedder, label_words
-from .events import (
+from records.events import (
     CallEnded,
     CallStarted,
     Event,
@@ -31,7 +29,11 @@ from .events import (
     TranscriptPartial,
     Word,
 )
-from .frames import AudioFrame, BadFrame
+from records.frames import AudioFrame, BadFrame
+from records.kinds import StreamKind
+
+from .asr import AsrEngine, AsrResult
+from .diarize import Embedder, label_words
 from .jobs import AsrJob, JobKind, QueueFull
 from .merge import TranscriptMerger
 from .party import PartyStream, StreamConfig
@@ -116,7 +118,8 @@ class Pipeline:
                     frame.party,
                     frame.sample_rate,
                     self.config.stream,
-                    self._speaker_embed(frame.party),
+                    self._speaker_embed(frame.kind),
+                    frame.kind,
                 )
                 call.parties[frame.party] = stream
                 self._emit(PartyJoined(call.call_id, frame.party, frame.sample_rate, frame.start_s))
@@ -180,9 +183,9 @@ class Pipeline:
             self._emit(CallStarted(call_id, 0.0))
         return call
 
-    def _speaker_embed(self, party: str) -> Embedder | None:
-        """The speaker encoder for a mixed party, loaded once; None for the others."""
-        if party not in self.config.stream.diarize.parties or self._embed_failed:
+    def _speaker_embed(self, kind: StreamKind) -> Embedder | None:
+        """The speaker encoder for a mixed stream, loaded once; None for the others."""
+        if kind is not StreamKind.MIXED or self._embed_failed:
             return None
         if self._embed is None:
             from models import ModelError

@@ -3,7 +3,7 @@
 :class:`PartyTimeline` takes frames as they arrive (possibly late, overlapping or
 with holes) and yields a strictly contiguous sequence: short holes are filled
 with silence (packet-loss concealment for the VAD and ASR), long holes become an
-explicit :class:`~pipeline.frames.Gap`, and audio that overlaps what was already
+explicit :class:`~records.frames.Gap`, and audio that overlaps what was already
 emitted is trimmed and counted.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .frames import AudioFrame, BadFrame, Gap
+from records.frames import AudioFrame, BadFrame, Gap
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .frames import AudioFrame
+from records.frames import AudioFrame
+
 from .jobs import AsrJob, JobKind
 
 

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.events import CallEnded, Event, PartyLeft, TranscriptFinal
-from pipeline.frames import AudioFrame, Gap
+from records.events import CallEnded, Event, PartyLeft, TranscriptFinal
+from records.frames import AudioFrame, Gap
 
 from .events import RecordingEvent, RecordingPaused, RecordingResumed
 from .naming import CALL_FIELDS, PARTY_FIELDS, TemplateError, check_file_name, check_template

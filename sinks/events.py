@@ -1,4 +1,4 @@
-"""Events of the recording archive itself, in the style of :mod:`pipeline.events`.
+"""Events of the recording archive itself, in the style of :mod:`records.events`.
 
 A supervisor can pause the recording of a call (while a card number is read)
 and resume it later.  Both are recorded as events on the call clock so that a

@@ -5,7 +5,7 @@ answers with :class:`Chunk` records: int16 audio (or silence) to write at a
 frame offset of the call's files, one mono file per party and one N-channel
 file with a channel per party in join order.  Frame offset = sample index on
 the call clock, so every file starts at call time 0 and a late join, a jump in
-a party's frames or a :class:`~pipeline.frames.Gap` is silence.  At the end
+a party's frames or a :class:`~records.frames.Gap` is silence.  At the end
 (:meth:`CallLayout.flush`) every file is padded with silence to the call's end.
 
 The N-channel file has one rate: ``stereo_rate_hz``, or by default the highest
@@ -32,8 +32,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from pipeline.frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
 from pipeline.resample import Resampler
+from records.frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
 
 _NONE = np.zeros(0, dtype=np.int16)
 BLOCK_S = 1  # longest N-channel block emitted at once, s

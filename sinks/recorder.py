@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from listenin.render import TextRenderer, clock
-from pipeline.events import CallEnded, Event, PartyLeft, TranscriptFinal
-from pipeline.frames import AudioFrame, Gap
+from records.events import CallEnded, Event, PartyLeft, TranscriptFinal
+from records.frames import AudioFrame, Gap
 
 from .events import RecordingEvent, RecordingPaused, RecordingResumed
 from .layout import CallLayout, Chunk, PauseError
 from .naming import TMP, call_values, part_path, publish, render, safe_value, unique_path
+from .terminal import TextRenderer, clock
 from .wavfile import WavWriter, repair_wav
 
 if TYPE_CHECKING:

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.events import CallEnded, Event, TranscriptFinal
-from pipeline.frames import AudioFrame
-from softphone.events import StreamStats
+from records.device import StreamStats
+from records.events import CallEnded, Event, TranscriptFinal
+from records.frames import AudioFrame
 
 SILENT_DBFS = -100.0
 

@@ -14,17 +14,13 @@ import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from records.device import StreamLabel
+from records.kinds import MIXED_LABEL, StreamKind
+
 from .config import AdmissionConfig
 from .identify import IdentificationError, Identity, Unidentified, identify
 from .message import MessageError, SipMessage, parse_message
 from .sdp import SdpError, parse_sdp
-
-
-@dataclass(frozen=True, slots=True)
-class StreamLabel:
-    media_index: int  # index of the m= line (pjsua2's media index)
-    party_id: str | None
-    label: str  # the transcript's speaker label
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +128,9 @@ def label_streams(
     if len(audio) <= 1:
         index = audio[0].index if audio else 0
         party = identity.party_id or (audio[0].party_id if audio else None)
-        label = identity.role or roles.get(identity.session_id, party) or party or "mixed"
+        if party is None and identity.role is None:  # session-level: the whole call
+            return (StreamLabel(index, None, MIXED_LABEL, StreamKind.MIXED),)
+        label = identity.role or roles.get(identity.session_id, party) or party or MIXED_LABEL
         return (StreamLabel(index, party, label),)
     out = []
     for n, stream in enumerate(audio):

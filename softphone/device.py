@@ -3,8 +3,8 @@
 It registers (when a registrar is configured), answers supervise INVITEs that
 :func:`~softphone.admission.admit` accepts, never sends audio (every stream is
 answered ``recvonly``), taps each party's decoded PCM and publishes everything
-as plain records on one outbox: :class:`~pipeline.frames.AudioFrame` plus the
-:mod:`softphone.events` records.  The consumer calls :meth:`Device.get`.
+as plain records on one outbox: :class:`~records.frames.AudioFrame` plus the
+:mod:`records.device` records.  The consumer calls :meth:`Device.get`.
 
 Threads: pjsua2 runs with no worker threads; the device thread polls
 ``libHandleEvents`` and runs every SIP callback, PJMEDIA's clock thread runs the
@@ -31,19 +31,20 @@ from dataclasses import dataclass, field
 
 import pjsua2 as pj
 
-from pipeline.frames import AudioFrame
-
-from .admission import Admission, PartyRoles, StreamLabel, admit, uri_hostport
-from .clock import SessionClock, StreamClock
-from .config import WHEEL_MAX_CALLS, DeviceConfig
-from .events import (
+from records.device import (
     DeviceEvent,
     LegAnswered,
     LegEnded,
     LegRejected,
     RegistrationChanged,
+    StreamLabel,
     StreamStats,
 )
+from records.frames import AudioFrame
+
+from .admission import Admission, PartyRoles, admit, uri_hostport
+from .clock import SessionClock, StreamClock
+from .config import WHEEL_MAX_CALLS, DeviceConfig
 from .tap import Tap
 
 log = logging.getLogger(__name__)
@@ -437,9 +438,10 @@ class Device:
                 or media.index in leg.taps
             ):
                 continue
-            label = self._label(leg, media.index).label
+            stream = self._label(leg, media.index)
+            label = stream.label
             tap = Tap(session, label, self.config.media.tap_rate_hz, StreamClock(clock),
-                      self._offer)  # fmt: skip
+                      self._offer, stream.kind)  # fmt: skip
             leg.getAudioMedia(media.index).startTransmit(tap)
             leg.taps[media.index] = tap
             log.info("call %s: tapping party %s (stream %d)", session, label, media.index)

@@ -10,7 +10,7 @@ A platform adapter that learns which platform call a SIP session supervises
 then sees the platform's call id instead of the SIP session id.  Such a plain
 INVITE carries the whole call as one stream, labelled by its From user (the
 platform's gateway, not a person): once named, that stream becomes the party
-``mixed``, which the pipeline diarizes.
+``mixed`` of kind ``StreamKind.MIXED``, which the pipeline diarizes.
 """
 
 from __future__ import annotations
@@ -20,13 +20,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from pipeline.frames import AudioFrame
-
-from .events import DeviceEvent, LegAnswered, LegEnded, StreamStats
+from records.device import DeviceEvent, LegAnswered, LegEnded, StreamStats
+from records.frames import AudioFrame
+from records.kinds import MIXED_LABEL, StreamKind
 
 log = logging.getLogger(__name__)
-
-MIXED = "mixed"  # the party label of a stream that holds the whole call
 
 
 class PipelineLike(Protocol):
@@ -47,7 +45,7 @@ class Feed:
         self.names = names  # SIP session id -> the platform's call id, once known
         self._named: dict[str, str] = {}  # open sessions whose name is settled
         self._plain: dict[str, str] = {}  # session -> From-user label of a plain 1-stream leg
-        self._mixed: set[str] = set()  # named plain sessions: their one stream is "mixed"
+        self._mixed: set[str] = set()  # named plain sessions: their one stream is MIXED
         self.legs: dict[str, set[str]] = {}  # session id -> open legs
         self.stats: dict[tuple[str, str], StreamStats] = {}  # latest per (session, party)
 
@@ -68,16 +66,18 @@ class Feed:
         return name
 
     def party(self, session_id: str, label: str) -> str:
-        if session_id in self._mixed and self._plain.get(session_id) == label:
-            return MIXED
-        return label
+        return MIXED_LABEL if self._is_mixed(session_id, label) else label
+
+    def _is_mixed(self, session_id: str, label: str) -> bool:
+        return session_id in self._mixed and self._plain.get(session_id) == label
 
     def handle(self, item: AudioFrame | DeviceEvent) -> None:
         if isinstance(item, AudioFrame):
             call_id = self.call_id(item.call_id)
-            party = self.party(item.call_id, item.party)
-            if call_id != item.call_id or party != item.party:
-                item = replace(item, call_id=call_id, party=party)
+            if self._is_mixed(item.call_id, item.party):
+                item = replace(item, call_id=call_id, party=MIXED_LABEL, kind=StreamKind.MIXED)
+            elif call_id != item.call_id:
+                item = replace(item, call_id=call_id)
             self.pipeline.push(item)
             if self.tap is not None:
                 self.tap(item)

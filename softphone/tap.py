@@ -1,7 +1,7 @@
 """The PCM tap: a pjsua2 media port that receives one party's decoded audio.
 
 ``onFrameReceived`` runs on PJMEDIA's clock thread every 20 ms.  It must not
-block: it turns the frame into an :class:`~pipeline.frames.AudioFrame` on the
+block: it turns the frame into an :class:`~records.frames.AudioFrame` on the
 session's call clock and hands it to ``offer`` (a non-blocking put).
 """
 
@@ -15,7 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import pjsua2 as pj
 
-from pipeline.frames import AudioFrame
+from records.frames import AudioFrame
+from records.kinds import StreamKind
 
 from .clock import StreamClock
 
@@ -58,8 +59,10 @@ class Tap(pj.AudioMediaPort):  # type: ignore[misc]
         rate: int,
         clock: StreamClock,
         offer: Callable[[AudioFrame], None],
+        kind: StreamKind = StreamKind.PARTY,
     ) -> None:
         super().__init__()
+        self.kind = kind
         self.session_id = session_id
         self.label = label
         self.rate = rate
@@ -81,7 +84,7 @@ class Tap(pj.AudioMediaPort):  # type: ignore[misc]
                 self.silent_frames += 1
             start = self.clock.advance(time.monotonic_ns(), pcm.size)
             self.frames += 1
-            self.offer(AudioFrame(self.session_id, self.label, self.rate, start, pcm))
+            self.offer(AudioFrame(self.session_id, self.label, self.rate, start, pcm, self.kind))
         except Exception:  # never let an exception cross into the media thread
             log.exception("call %s party %s: tap failed", self.session_id, self.label)
 

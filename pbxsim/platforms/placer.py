@@ -20,7 +20,7 @@ import soundfile as sf
 
 from pbxsim.plan import SimLeg, SimParty, SimSession, load_session
 from pbxsim.uac import RawCaller
-from pipeline.frames import mix_int16
+from records.frames import mix_int16
 
 log = logging.getLogger(__name__)
 

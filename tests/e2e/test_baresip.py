@@ -17,8 +17,8 @@ import soundfile as sf
 
 from listenin.live import LiveJob
 from listenin.wer import word_error_rate
-from pipeline.events import PartyJoined, TranscriptFinal
 from pipeline.runtime import Pipeline, PipelineConfig
+from records.events import PartyJoined, TranscriptFinal
 
 from ..softphone.conftest import ROOT, device_config
 from .conftest import free_udp_port

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from records.device import LegAnswered, LegEnded, LegRejected, RegistrationChanged
 from softphone.config import AccountConfig, AdmissionConfig, DeviceConfig, TransportConfig
-from softphone.events import LegAnswered, LegEnded, LegRejected, RegistrationChanged
 
 from ..softphone.conftest import drain, run_sim
 from .conftest import PASSWORD

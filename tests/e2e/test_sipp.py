@@ -13,9 +13,9 @@ import soundfile as sf
 from listenin.live import LiveJob
 from listenin.wer import word_error_rate
 from pbxsim.pcap import Impairment, write_pcap
-from pipeline.events import TranscriptFinal
 from pipeline.runtime import Pipeline, PipelineConfig
-from softphone.events import StreamStats
+from records.device import StreamStats
+from records.events import TranscriptFinal
 
 from ..softphone.conftest import ROOT, device_config
 

@@ -6,8 +6,8 @@ from listenin.live import LiveJob
 from listenin.replay import PartyAudio, replay
 from listenin.wer import word_error_rate
 from pbxsim.g711 import ulaw_decode, ulaw_encode
-from pipeline.events import CallEnded, TranscriptFinal
 from pipeline.runtime import Pipeline, PipelineConfig
+from records.events import CallEnded, TranscriptFinal
 from softphone.admission import PartyRoles
 
 from ..softphone.conftest import device_config, run_sim

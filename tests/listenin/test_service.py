@@ -99,7 +99,7 @@ def test_replayed_call_reaches_a_websocket_client_and_the_archive(engine, tmp_pa
     a, b = int(pause * rate) + 1, int(resume * rate)
     assert not stereo[a:b].any()  # paused audio is never written
     assert stereo[: int(pause * rate)].any() and stereo[b:].any()
-    assert (folder / "transcript.txt").read_text().count("echo test") >= 1
+    assert (folder / "transcript.txt").read_text().lower().count("echo test") >= 1
 
 
 def test_live_sip_call_reaches_a_websocket_client_with_rtp_stats(engine, tmp_path):

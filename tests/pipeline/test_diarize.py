@@ -19,11 +19,12 @@ from pipeline.diarize import (
     SpeakerTurn,
     label_words,
 )
-from pipeline.events import TranscriptFinal, Word
-from pipeline.frames import AudioFrame
 from pipeline.jobs import JobKind
 from pipeline.party import PartyStream, StreamConfig
 from pipeline.runtime import Pipeline, PipelineConfig
+from records.events import TranscriptFinal, Word
+from records.frames import AudioFrame
+from records.kinds import StreamKind
 from tests.conftest import FIXTURES
 
 RATE = 16000
@@ -227,7 +228,7 @@ def test_only_mixed_parties_are_diarized(call1):
     constant = lambda w: np.ones((len(w), 4), dtype=np.float32) / 2  # noqa: E731
     assert PartyStream("c", "agent", 8000, StreamConfig(), constant).diarizer is None
     assert PartyStream("c", "mixed", 8000, StreamConfig()).diarizer is None  # no encoder
-    stream = PartyStream("c", "mixed", 8000, StreamConfig(), constant)
+    stream = PartyStream("c", "mixed", 8000, StreamConfig(), constant, StreamKind.MIXED)
     pcm = call1["audio"]["agent"][: 8000 * 8]
     finals = []
     for a in range(0, pcm.size, 160):
@@ -293,7 +294,9 @@ def test_four_real_voices_back_to_back_through_the_stream(call1, call2, encoder)
         at += audio.size + pause.size
     pcm.append(np.zeros(8000, dtype=np.int16))
     audio = np.concatenate(pcm)
-    stream = PartyStream("c", "mixed", 8000, StreamConfig(), encoder.embed_windows)
+    stream = PartyStream(
+        "c", "mixed", 8000, StreamConfig(), encoder.embed_windows, StreamKind.MIXED
+    )
     turns = []
     for a in range(0, audio.size, 160):
         jobs = stream.push(AudioFrame("c", "mixed", 8000, a, audio[a : a + 160]), a / 8000)
@@ -335,7 +338,9 @@ def test_mixed_real_call_through_the_pipeline(engine, call2):
     """call2's two real voices summed into one stream, first 36 s, real tiny.en."""
     parties = [load_party(p, FIXTURES / f) for p, f in call2["parties"].items()]
     full = mix_parties(parties)
-    mixed = PartyAudio("mixed", full.sample_rate, full.pcm[: 36 * full.sample_rate])
+    mixed = PartyAudio(
+        "mixed", full.sample_rate, full.pcm[: 36 * full.sample_rate], StreamKind.MIXED
+    )
     events = Events()
     config = PipelineConfig(StreamConfig(diarize=DiarizeConfig(roles=("agent", "customer"))))
     pipeline = Pipeline(engine, events, config)
@@ -370,7 +375,7 @@ def test_without_the_encoder_mixed_audio_is_transcribed_unlabelled(
     monkeypatch.setattr(models.speaker, "weights_path", missing)
     events = Events()
     pipeline = Pipeline(engine, events)
-    mixed = PartyAudio("mixed", 8000, call1["audio"]["agent"][: 8000 * 7])
+    mixed = PartyAudio("mixed", 8000, call1["audio"]["agent"][: 8000 * 7], StreamKind.MIXED)
     replay(pipeline, "no-encoder", [mixed], realtime=False)
     pipeline.close()
     finals = [e for e in events if isinstance(e, TranscriptFinal) and e.text]

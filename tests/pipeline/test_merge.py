@@ -1,8 +1,8 @@
 import numpy as np
 
-from pipeline.events import TranscriptFinal
-from pipeline.frames import AudioFrame, Gap
 from pipeline.merge import ChannelMerger, TranscriptMerger
+from records.events import TranscriptFinal
+from records.frames import AudioFrame, Gap
 
 
 def final(party, seg, start):

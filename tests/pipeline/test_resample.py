@@ -1,7 +1,7 @@
 import numpy as np
 
-from pipeline.frames import AudioFrame, Gap
 from pipeline.resample import Resampler
+from records.frames import AudioFrame, Gap
 
 
 def sine(n, rate, hz=440.0, start=0):

@@ -7,9 +7,9 @@ import pytest
 
 from listenin.replay import load_party, replay
 from listenin.wer import word_error_rate
-from pipeline.events import TranscriptFinal, TranscriptPartial
-from pipeline.frames import AudioFrame
 from pipeline.runtime import Pipeline, PipelineConfig
+from records.events import TranscriptFinal, TranscriptPartial
+from records.frames import AudioFrame
 
 
 class Events(list):

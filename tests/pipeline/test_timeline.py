@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from pipeline.frames import AudioFrame, BadFrame, Gap
 from pipeline.timeline import PartyTimeline, TimelineConfig
+from records.frames import AudioFrame, BadFrame, Gap
 
 
 def frame(start, n=160, rate=8000, value=1):

@@ -1,8 +1,8 @@
 import numpy as np
 
-from pipeline.frames import AudioFrame
 from pipeline.jobs import JobKind
 from pipeline.utterance import AudioRing, StreamingConfig, UtterancePolicy
+from records.frames import AudioFrame
 
 
 def f(start, n, value=None):

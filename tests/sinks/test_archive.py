@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipeline.events import CallEnded, PartyLeft, TranscriptFinal, Word
-from pipeline.frames import AudioFrame, Gap
+from records.events import CallEnded, PartyLeft, TranscriptFinal, Word
+from records.frames import AudioFrame, Gap
 from sinks.archive import Archive, ArchiveConfig, TemplateError, repair
 from sinks.events import RecordingPaused, RecordingResumed
 from sinks.recorder import CallRecorder, Tally
@@ -315,8 +315,8 @@ CHILD = r"""
 import sys
 import numpy as np
 from pathlib import Path
-from pipeline.events import TranscriptFinal
-from pipeline.frames import AudioFrame
+from records.events import TranscriptFinal
+from records.frames import AudioFrame
 from sinks.archive import Archive, ArchiveConfig
 
 def sig(sign, start, n):

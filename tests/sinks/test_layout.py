@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.frames import AudioFrame, Gap
+from records.frames import AudioFrame, Gap
 from sinks.layout import CallLayout, Chunk, PauseError
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.events import CallEnded, TranscriptFinal
-from pipeline.frames import AudioFrame
+from records.device import StreamStats
+from records.events import CallEnded, TranscriptFinal
+from records.frames import AudioFrame
 from sinks.stats import SILENT_DBFS, CallStatsBook
-from softphone.events import StreamStats
 
 
 def frame(party: str, start: int, amplitude: int) -> AudioFrame:

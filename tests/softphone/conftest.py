@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.frames import AudioFrame
+from records.frames import AudioFrame
 from softphone.config import AdmissionConfig, DeviceConfig, MediaConfig, TransportConfig
 from softphone.device import Device
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from records.device import LegAnswered, LegEnded, LegRejected, StreamStats
 from softphone.admission import PartyRoles
-from softphone.events import LegAnswered, LegEnded, LegRejected, StreamStats
 
 from .conftest import ROOT, Collected, device_config, drain, run_sim
 

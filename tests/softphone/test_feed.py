@@ -1,8 +1,7 @@
 import numpy as np
 
-from pipeline.frames import AudioFrame
-from softphone.admission import StreamLabel
-from softphone.events import LegAnswered, LegEnded, StreamStats
+from records.device import LegAnswered, LegEnded, StreamLabel, StreamStats
+from records.frames import AudioFrame
 from softphone.feed import Feed
 
 

@@ -1,0 +1,46 @@
+from records.events import (
+    CallEnded,
+    CallStarted,
+    PartyJoined,
+    PartyLeft,
+    TranscriptFinal,
+    TranscriptPartial,
+    Word,
+)
+
+COMMON = {"type", "call_id", "emitted_at"}
+TRANSCRIPT = COMMON | {"party", "segment_id", "start", "end", "text"}
+
+
+def test_json_forms():
+    p = TranscriptPartial("c", "agent", "agent-1", 1.0, 2.5, "hello", 2.9, 3)
+    assert (
+        set(p.to_dict()) == TRANSCRIPT | {"revision"}
+        and p.to_dict()["type"] == "transcript.partial"
+    )
+    f = TranscriptFinal(
+        "c", "agent", "agent-1", 1.0, 2.5, "hello", 3.1, (Word("hello", 1.1, 1.6, 0.91234),)
+    )
+    d = f.to_dict()
+    assert set(d) == TRANSCRIPT | {"words"} and d["words"] == [
+        {"text": "hello", "start": 1.1, "end": 1.6, "probability": 0.912}
+    ]
+    assert (
+        TranscriptFinal("c", "m", "m-1", 0, 1, "x", 1, speaker="speaker_1").to_dict()["speaker"]
+        == "speaker_1"
+    )
+    assert set(CallStarted("c", 0).to_dict()) == COMMON
+    assert set(PartyJoined("c", "agent", 8000, 0).to_dict()) == COMMON | {"party", "sample_rate"}
+    assert set(PartyLeft("c", "agent", 1).to_dict()) == COMMON | {"party"}
+    assert CallEnded("c", 9.87654, 9.8).to_dict()["emitted_at"] == 9.877
+
+
+def test_speaker_fields_only_on_diarized_finals():
+    word = Word("hi", 0.1, 0.3, 0.9, speaker="speaker_2")
+    f = TranscriptFinal("c", "mixed", "mixed-1", 0, 1, "hi", 1, (word,), "speaker_2", "neutral")
+    d = f.to_dict()
+    assert (d["speaker"], d["speaker_kind"]) == ("speaker_2", "neutral")
+    assert d["words"][0]["speaker"] == "speaker_2"
+    plain = TranscriptFinal("c", "agent", "agent-1", 0, 1, "hi", 1, (Word("hi", 0.1, 0.3, 0.9),))
+    assert "speaker" not in plain.to_dict() and "speaker_kind" not in plain.to_dict()
+    assert "speaker" not in plain.to_dict()["words"][0]
