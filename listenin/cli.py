@@ -253,12 +253,16 @@ def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _run_replay(args: argparse.Namespace, parties: list[PartyAudio], realtime: bool) -> int:
     from pipeline.runtime import Pipeline
-    from sinks.terminal import JsonlRenderer, TextRenderer
+    from sinks.terminal import CallClockOrder, JsonlRenderer, TextRenderer
 
     from .progress import progress_bar
 
     engine = _engine(args)
-    renderer = JsonlRenderer() if args.format == "jsonl" else TextRenderer()
+    renderer: JsonlRenderer | TextRenderer | CallClockOrder = (
+        JsonlRenderer() if args.format == "jsonl" else TextRenderer()
+    )
+    if args.format != "jsonl" and not realtime:  # offline: lines in call-clock order
+        renderer = CallClockOrder(renderer)
     pipeline = Pipeline(engine, renderer, pipeline_config(args))
     progress = None if realtime or not sys.stderr.isatty() else progress_bar()
     try:

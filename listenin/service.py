@@ -23,6 +23,7 @@ from sinks.archive import Archive, ArchiveConfig
 from sinks.protocol import RecordingControl, RequestError
 from sinks.server import EventServer, ServerConfig
 from sinks.stats import CallStatsBook
+from sinks.terminal import QueuedRenderer
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ class Outputs:
         archive: ArchiveConfig | None = None,
         renderer: Callable[[Event], None] | None = None,
     ) -> None:
-        self.renderer = renderer
+        # the terminal behind a bounded queue: a blocked tty never stalls the pipeline
+        self.renderer = QueuedRenderer(renderer) if renderer is not None else None
         self.stats = CallStatsBook()
         self.archive = Archive(archive) if archive is not None and archive.enabled else None
         self.server = (

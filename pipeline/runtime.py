@@ -1,14 +1,26 @@
 """The live pipeline: calls and parties in, typed events out.
 
 :class:`Pipeline` owns one :class:`~pipeline.party.PartyStream` per (call,
-party), the shared ASR worker pool and the per-call transcript merger.  It is
-fed from one producer (an event loop or the softphone hand-off thread) with
-:meth:`push`; events go to ``sink``, which is called from pipeline and worker
-threads and must not block.  ``emitted_at`` is the call's clock when the event
-leaves: the end of the newest audio received for that call, which on a live
-feed is "now".  A mixed stream (frames of ``StreamKind.MIXED``) is
-diarized with ``speaker_embed`` (Resemblyzer's encoder, loaded on first need
-when not given): its finals carry ``speaker`` and ``speaker_kind``.
+party) and the shared ASR worker pool.  It is fed from one producer (an event
+loop or the softphone hand-off thread) with :meth:`push`.  Events are queued in
+order under the pipeline's lock and handed to ``sink`` *outside* it, by one
+thread at a time (whichever producer or worker thread comes first), so a slow
+sink never holds up the ASR workers or the producer's bookkeeping; it should
+still not block for long.
+
+Lifecycle: a call starts with its first frame and ends with :meth:`end_call`.
+A party's finals all precede its ``party.left``; ``call.ended`` is the call's
+last event, and once it is out the call leaves the pipeline (nothing of it is
+kept).  Frames of a call id that arrive after :meth:`end_call` are a *new* call
+with the same id: it starts (``call.started`` again) once the old one's last
+event is out; until then its frames wait in a bounded buffer (policy
+``drop_oldest_frame``, counted in ``successor_frames_dropped``).
+
+``emitted_at`` is the call's clock when the event leaves: the end of the newest
+audio received for that call, which on a live feed is "now".  A mixed stream
+(frames of ``StreamKind.MIXED``) is diarized with ``speaker_embed``
+(Resemblyzer's encoder, loaded on first need when not given): its finals carry
+``speaker`` and ``speaker_kind``.
 """
 
 from __future__ import annotations
@@ -35,7 +47,6 @@ from records.kinds import StreamKind
 from .asr import AsrEngine, AsrResult
 from .diarize import Embedder, label_words
 from .jobs import AsrJob, JobKind, QueueFull
-from .merge import TranscriptMerger
 from .party import PartyStream, StreamConfig
 from .workers import AsrWorkerPool
 
@@ -50,10 +61,13 @@ class PipelineConfig:
     asr_workers: int = 2  # one per core
     max_pending_finals: int = 64
     max_calls: int = 64
+    successor_frames: int = 500  # frames held for a reused call id while its old call closes
 
     def __post_init__(self) -> None:
-        if self.asr_workers < 1 or self.max_pending_finals < 1 or self.max_calls < 1:
+        if min(self.asr_workers, self.max_pending_finals, self.max_calls) < 1:
             raise ValueError("asr_workers, max_pending_finals and max_calls must be >= 1")
+        if self.successor_frames < 0:
+            raise ValueError("successor_frames must be >= 0")
 
 
 @dataclass(slots=True)
@@ -65,22 +79,48 @@ class PipelineStats:
     stale_partials: int = 0
     rejected_decodes: int = 0
     finals_refused: int = 0
+    calls_started: int = 0
+    calls_ended: int = 0
+    successor_frames_dropped: int = 0
+
+
+class _Party:
+    """One party of a call: its stream and the finals it still owes."""
+
+    __slots__ = ("stream", "pending_finals", "leaving", "left")
+
+    def __init__(self, stream: PartyStream) -> None:
+        self.stream = stream
+        self.pending_finals = 0
+        self.leaving = False  # no more audio; party.left once pending_finals is 0
+        self.left = False  # party.left sent
+
+
+class _Successor:
+    """What came for a call id while its previous call was still closing."""
+
+    __slots__ = ("frames", "ended_parties", "ended")
+
+    def __init__(self, limit: int) -> None:
+        self.frames: deque[AudioFrame] = deque(maxlen=limit)
+        self.ended_parties: list[str] = []
+        self.ended = False
 
 
 class _Call:
     def __init__(self, call_id: str) -> None:
         self.call_id = call_id
-        self.parties: dict[str, PartyStream] = {}
+        self.parties: dict[str, _Party] = {}
         self.partial_rev: dict[str, int] = {}
         self.finalized: deque[str] = deque(maxlen=256)
         self.shown: set[str] = set()  # segments with a partial on screen
-        self.merger = TranscriptMerger()
         self.pending_finals = 0
         self.ended = False  # no more audio; call.ended goes out once pending_finals is 0
         self.closed = False  # call.ended sent
+        self.successor: _Successor | None = None
 
     def now_s(self) -> float:
-        return max((p.position_s for p in self.parties.values()), default=0.0)
+        return max((p.stream.position_s for p in self.parties.values()), default=0.0)
 
 
 class Pipeline:
@@ -98,6 +138,8 @@ class Pipeline:
         self.stats = PipelineStats()
         self._lock = threading.RLock()
         self._calls: dict[str, _Call] = {}
+        self._outbox: deque[Event] = deque()  # in order; drained outside _lock
+        self._delivering = threading.Lock()  # one thread hands events to the sink
         self.pool = AsrWorkerPool(
             engine, self._on_result, self.config.asr_workers, self.config.max_pending_finals
         )
@@ -107,81 +149,138 @@ class Pipeline:
         """Feed one party's frame; never raises for bad input (it is counted)."""
         with self._lock:
             self.stats.frames += 1
-            call = self._call(frame.call_id)
-            if call is None or call.ended:
-                self.stats.dropped_frames += 1
-                return
-            stream = call.parties.get(frame.party)
-            if stream is None or stream.ended:
-                stream = PartyStream(
-                    call.call_id,
-                    frame.party,
-                    frame.sample_rate,
-                    self.config.stream,
-                    self._speaker_embed(frame.kind),
-                    frame.kind,
-                )
-                call.parties[frame.party] = stream
-                self._emit(PartyJoined(call.call_id, frame.party, frame.sample_rate, frame.start_s))
-            try:
-                jobs = stream.push(frame, call.now_s())
-            except BadFrame as err:
-                self.stats.dropped_frames += 1
-                log.warning("call %s: frame dropped: %s", call.call_id, err)
-                return
-            self._submit(jobs)
+            self._push(frame)
+        self._deliver()
 
     def end_party(self, call_id: str, party: str) -> None:
         with self._lock:
             call = self._calls.get(call_id)
-            stream = call.parties.get(party) if call else None
-            if call is None or stream is None or stream.ended:
-                return
-            self._submit(stream.flush(call.now_s()))
-            self._emit(PartyLeft(call_id, party, call.now_s()))
+            if call is not None and call.successor is not None:
+                call.successor.ended_parties.append(party)
+            elif call is not None:
+                self._end_party(call, party)
+        self._deliver()
 
     def end_call(self, call_id: str) -> None:
         with self._lock:
             call = self._calls.get(call_id)
-            if call is None or call.ended:
-                return
-            for party in list(call.parties):
-                self.end_party(call_id, party)
-            call.ended = True
-            self._maybe_close(call)
+            if call is not None and call.successor is not None:
+                call.successor.ended = True
+            elif call is not None:
+                self._end_call(call)
+        self._deliver()
 
-    def _maybe_close(self, call: _Call) -> None:
-        if call.ended and not call.closed and call.pending_finals == 0:
-            call.closed = True
-            self.pool.drop_stream(call.call_id)
-            self._emit(CallEnded(call.call_id, call.now_s(), call.now_s()))
-
-    def transcript(self, call_id: str) -> list[TranscriptFinal]:
-        """The finals of a call so far, chronological across parties."""
+    @property
+    def open_calls(self) -> int:
+        """Calls the pipeline still holds (ended ones leave once their last event is out)."""
         with self._lock:
-            call = self._calls.get(call_id)
-            return call.merger.transcript() if call else []
+            return len(self._calls)
 
     def forget(self, call_id: str) -> None:
+        """Drop a call now, whatever it still owes (its pending finals are discarded)."""
         with self._lock:
             self._calls.pop(call_id, None)
         self.pool.drop_stream(call_id)
 
     def close(self) -> None:
         self.pool.close()
+        self._deliver()
 
-    # -- internals ---------------------------------------------------------
-    def _call(self, call_id: str) -> _Call | None:
-        call = self._calls.get(call_id)
+    # -- internals (called with _lock held) --------------------------------
+    def _push(self, frame: AudioFrame) -> None:
+        call = self._calls.get(frame.call_id)
+        if call is not None and call.ended:
+            self._hold_for_successor(call, frame)
+            return
         if call is None:
-            if sum(not c.ended for c in self._calls.values()) >= self.config.max_calls:
-                log.warning(
-                    "call %s refused: %d calls already open", call_id, self.config.max_calls
-                )
-                return None
-            call = self._calls[call_id] = _Call(call_id)
-            self._emit(CallStarted(call_id, 0.0))
+            call = self._open(frame.call_id)
+            if call is None:
+                self.stats.dropped_frames += 1
+                return
+        party = call.parties.get(frame.party)
+        if party is None or party.leaving:
+            if party is not None and not party.left:
+                self.stats.dropped_frames += 1  # its final words are still being decoded
+                return
+            stream = PartyStream(
+                call.call_id,
+                frame.party,
+                frame.sample_rate,
+                self.config.stream,
+                self._speaker_embed(frame.kind),
+                frame.kind,
+            )
+            party = call.parties[frame.party] = _Party(stream)
+            self._emit(PartyJoined(call.call_id, frame.party, frame.sample_rate, frame.start_s))
+        try:
+            jobs = party.stream.push(frame, call.now_s())
+        except BadFrame as err:
+            self.stats.dropped_frames += 1
+            log.warning("call %s: frame dropped: %s", call.call_id, err)
+            return
+        self._submit(call, party, jobs)
+
+    def _hold_for_successor(self, call: _Call, frame: AudioFrame) -> None:
+        if call.successor is None:
+            if not self.config.successor_frames:
+                self.stats.dropped_frames += 1
+                return
+            call.successor = _Successor(self.config.successor_frames)
+            log.info("call %s: id used again while the old call closes", call.call_id)
+        held = call.successor.frames
+        if len(held) == held.maxlen:
+            self.stats.successor_frames_dropped += 1  # policy: drop_oldest_frame
+        held.append(frame)
+
+    def _open(self, call_id: str) -> _Call | None:
+        if len(self._calls) >= self.config.max_calls:
+            log.warning("call %s refused: %d calls already open", call_id, self.config.max_calls)
+            return None
+        call = self._calls[call_id] = _Call(call_id)
+        self.stats.calls_started += 1
+        self._emit(CallStarted(call_id, 0.0))
         return call
+
+    def _end_party(self, call: _Call, label: str) -> None:
+        party = call.parties.get(label)
+        if party is None or party.leaving:
+            return
+        party.leaving = True
+        self._submit(call, party, party.stream.flush(call.now_s()))
+        self.pool.drop_stream(call.call_id, label)  # its partials are moot now
+        self._maybe_left(call, label, party)
+
+    def _end_call(self, call: _Call) -> None:
+        if call.ended:
+            return
+        for label in list(call.parties):
+            self._end_party(call, label)
+        call.ended = True
+        self._maybe_close(call)
+
+    def _maybe_left(self, call: _Call, label: str, party: _Party) -> None:
+        if party.leaving and not party.left and party.pending_finals == 0:
+            party.left = True
+            self._emit(PartyLeft(call.call_id, label, call.now_s()))
+
+    def _maybe_close(self, call: _Call) -> None:
+        if not call.ended or call.closed or call.pending_finals:
+            return
+        call.closed = True
+        self.pool.drop_stream(call.call_id)
+        self._emit(CallEnded(call.call_id, call.now_s(), call.now_s()))
+        self.stats.calls_ended += 1
+        del self._calls[call.call_id]  # the call leaves the pipeline with its last event
+        successor = call.successor
+        if successor is not None:
+            for frame in successor.frames:
+                self._push(frame)
+            new = self._calls.get(call.call_id)
+            if new is not None:
+                for label in successor.ended_parties:
+                    self._end_party(new, label)
+                if successor.ended:
+                    self._end_call(new)
 
     def _speaker_embed(self, kind: StreamKind) -> Embedder | None:
         """The speaker encoder for a mixed stream, loaded once; None for the others."""
@@ -199,7 +298,7 @@ class Pipeline:
                 return None
         return self._embed
 
-    def _submit(self, jobs: list[AsrJob]) -> None:
+    def _submit(self, call: _Call, party: _Party, jobs: list[AsrJob]) -> None:
         for job in jobs:
             try:
                 self.pool.submit(job)
@@ -208,46 +307,68 @@ class Pipeline:
                 log.error("call %s: %s (ASR cannot keep up)", job.call_id, err)
                 continue
             if job.kind is JobKind.FINAL:
-                self._calls[job.call_id].pending_finals += 1
+                call.pending_finals += 1
+                party.pending_finals += 1
 
     def _emit(self, event: Event) -> None:
-        try:
-            self.sink(event)
-        except Exception:
-            log.exception("event sink failed on %s", event.type)
+        self._outbox.append(event)
+
+    def _deliver(self) -> None:
+        """Hand queued events to the sink, in order, outside ``_lock``."""
+        while self._outbox:
+            if not self._delivering.acquire(blocking=False):
+                return  # another thread is delivering; it will take ours too
+            try:
+                while self._outbox:
+                    event = self._outbox.popleft()
+                    try:
+                        self.sink(event)
+                    except Exception:
+                        log.exception("event sink failed on %s", event.type)
+            finally:
+                self._delivering.release()
 
     def _on_result(self, job: AsrJob, result: AsrResult | None) -> None:
         with self._lock:
-            call = self._calls.get(job.call_id)
-            if call is None:
+            self._result(job, result)
+        self._deliver()
+
+    def _result(self, job: AsrJob, result: AsrResult | None) -> None:
+        call = self._calls.get(job.call_id)
+        if call is None:
+            return
+        party = call.parties.get(job.party)
+        if result is not None and result.rejected:
+            self.stats.rejected_decodes += 1
+        text = result.text if result is not None else ""
+        now = call.now_s()
+        if job.kind is JobKind.PARTIAL:
+            seg = job.segment_id
+            if (
+                party is None
+                or party.leaving
+                or seg in call.finalized
+                or job.revision <= call.partial_rev.get(seg, 0)
+            ):
+                self.stats.stale_partials += 1
                 return
-            if result is not None and result.rejected:
-                self.stats.rejected_decodes += 1
-            text = result.text if result is not None else ""
-            now = call.now_s()
-            if job.kind is JobKind.PARTIAL:
-                seg = job.segment_id
-                if (
-                    call.closed
-                    or seg in call.finalized
-                    or job.revision <= call.partial_rev.get(seg, 0)
-                ):
-                    self.stats.stale_partials += 1
-                    return
-                if not text:
-                    return
-                call.partial_rev[seg] = job.revision
-                call.shown.add(seg)
-                self.stats.partials += 1
-                self._emit(
-                    TranscriptPartial(
-                        job.call_id, job.party, seg, job.start_s, job.end_s, text, now, job.revision
-                    )
+            if not text:
+                return
+            call.partial_rev[seg] = job.revision
+            call.shown.add(seg)
+            self.stats.partials += 1
+            self._emit(
+                TranscriptPartial(
+                    job.call_id, job.party, seg, job.start_s, job.end_s, text, now, job.revision
                 )
-                return
-            call.pending_finals -= 1
-            self._final(call, job, text, result, now)
-            self._maybe_close(call)
+            )
+            return
+        call.pending_finals -= 1
+        self._final(call, job, text, result, now)
+        if party is not None:
+            party.pending_finals -= 1
+            self._maybe_left(call, job.party, party)
+        self._maybe_close(call)
 
     def _final(
         self, call: _Call, job: AsrJob, text: str, result: AsrResult | None, now: float
@@ -270,5 +391,4 @@ class Pipeline:
             job.call_id, job.party, job.segment_id, start, end, text, now, words, speaker, kind
         )
         self.stats.finals += 1
-        call.merger.push(final)
         self._emit(final)

@@ -11,6 +11,8 @@ Bounded everywhere, each overflow with a named policy:
   (``drop_oldest``); a client whose resume point is older gets a ``resync``
   event carrying the call's finals so far (``finals_kept`` at most);
 * at most ``replay_calls`` ended calls are remembered (``evict_oldest_ended``);
+  a ``call.started`` for an id whose call has ended begins a new call log
+  (its ``seq`` carries on from the old call's last);
 * each subscriber's queue holds ``queue_events``; when full, a droppable event
   (a partial or a stats tick) is dropped, oldest droppable first
   (``drop_partials_first``); when none can be dropped the subscriber is marked
@@ -194,7 +196,12 @@ class Hub:
         """
         call_id = str(event["call_id"])
         log = self._calls.get(call_id)
-        if log is None:
+        if log is not None and log.ended and event["type"] == "call.started":
+            # the id came again: a new call, whose seq carries on from the old one's
+            # so that a client resuming from the old call's last seq misses nothing
+            del self._calls[call_id]
+            log = self._calls[call_id] = _CallLog(seq=log.seq)
+        elif log is None:
             log = self._calls[call_id] = _CallLog()
             self._forget_old_calls()
         log.seq += 1

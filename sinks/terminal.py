@@ -1,13 +1,24 @@
-"""Terminal renderings of the event stream: live text and JSON lines."""
+"""Terminal renderings of the event stream: live text and JSON lines.
+
+:class:`TextRenderer` and :class:`JsonlRenderer` write events as they come;
+:class:`QueuedRenderer` puts one behind a bounded queue on its own thread (the
+live commands), :class:`CallClockOrder` releases finals in call-clock order
+(``transcribe``).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
+from collections import deque
+from collections.abc import Callable
 from typing import TextIO
 
-from records.events import Event, TranscriptFinal, TranscriptPartial
+from records.events import CallEnded, Event, TranscriptFinal, TranscriptPartial
+
+log = logging.getLogger(__name__)
 
 
 def clock(seconds: float) -> str:
@@ -69,3 +80,98 @@ class JsonlRenderer:
 
     def close(self) -> None:
         pass
+
+
+class CallClockOrder:
+    """Hands finals to ``renderer`` in call-clock order (``transcribe``'s text output).
+
+    Offline, the parties' finals come out of the pipeline as their decodes
+    finish, so a short answer can be final before the long turn that started
+    earlier.  This holds each call's finals and releases them sorted by start at
+    ``call.ended``; every other event passes straight through.  Memory is the
+    finals of the calls still open.
+    """
+
+    def __init__(self, renderer: Callable[[Event], None]) -> None:
+        self.renderer = renderer
+        self._held: dict[str, list[TranscriptFinal]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if isinstance(event, TranscriptFinal):
+                self._held.setdefault(event.call_id, []).append(event)
+                return
+            if isinstance(event, CallEnded):
+                held = self._held.pop(event.call_id, [])
+                for final in sorted(held, key=lambda f: (f.start, f.party)):
+                    self.renderer(final)
+        self.renderer(event)
+
+    def close(self) -> None:
+        with self._lock:
+            held, self._held = self._held, {}
+        for finals in held.values():
+            for final in sorted(finals, key=lambda f: (f.start, f.party)):
+                self.renderer(final)
+        close = getattr(self.renderer, "close", None)
+        if close is not None:
+            close()
+
+
+class QueuedRenderer:
+    """Puts a terminal renderer behind a bounded queue and its own thread.
+
+    A terminal that blocks (a paused pipe, a slow tty) then stalls only this
+    thread, never the pipeline.  When ``capacity`` events wait, a partial is
+    dropped first (policy ``drop_partials_first``), else the oldest waiting
+    event (``drop_oldest``); both are counted in ``dropped``.
+    """
+
+    def __init__(self, renderer: Callable[[Event], None], capacity: int = 4096) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.renderer = renderer
+        self.capacity = capacity
+        self.dropped = 0
+        self._queue: deque[Event | None] = deque()
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="terminal", daemon=True)
+        self._thread.start()
+
+    def __call__(self, event: Event) -> None:
+        with self._cond:
+            if len(self._queue) >= self.capacity:
+                self.dropped += 1
+                if isinstance(event, TranscriptPartial):
+                    return
+                victim = next(
+                    (i for i, e in enumerate(self._queue) if isinstance(e, TranscriptPartial)), 0
+                )
+                del self._queue[victim]
+                if self.dropped == 1:
+                    log.warning("terminal cannot keep up: dropping output (policy drop_oldest)")
+            self._queue.append(event)
+            self._cond.notify()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Write what waits, then stop."""
+        with self._cond:
+            self._queue.append(None)
+            self._cond.notify()
+        self._thread.join(timeout_s)
+        close = getattr(self.renderer, "close", None)
+        if close is not None:
+            close()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._queue))
+                event = self._queue.popleft()
+            if event is None:
+                return
+            try:
+                self.renderer(event)
+            except Exception:
+                log.exception("terminal output failed")

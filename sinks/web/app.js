@@ -31,7 +31,7 @@ function setStatus(state, text) {
 function updateCount() {
   const live = [...calls.values()].filter((c) => !c.ended).length;
   countEl.textContent = live + (live === 1 ? " active call" : " active calls");
-  document.getElementById("empty").hidden = calls.size > 0;
+  document.getElementById("empty").hidden = main.querySelector("[data-call-id]") !== null;
 }
 
 function callCard(id) {
@@ -75,6 +75,10 @@ function handle(ev) {
   if (!ev.call_id) {
     if (ev.type === "error") console.warn("listenin:", ev.code, ev.message);
     return;
+  }
+  if (ev.type === "call.started") {
+    const old = calls.get(ev.call_id);
+    if (old && old.ended) calls.delete(ev.call_id); // the id came again: a new card; the old stays
   }
   const call = callCard(ev.call_id);
   if (ev.seq) {

@@ -66,10 +66,10 @@ def test_event_order_per_call(replayed):
 
 def test_chronological_transcript_and_no_drops(replayed):
     pipeline, events = replayed
-    merged = pipeline.transcript("call-1")
-    assert [f.start for f in merged] == sorted(f.start for f in merged)
-    assert len(merged) == sum(isinstance(e, TranscriptFinal) for e in events)
+    finals = [e for e in events if isinstance(e, TranscriptFinal)]
+    assert len({f.segment_id for f in finals}) == len(finals) == pipeline.stats.finals
     assert pipeline.stats.dropped_frames == 0 and pipeline.stats.finals_refused == 0
+    assert pipeline.open_calls == 0  # the ended call left the pipeline
 
 
 def test_partials_come_while_speaking(engine, call1):
@@ -132,3 +132,74 @@ def test_real_recorded_speech_is_transcribed_accurately(engine):
         r = " ".join(u["text"] for u in ref["utterances"] if u["party"] == party)
         h = " ".join(f.text for f in finals if f.party == party)
         assert word_error_rate(r, h) < 0.15, (party, h)
+
+
+# -- lifecycle, with the soak benchmark's stub recogniser ---------------------
+from bench.soak import CallChecker, StubEngine, drive, short_call  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def short_parties():
+    return short_call(2.0)
+
+
+def test_an_ended_call_leaves_the_pipeline_and_its_id_can_come_again(short_parties):
+    checker = CallChecker()
+    seen = []
+    pipeline = Pipeline(StubEngine(), lambda e: (seen.append(e), checker(e)))
+    for n in range(1, 4):
+        drive(pipeline, "same", short_parties)
+        assert checker.wait_ended(n)
+        assert pipeline.open_calls == 0
+    pipeline.close()
+    assert checker.complete == 3 and checker.broken == 0
+    types = [e.type for e in seen]
+    assert types.count("call.started") == 3 and types.count("call.ended") == 3
+    assert pipeline.stats.calls_started == pipeline.stats.calls_ended == 3
+
+
+class GatedEngine(StubEngine):
+    """Holds every final decode until ``gate`` is set."""
+
+    def __init__(self):
+        self.gate = threading.Event()
+
+    def transcribe(self, audio, *, word_timestamps):
+        if word_timestamps:
+            self.gate.wait(30)
+        return super().transcribe(audio, word_timestamps=word_timestamps)
+
+
+def test_a_reused_id_while_the_old_call_closes_starts_after_its_call_ended(short_parties):
+    engine = GatedEngine()
+    seen = []
+    checker = CallChecker()
+    pipeline = Pipeline(engine, lambda e: (seen.append(e.type), checker(e)))
+    drive(pipeline, "again", short_parties)  # its finals are held at the gate
+    drive(pipeline, "again", short_parties)  # the same id, while the first still closes
+    assert seen.count("call.ended") == 0
+    engine.gate.set()
+    assert checker.wait_ended(2)
+    pipeline.close()
+    first_end = seen.index("call.ended")
+    assert seen.count("call.started") == 2 and seen.index("call.started", 1) > first_end
+    assert checker.complete == 2 and pipeline.open_calls == 0
+
+
+def test_a_blocked_sink_never_blocks_the_producer(short_parties):
+    release = threading.Event()
+    pipeline = Pipeline(
+        StubEngine(), lambda e: release.wait(30) if e.type == "call.started" else None
+    )
+    feeder = threading.Thread(target=drive, args=(pipeline, "a", short_parties[:1]))
+    feeder.start()  # this thread delivers call.started and blocks in the sink
+    while pipeline.stats.frames == 0:
+        threading.Event().wait(0.01)
+    other = threading.Thread(target=drive, args=(pipeline, "b", short_parties[1:]))
+    other.start()
+    other.join(20)
+    stuck = other.is_alive()
+    release.set()
+    feeder.join(20)
+    pipeline.close()
+    assert not stuck, "a second producer waited for a blocked sink"

@@ -109,3 +109,18 @@ def test_ended_calls_are_forgotten_oldest_first_past_the_limit():
     hub.publish(ev("c", "call.started", None))
     assert hub.last_seq("a") == 0 and hub.last_seq("b") == 1
     assert hub.active_calls() == ["c"]
+
+
+def test_an_id_that_comes_again_is_a_new_call_whose_seq_carries_on():
+    hub = Hub()
+    sub = hub.connect()
+    hub.subscribe(sub, Filter())
+    for event in ("call.started", "call.ended", "call.started"):
+        hub.publish({"type": event, "call_id": "c"})
+    assert [m.seq for m in sub.queue] == [1, 2, 3]
+    assert hub.active_calls() == ["c"]  # the new call is live; the old one's log is gone
+    late = hub.connect()
+    hub.subscribe(late, Filter(), replay=True)
+    (msg,) = late.queue  # seq 1-2 were the old call's: a resync into the new one
+    body = json.loads(msg.text)
+    assert body["type"] == "resync" and body["seq"] == 3 and body["ended"] is False
