@@ -93,6 +93,27 @@ def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def
     return out
 
 
+def check_ports(config) -> None:  # type: ignore[no-untyped-def]
+    """Refuse SIP ports another process holds, with one clear line (not PJSIP's log)."""
+    import socket
+
+    t = config.transport
+    wanted = [(t.udp_port, socket.SOCK_DGRAM, "UDP"), (t.tcp_port, socket.SOCK_STREAM, "TCP"),
+              (t.tls_port, socket.SOCK_STREAM, "TLS")]  # fmt: skip
+    for port, kind, name in wanted:
+        if not port:
+            continue
+        family = socket.AF_INET6 if ":" in t.bind_address else socket.AF_INET
+        with socket.socket(family, kind) as sock:
+            if kind == socket.SOCK_STREAM:  # TIME_WAIT leftovers are no conflict; a listener is
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((t.bind_address, port))
+            except OSError as err:
+                raise CliError(f"SIP {name} port {t.bind_address}:{port}: {err.strerror} "
+                               "(another listenin or SIP program?)") from err  # fmt: skip
+
+
 def start_live(args: argparse.Namespace, config, roles=None, names=None):  # type: ignore[no-untyped-def]
     """Outputs, model, pipeline and the started SIP device: ``(job, pipeline, outputs)``."""
     from pipeline.runtime import Pipeline
@@ -100,6 +121,7 @@ def start_live(args: argparse.Namespace, config, roles=None, names=None):  # typ
 
     from .live import LiveJob
 
+    check_ports(config)
     out = outputs(args, renderer(args))
     try:
         pipeline = Pipeline(engine(args), out.on_event, pipeline_config(args))

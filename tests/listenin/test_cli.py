@@ -163,3 +163,16 @@ def test_verbose_after_the_sub_command_and_codecs_in_one_flag():
         )
     )
     assert device_config(parser.parse_args(["run"])).media.codecs == ("PCMU", "PCMA", "G722")
+
+
+def test_sip_port_in_use_is_one_error_line(capsys):
+    import socket
+
+    from listenin.cli import main
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        assert main(["run", "--no-server", "--sip-port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"SIP UDP port 127.0.0.1:{port}" in err[0], err
