@@ -5,7 +5,7 @@
 auto-supervise watcher against the platform.  ``groups ...`` manages RingCentral
 call monitoring groups.  The platform's settings are the ``[platforms.P]``
 table of the TOML file; secrets come from the environment variables it names.
-Every expected failure becomes a :class:`~listenin.cli.CliError` (one line,
+Every expected failure becomes a :class:`~listenin.options.CliError` (one line,
 exit status 2).
 """
 
@@ -22,6 +22,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .options import (
+    FORMATS,
+    CliError,
+    asr_options,
+    device_config,
+    device_options,
+    output_options,
+    verbosity,
+)
+from .serve import finish, serve_until_stopped, start_live
+
 log = logging.getLogger("listenin")
 
 PLATFORMS = ("ringcentral", "ringcx", "genesys", "yeastar")
@@ -35,8 +46,6 @@ SESSION_HELP = {
 
 def add_platform_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     """Register ``supervise`` and ``groups`` on the CLI's subparsers; returns their handlers."""
-    from . import cli
-
     s = sub.add_parser(
         "supervise",
         help="supervise calls on RingCentral, RingCX, Genesys or Yeastar",
@@ -62,11 +71,12 @@ def add_platform_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], 
         help="run the device and supervise answered calls until stopped",
     )
     s.add_argument("--agent", help="ringcentral --session: the agent's extension id")
-    cli.output_options(s)  # --config also holds [platforms.NAME]
-    cli.device_options(s)
-    s.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
+    output_options(s)  # --config also holds [platforms.NAME]
+    device_options(s)
+    s.add_argument("--format", choices=FORMATS, default="text", help="output format")
     s.add_argument("--calls", type=int, help="--watch: exit after this many calls have ended")
-    cli.asr_options(s)
+    asr_options(s)
+    verbosity(s)
 
     g = sub.add_parser(
         "groups",
@@ -82,6 +92,7 @@ def add_platform_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], 
         p.add_argument(
             "--config", metavar="FILE", required=True, help="TOML file with [platforms.ringcentral]"
         )
+        verbosity(p)
         return p
 
     action("list", "list the groups and their members")
@@ -117,8 +128,6 @@ def load_platform(path: str | None, name: str):  # type: ignore[no-untyped-def]
     """The checked ``[platforms.NAME]`` table of the TOML file at ``path``."""
     from platforms import PlatformConfigError, platform_config
 
-    from .cli import CliError
-
     if not path:
         raise CliError("give --config FILE (a TOML file with a [platforms.NAME] table)")
     try:
@@ -140,8 +149,6 @@ def _platform(config):  # type: ignore[no-untyped-def]
     from platforms import make_platform
     from platforms.secret import MissingSecret
 
-    from .cli import CliError
-
     try:
         return make_platform(config)
     except MissingSecret as err:
@@ -156,7 +163,6 @@ def _call_errors() -> tuple[type[Exception], ...]:
 
 # -- supervise ------------------------------------------------------------------------
 def cmd_supervise(args: argparse.Namespace) -> int:
-    from .cli import CliError
 
     config = load_platform(args.config, args.platform)
     try:
@@ -169,8 +175,6 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 
 def _supervise_one(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-def]
     from platforms import LiveCall
-
-    from .cli import CliError
 
     if args.platform == "genesys":
         raise CliError(
@@ -210,15 +214,13 @@ def _watch(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-
     from platforms.errors import DeviceUnavailable
     from softphone.admission import PartyRoles
 
-    from . import cli
-
     stop = threading.Event()
     platform = _platform(config)
     roles = PartyRoles()
     watcher = watcher_for(platform, config, roles=roles, sleep=stop.wait)
-    device = cli.device_config(args)
+    device = device_config(args)
     # events carry the platform's call id (RingCX uii, ...) once the watcher knows it
-    job, pipeline, out = cli._live(args, device, roles, watcher.call_for)
+    job, pipeline, out = start_live(args, device, roles, watcher.call_for)
     previous = job.on_device_event
 
     def on_device_event(event: Any) -> None:
@@ -255,23 +257,21 @@ def _watch(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-
     thread = threading.Thread(target=run, name="platform-watcher", daemon=True)
     thread.start()
     try:
-        cli.serve_until_stopped(job, stop, args.calls)
+        serve_until_stopped(job, stop, args.calls)
     finally:
         stop.set()
         thread.join(15)
-        cli._finish(job, pipeline, out)
+        finish(job, pipeline, out)
     if failure:
         if isinstance(failure[0], _call_errors()):
             raise failure[0]
-        raise cli.CliError(f"the {args.platform} watcher failed: {failure[0]!r}")
+        raise CliError(f"the {args.platform} watcher failed: {failure[0]!r}")
     return 0
 
 
 # -- groups -----------------------------------------------------------------------------
 def cmd_groups(args: argparse.Namespace) -> int:
     from platforms.monitoring import Assignment
-
-    from .cli import CliError
 
     rc = _platform(load_platform(args.config, "ringcentral"))
     groups = rc.groups

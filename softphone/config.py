@@ -6,6 +6,7 @@ config file fails at load time with a clear message, not mid-call.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from .identify import HeaderNames
@@ -17,6 +18,36 @@ SRTP_MODES = ("off", "optional", "mandatory")
 
 class ConfigError(ValueError):
     """A device setting that cannot work."""
+
+
+def _uri_has_host(uri: str) -> bool:
+    """``sip:[user@]host[:port][;params]`` with a non-empty host."""
+    scheme, sep, rest = uri.partition(":")
+    host = rest.split("@", 1)[-1].split(";", 1)[0]
+    return bool(sep) and scheme in ("sip", "sips") and host not in ("", ":") and host[0] != ":"
+
+
+def _check_trusted(entry: str) -> None:
+    """A trusted source: an IP address, ``ip:port``, ``[v6]:port`` or a CIDR network."""
+    try:
+        if "/" in entry:
+            ipaddress.ip_network(entry, strict=False)
+            return
+        host, port = entry, ""
+        if entry.startswith("["):
+            host, closed, rest = entry[1:].partition("]")
+            if not closed or (rest and not rest.startswith(":")):
+                raise ValueError(entry)
+            port = rest[1:]
+        elif entry.count(":") == 1:
+            host, _, port = entry.partition(":")
+        ipaddress.ip_address(host)
+        if port and not (port.isdigit() and 0 < int(port) <= 65535):
+            raise ValueError(port)
+    except ValueError as err:
+        raise ConfigError(
+            f"trusted source {entry!r} is not an IP address, address:port or CIDR network"
+        ) from err
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +88,8 @@ class AccountConfig:
         if not self.user or not self.domain:
             raise ConfigError("account needs a user and a domain")
         for uri in (self.registrar, self.proxy):
-            if uri is not None and not uri.startswith(("sip:", "sips:")):
-                raise ConfigError(f"{uri!r} is not a sip: URI")
+            if uri is not None and not _uri_has_host(uri):
+                raise ConfigError(f"{uri!r} is not a sip: URI (e.g. sip:pbx.example.com)")
         if self.register_expires_s < 10 or self.retry_interval_s < 1:
             raise ConfigError("register_expires_s must be >= 10 and retry_interval_s >= 1")
 
@@ -94,6 +125,8 @@ class AdmissionConfig:
     max_calls: int = WHEEL_MAX_CALLS
 
     def __post_init__(self) -> None:
+        for entry in self.trusted:
+            _check_trusted(entry)
         if not 1 <= self.max_calls <= WHEEL_MAX_CALLS:
             raise ConfigError(
                 f"max_calls must be 1..{WHEEL_MAX_CALLS} (compiled into the pjsua2 wheel); "

@@ -1,10 +1,11 @@
-"""The console script, run as a user would (a subprocess)."""
+"""The console script: run as a user would (a subprocess), and in process for bad values."""
 
 import json
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 
@@ -107,3 +108,71 @@ def test_transcribe_mixed_labels_speakers(tmp_path):
     assert any(line.split("] ")[1].startswith("customer: ") for line in lines[1:]), lines
     bad = listenin("transcribe", "--mixed", str(wav), "--party", f"agent={wav}")
     assert bad.returncode == 2 and "not both" in bad.stderr
+
+
+# -- in process: bad values are refused before anything starts -------------------------
+BAD_VALUES = [
+    (["run", "--registrar", "notauri"], "not a sip: URI"),
+    (["demo", "--fixture", "nope"], "no bundled fixture 'nope'"),
+    (["transcribe", "--mixed", "x.wav", "--model", "base", "--language", "klingon"], "klingon"),
+    (["transcribe", "--mixed", "x.wav", "--model", "tiny.en", "--language", "fr"], "English only"),
+    (["run", "--trust", "not-an-address"], "not-an-address"),
+    (["run", "--trust", "10.0.0.0/33"], "10.0.0.0/33"),
+    (["demo", "--seconds", "0"], "--seconds must be > 0"),
+    (["demo", "--seconds", "-5"], "--seconds must be > 0"),
+    (["transcribe", "--mixed", "x.wav", "--call-id", ""], "--call-id must not be empty"),
+]
+
+
+@pytest.mark.parametrize(("argv", "needle"), BAD_VALUES, ids=lambda v: " ".join(v))
+def test_bad_value_is_one_error_line_and_exit_2(argv, needle, capsys):
+    from listenin.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("listenin: error: "), err
+    assert needle in err[0]
+
+
+def test_unwritable_archive_is_refused_at_start(tmp_path, capsys):
+    from listenin.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["run", "--no-server", "--archive", str(blocker / "calls")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("listenin: error: archive folder "), err
+
+
+def test_verbose_after_the_sub_command_and_codecs_in_one_flag():
+    from listenin.cli import build_parser
+    from listenin.options import device_config
+
+    parser = build_parser()
+    args = parser.parse_args(["-v", "transcribe", "-v", "--mixed", "x.wav"])
+    assert args.verbose + args.sub_verbose == 2
+    assert parser.parse_args(["run", "-vv"]).sub_verbose == 2
+    one = parser.parse_args(["run", "--codec", "PCMA", "PCMU"])
+    repeated = parser.parse_args(["run", "--codec", "PCMA", "--codec", "PCMU"])
+    assert (
+        device_config(one).media.codecs
+        == device_config(repeated).media.codecs
+        == (
+            "PCMA",
+            "PCMU",
+        )
+    )
+    assert device_config(parser.parse_args(["run"])).media.codecs == ("PCMU", "PCMA", "G722")
+
+
+def test_sip_port_in_use_is_one_error_line(capsys):
+    import socket
+
+    from listenin.cli import main
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        assert main(["run", "--no-server", "--sip-port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"SIP UDP port 127.0.0.1:{port}" in err[0], err

@@ -99,3 +99,14 @@ def test_party_roles_evict_oldest():
 def test_call_limit_is_the_wheels():
     with pytest.raises(ConfigError, match="compiled into the pjsua2 wheel"):
         AdmissionConfig(max_calls=5)
+
+
+@pytest.mark.parametrize("entry", ["not-an-address", "10.0.0.0/33", "1.2.3.4:x", "[::1"])
+def test_a_trusted_entry_that_can_never_match_is_refused(entry):
+    with pytest.raises(ConfigError, match="trusted source"):
+        AdmissionConfig(trusted=(entry,))
+
+
+def test_trusted_entries_in_every_form_are_accepted():
+    trusted = ("127.0.0.1", "127.0.0.1:9", "10.0.0.0/8", "::1", "[::1]:5060", "fd00::/8")
+    assert AdmissionConfig(trusted=trusted).trusted == trusted

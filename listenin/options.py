@@ -1,0 +1,201 @@
+"""The command-line options the sub-commands share, and the configs they become.
+
+Flags are parsed only here, at the edge.  Values are checked before anything
+starts (a device, a server, a model): the frozen config dataclasses validate
+themselves, and their errors become :class:`CliError` (one line, exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from models import MODELS
+
+FORMATS = ("text", "jsonl")
+CODEC_CHOICES = ("PCMU", "PCMA", "G722")
+
+
+class CliError(Exception):
+    """An expected failure: printed as ``listenin: error: ...``, exit status 2."""
+
+
+def verbosity(p: argparse.ArgumentParser) -> None:
+    """``-v``/``-vv`` after a sub-command too (added to the count given before it)."""
+    p.add_argument(
+        "-v",
+        "--verbose",
+        dest="sub_verbose",
+        action="count",
+        default=0,
+        help="more logging (-vv for debug)",
+    )
+
+
+def asr_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("speech recognition")
+    g.add_argument(
+        "--model",
+        default=os.environ.get("LISTENIN_MODEL", "tiny.en"),
+        help="tiny.en (default), base, or a CTranslate2 Whisper folder",
+    )
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="ASR worker threads (default: one per core)",
+    )
+    g.add_argument("--language", default="en", help="language for multilingual models, or 'auto'")
+    g.add_argument(
+        "--first-speaker",
+        choices=("agent", "customer"),
+        help="mixed (one-stream) calls: who speaks first, to label diarized speakers "
+        "agent/customer instead of speaker_1, speaker_2",
+    )
+
+
+def check_asr(args: argparse.Namespace) -> None:
+    """Refuse speech options that cannot work, before anything starts."""
+    if args.workers < 1:
+        raise CliError("--workers must be >= 1")
+    language = args.language
+    if language == "auto":
+        return
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    if language not in _LANGUAGE_CODES:
+        raise CliError(f"--language {language!r} is not a Whisper language code (e.g. en, fr, de) "
+                       "or 'auto'")  # fmt: skip
+    info = MODELS.get(args.model)
+    if info is not None and not info.multilingual and language != "en":
+        raise CliError(f"--language {language}: model {args.model!r} is English only; "
+                       "use --model base for other languages")  # fmt: skip
+
+
+def pipeline_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The pipeline's config from the speech options (workers, diarization roles)."""
+    from pipeline.diarize import DiarizeConfig
+    from pipeline.party import StreamConfig
+    from pipeline.runtime import PipelineConfig
+
+    first = getattr(args, "first_speaker", None)
+    roles = (first, "customer" if first == "agent" else "agent") if first else ()
+    stream = StreamConfig(diarize=DiarizeConfig(roles=roles))
+    return PipelineConfig(stream, asr_workers=args.workers)
+
+
+def device_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("SIP device")
+    g.add_argument("--bind", default="127.0.0.1", help="address for SIP and RTP")
+    g.add_argument("--sip-port", type=int, default=5070, help="UDP port (0: any free port)")
+    g.add_argument("--tcp-port", type=int, help="also listen on TCP")
+    g.add_argument("--tls-port", type=int, help="also listen on TLS (needs --tls-cert/--tls-key)")
+    g.add_argument("--tls-cert")
+    g.add_argument("--tls-key")
+    g.add_argument("--rtp-port", type=int, default=40000, help="first RTP port (0: any)")
+    g.add_argument("--user", default="listenin", help="the device's SIP user")
+    g.add_argument("--domain", help="SIP domain (default: the registrar host or --bind)")
+    g.add_argument("--registrar", help="register here, e.g. sip:pbx.example.com")
+    g.add_argument("--proxy", help="outbound proxy URI")
+    g.add_argument("--auth-user", help="digest user name, when it differs from --user")
+    g.add_argument("--register-expires", type=int, default=300, help="seconds")
+    g.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]|CIDR",
+        help="answer INVITEs from this IP address (repeat; default 127.0.0.1; the registrar "
+        "and proxy hosts are trusted too)",
+    )
+    g.add_argument(
+        "--require-id",
+        action="store_true",
+        help="refuse INVITEs that do not name a supervised session (403)",
+    )
+    g.add_argument(
+        "--codec",
+        action="extend",
+        nargs="+",
+        choices=CODEC_CHOICES,
+        metavar="CODEC",
+        help="codecs in order of preference, e.g. --codec PCMA PCMU (or repeat the flag; "
+        "choices PCMU PCMA G722; default PCMU PCMA G722)",
+    )
+    g.add_argument("--srtp", choices=("off", "optional", "mandatory"), default="optional")
+    g.add_argument("--jb-min-ms", type=int, default=120, help="jitter buffer minimum prefetch")
+    g.add_argument("--jb-max-ms", type=int, default=300, help="jitter buffer maximum prefetch")
+    g.add_argument("--max-calls", type=int, default=4, help="at most 4 (pjsua2 wheel limit)")
+    g.add_argument("--pjsip-log-level", type=int, default=0, help="PJSIP's own log (0-6)")
+    # the password comes from the environment only: LISTENIN_SIP_PASSWORD
+
+
+def _uri_host(uri: str) -> str:
+    """``sip:user@pbx.example.com:5060;transport=tcp`` -> ``pbx.example.com``."""
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    hostport = rest.split("@", 1)[-1].split(";", 1)[0]
+    if hostport.startswith("["):
+        return hostport[1:].partition("]")[0]
+    return hostport.split(":", 1)[0]
+
+
+def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The device's frozen config from the flags; a value that cannot work is a CliError."""
+    from softphone.config import (
+        AccountConfig,
+        AdmissionConfig,
+        ConfigError,
+        DeviceConfig,
+        JitterConfig,
+        MediaConfig,
+        TransportConfig,
+    )
+
+    try:
+        domain = args.domain
+        if domain is None and args.registrar:
+            domain = _uri_host(args.registrar)
+        account = AccountConfig(
+            user=args.user, domain=domain or args.bind,
+            password=os.environ.get("LISTENIN_SIP_PASSWORD", ""), registrar=args.registrar,
+            proxy=args.proxy, auth_user=args.auth_user, register_expires_s=args.register_expires,
+        )  # fmt: skip
+        init = min(max(args.jb_min_ms + 40, args.jb_min_ms), args.jb_max_ms)
+        jitter = JitterConfig(init, args.jb_min_ms, args.jb_max_ms, max(1000, args.jb_max_ms * 2))
+        transport = TransportConfig(
+            args.bind, args.sip_port, args.tcp_port, args.tls_port, args.tls_cert, args.tls_key,
+            args.rtp_port,
+        )  # fmt: skip
+        admission = AdmissionConfig(
+            trusted=tuple(args.trust) or ("127.0.0.1",),
+            require_identification=args.require_id,
+            max_calls=args.max_calls,
+        )
+        media = MediaConfig(
+            codecs=tuple(args.codec or CODEC_CHOICES), srtp=args.srtp, jitter=jitter
+        )
+        return DeviceConfig(account, transport, admission, media, log_level=args.pjsip_log_level)
+    except ConfigError as err:
+        raise CliError(str(err)) from err
+
+
+def output_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("outputs (websocket API, web console, recordings)")
+    g.add_argument("--config", metavar="FILE", help="TOML configuration file (see README)")
+    g.add_argument("--ws-host", help="websocket/console address (default 127.0.0.1)")
+    g.add_argument("--ws-port", type=int, help="websocket/console port (default 8765, 0: any)")
+    g.add_argument("--no-server", action="store_true", help="do not serve websockets/console")
+    g.add_argument("--archive", metavar="DIR", help="record WAVs and transcripts under DIR")
+    # the websocket bearer token comes from the environment only: LISTENIN_WS_TOKEN
+
+
+def check_common(args: argparse.Namespace) -> None:
+    """The checks every sub-command's shared options need, before it starts anything."""
+    if hasattr(args, "workers"):
+        check_asr(args)
+    call_id: Any = getattr(args, "call_id", None)
+    if call_id is not None and not call_id.strip():
+        raise CliError("--call-id must not be empty")
+    seconds = getattr(args, "seconds", None)
+    if seconds is not None and not seconds > 0:
+        raise CliError(f"--seconds must be > 0, got {seconds:g}")
