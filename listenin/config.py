@@ -109,6 +109,20 @@ def _check_types(path: Path, section: str, table: dict[str, Any], keys: dict[str
             raise ConfigError(f"{path}: [{section}] {key} has the wrong type ({value!r})")
 
 
+def platform_settings(app: AppConfig, name: str):  # type: ignore[no-untyped-def]
+    """The checked ``[platforms.NAME]`` table: one reader, one :class:`ConfigError`."""
+    from platforms import PlatformConfigError, platform_config
+
+    where = app.path or "config"
+    table = app.platforms.get(name)
+    if table is None:
+        raise ConfigError(f"{where} has no [platforms.{name}] table")
+    try:
+        return platform_config(name, table)
+    except PlatformConfigError as err:
+        raise ConfigError(f"{where}: {err}") from err
+
+
 def server_config(app: AppConfig, **overrides: Any) -> ServerConfig:
     """The websocket server's config: file values, then CLI overrides (None = not given)."""
     values = {**app.server, **{k: v for k, v in overrides.items() if v is not None}}

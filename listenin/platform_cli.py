@@ -17,9 +17,7 @@ import json
 import logging
 import sys
 import threading
-import tomllib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from .options import (
@@ -126,23 +124,14 @@ def add_platform_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], 
 
 def load_platform(path: str | None, name: str):  # type: ignore[no-untyped-def]
     """The checked ``[platforms.NAME]`` table of the TOML file at ``path``."""
-    from platforms import PlatformConfigError, platform_config
+    from .config import ConfigError, load_config, platform_settings
 
     if not path:
         raise CliError("give --config FILE (a TOML file with a [platforms.NAME] table)")
     try:
-        doc = tomllib.loads(Path(path).read_text())
-    except OSError as err:
-        raise CliError(f"cannot read {path}: {err.strerror}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise CliError(f"{path}: invalid TOML: {err}") from err
-    table = doc.get("platforms", {}).get(name) if isinstance(doc.get("platforms"), dict) else None
-    if table is None:
-        raise CliError(f"{path} has no [platforms.{name}] table")
-    try:
-        return platform_config(name, table)
-    except PlatformConfigError as err:
-        raise CliError(f"{path}: {err}") from err
+        return platform_settings(load_config(path), name)
+    except ConfigError as err:
+        raise CliError(str(err)) from err
 
 
 def _platform(config):  # type: ignore[no-untyped-def]

@@ -10,35 +10,27 @@ else subscribes to events.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-
-def _s(value: float) -> float:
-    return round(float(value), 3)
+from records.events import Serialisable
 
 
 @dataclass(frozen=True, slots=True)
-class RecordingPaused:
+class RecordingPaused(Serialisable):
     """From ``at`` on, the call's audio is written as silence."""
 
     type: ClassVar[str] = "recording.paused"
     call_id: str
     at: float  # s, call clock
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "call_id": self.call_id, "at": _s(self.at)}
-
 
 @dataclass(frozen=True, slots=True)
-class RecordingResumed:
+class RecordingResumed(Serialisable):
     """From ``at`` on, the call's audio is written again."""
 
     type: ClassVar[str] = "recording.resumed"
     call_id: str
     at: float  # s, call clock
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "call_id": self.call_id, "at": _s(self.at)}
 
 
 RecordingEvent = RecordingPaused | RecordingResumed

@@ -44,3 +44,19 @@ def test_speaker_fields_only_on_diarized_finals():
     plain = TranscriptFinal("c", "agent", "agent-1", 0, 1, "hi", 1, (Word("hi", 0.1, 0.3, 0.9),))
     assert "speaker" not in plain.to_dict() and "speaker_kind" not in plain.to_dict()
     assert "speaker" not in plain.to_dict()["words"][0]
+
+
+def test_one_field_driven_serialiser_pins_the_json():
+    from records.events import CallEnded, PartyJoined, TranscriptFinal, Word, to_json
+
+    word = Word("hi", 0, 0.51234, 0.98765)
+    final = TranscriptFinal("c", "agent", "agent-1", 0, 1.23456, "hi", 2, (word,))
+    assert to_json(final) == (
+        '{"type": "transcript.final", "call_id": "c", "party": "agent", "segment_id": "agent-1", '
+        '"start": 0.0, "end": 1.235, "text": "hi", "emitted_at": 2.0, "words": [{"text": "hi", '
+        '"start": 0.0, "end": 0.512, "probability": 0.988}]}'
+    )  # speaker and speaker_kind are left out while None; ints become seconds
+    assert PartyJoined("c", "a", 8000, 0).to_dict() == {
+        "type": "party.joined", "call_id": "c", "party": "a", "sample_rate": 8000, "emitted_at": 0.0
+    }  # fmt: skip
+    assert to_json(CallEnded("c", 5, 5.5)).endswith('"emitted_at": 5.0, "duration": 5.5}')
