@@ -85,6 +85,8 @@ class CallRecorder:
         )
         self._values = call_values(call_id, started_unix_s)
         self._folder = render(config.root, config.folder, self._values)
+        if "{call_id}" in config.folder:  # a call's own folder: a reused call id gets a new one
+            self._folder = unique_path(self._folder)
         self._outs: dict[str, _Out] = {}
         self._failed: set[str] = set()
         self._reported = False

@@ -141,18 +141,25 @@ def test_nothing_is_overwritten(archive_factory, tmp_path):
         archive.on_event(CallEnded("c1", 0.2, 0.2))
     archive.close()
     assert (folder / "agent.wav").read_bytes() == b"someone else's"
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "agent-1.wav",
-        "agent-2.wav",
-        "agent.wav",
-        "stereo-1.wav",
-        "stereo.wav",
-        "transcript-1.jsonl",
-        "transcript-1.txt",
-        "transcript.jsonl",
-        "transcript.txt",
-    ]
-    assert read(folder / "agent-2.wav").shape == (1600, 1)
+    assert [p.name for p in folder.iterdir()] == ["agent.wav"]  # someone else's folder
+    files = ["agent.wav", "stereo.wav", "transcript.jsonl", "transcript.txt"]
+    for again in ("c1-1", "c1-2"):  # each call with that id in a new, suffixed folder
+        assert sorted(p.name for p in (folder.parent / again).iterdir()) == files
+    assert read(folder.parent / "c1-2" / "agent.wav").shape == (1600, 1)
+
+
+def test_calls_sharing_a_folder_get_suffixed_files(archive_factory, tmp_path):
+    archive = archive_factory(folder="shared")
+    for _ in range(2):  # the same call id twice, in a folder template without {call_id}
+        for i in range(10):
+            archive.push(frame("agent", i))
+        archive.on_event(CallEnded("c1", 0.2, 0.2))
+    archive.close()
+    names = sorted(p.name for p in (tmp_path / "archive" / "shared").iterdir())
+    assert names == [
+        "agent-1.wav", "agent.wav", "stereo-1.wav", "stereo.wav",
+        "transcript-1.jsonl", "transcript-1.txt", "transcript.jsonl", "transcript.txt",
+    ]  # fmt: skip
 
 
 def test_unwritable_folder_is_reported_once_and_never_raises(archive_factory, tmp_path, caplog):
