@@ -139,7 +139,7 @@ class MediaConfig:
     codecs: tuple[str, ...] = CODECS  # in order of preference
     srtp: str = "optional"  # off | optional | mandatory (SDES over RTP/SAVP)
     jitter: JitterConfig = field(default_factory=JitterConfig)
-    tap_rate_hz: int = 16000  # PCM rate handed to the pipeline (conference bridge rate)
+    tap_rate_hz: int = 16000  # conference bridge rate; a tap runs at min(codec rate, this)
     stats_interval_s: float = 5.0
 
     def __post_init__(self) -> None:

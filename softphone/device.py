@@ -440,11 +440,19 @@ class Device:
                 continue
             stream = self._label(leg, media.index)
             label = stream.label
-            tap = Tap(session, label, self.config.media.tap_rate_hz, StreamClock(clock),
-                      self._offer, stream.kind)  # fmt: skip
+            # The tap runs at the stream's codec rate (the bridge resamples to it), so a
+            # G.711 party reaches the pipeline at 8 kHz, as its recording would in replay.
+            bridge_hz = self.config.media.tap_rate_hz
+            try:
+                codec_hz = int(leg.getStreamInfo(media.index).codecClockRate)
+            except pj.Error:
+                codec_hz = bridge_hz
+            rate = codec_hz if codec_hz in (8000, 16000) and codec_hz <= bridge_hz else bridge_hz
+            tap = Tap(session, label, rate, StreamClock(clock, rate), self._offer, stream.kind)
             leg.getAudioMedia(media.index).startTransmit(tap)
             leg.taps[media.index] = tap
-            log.info("call %s: tapping party %s (stream %d)", session, label, media.index)
+            log.info("call %s: tapping party %s (stream %d, %d Hz)", session, label, media.index,
+                     rate)  # fmt: skip
 
     def _leg_ended(self, leg: _Leg, reason: str) -> None:
         if leg.ended:

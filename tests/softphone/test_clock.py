@@ -22,3 +22,12 @@ def test_stream_before_origin_is_clamped_to_zero():
     session = SessionClock(8000)
     StreamClock(session).advance(10 * MS, 160)
     assert StreamClock(session).advance(0, 160) == 0
+
+
+def test_streams_of_one_session_count_at_their_own_rates():
+    session = SessionClock(16000)
+    wide, narrow = StreamClock(session, 16000), StreamClock(session, 8000)
+    assert wide.advance(1_000 * MS, 320) == 0
+    assert narrow.advance(1_000 * MS + 1_000 * MS, 160) == 50 * 160  # 1 s in, at 8 kHz
+    assert narrow.advance(0, 160) == 51 * 160
+    assert wide.advance(0, 320) == 320  # the 16 kHz stream is not moved by the 8 kHz one
