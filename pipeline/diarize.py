@@ -31,11 +31,10 @@ import numpy as np
 from records.events import Word
 from records.frames import AudioFrame
 
+from .turns import NEUTRAL, ROLE, SpeakerTurn
 from .utterance import AudioRing
 
 Embedder = Callable[[np.ndarray], np.ndarray]  # (n, samples) float32 -> (n, dim) unit rows
-NEUTRAL = "neutral"  # label says only "a distinct voice"
-ROLE = "role"  # label is a role the platform told
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,18 +63,6 @@ class DiarizeConfig:
                 raise ValueError(f"{name} must be a cosine in [-1, 1]")
         if len(set(self.roles)) != len(self.roles) or any(not r for r in self.roles):
             raise ValueError("roles must be distinct non-empty labels")
-
-
-@dataclass(frozen=True, slots=True)
-class SpeakerTurn:
-    """One speaker's stretch of a segment (sample indices on the call clock)."""
-
-    start: int
-    end: int
-    speaker: str  # "speaker_2", or a role such as "agent"
-    kind: str  # NEUTRAL or ROLE
-    similarity: float  # cosine to the speaker's centroid before this turn (1.0 when new)
-    new: bool = False  # the first turn of this speaker
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # diarize -> utterance -> jobs: the type only, at check time
-    from .diarize import SpeakerTurn
+from .turns import SpeakerTurn
 
 
 class JobKind(StrEnum):

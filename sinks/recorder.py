@@ -23,19 +23,17 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from records.events import CallEnded, Event, PartyLeft, TranscriptFinal
 from records.frames import AudioFrame, Gap
 
+from .archive_config import ArchiveConfig
 from .events import RecordingEvent, RecordingPaused, RecordingResumed
 from .layout import CallLayout, Chunk, PauseError
 from .naming import TMP, call_values, part_path, publish, render, safe_value, unique_path
 from .terminal import TextRenderer, clock
 from .wavfile import WavWriter, repair_wav
-
-if TYPE_CHECKING:
-    from .archive import ArchiveConfig
 
 log = logging.getLogger(__name__)
 
