@@ -69,6 +69,15 @@ def test_console_shows_a_replayed_call_and_its_final_text(engine, browser, monke
         assert card.find_element(By.CSS_SELECTOR, ".party .label").text == "agent"
         assert card.find_element(By.CSS_SELECTOR, ".duration").text == "00:12"
         assert card.find_element(By.CSS_SELECTOR, ".state").text.lower() == "ended"
+
+        # the same call id again (a second supervise of the session): a new card
+        again = [PartyAudio("agent", p.sample_rate, p.pcm[: 3 * p.sample_rate])]
+        replay(pipeline, "console-call", again, realtime=False, tap=outputs.on_audio)
+        selector = 'section.call[data-call-id="console-call"]'
+        cards = wait.until(lambda d: (c := d.find_elements(By.CSS_SELECTOR, selector))[1:] and c)
+        wait.until(lambda d: all(c.get_attribute("data-ended") == "true" for c in cards))
+        assert len(cards) == 2
+        assert browser.find_element(By.ID, "count").text == "0 active calls"
     finally:
         pipeline.close()
         outputs.close()

@@ -69,7 +69,10 @@ def test_g711_vad_segments_match_replay_of_the_same_samples(make_device):
                 continue
             compared += 1
             lag, corr = lag_near(tap, replay, *speech)
-            assert corr > 0.9  # the same 8 kHz waveform, not merely the same envelope
+            # the same 8 kHz waveform, not merely the same envelope (speech decorrelates
+            # within a millisecond); 0.95+ once the jitter buffer has settled, ~0.7 while
+            # it still discards frames in the first seconds of a call on a loaded machine
+            assert corr > 0.5
             # Seen: 3-17 ms apart.  The two VADs frame the audio on grids offset by the
             # (non-frame-multiple) delay and PJMEDIA's 8->16->8 kHz bridge resampling
             # moves marginal frames: one frame each, so two frames of tolerance.
