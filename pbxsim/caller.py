@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pjsua2 as pj
 import soundfile as sf
 
-from softphone.device import quiet_stderr
+from softphone.endpoint import quiet_stderr
 
 from .plan import SimLeg, leg_result, title_streams
 

@@ -16,17 +16,13 @@ events are never dropped.  Other threads talk to the device through
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import gc
 import logging
-import os
 import queue
-import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pjsua2 as pj
@@ -36,19 +32,22 @@ from records.device import (
     LegAnswered,
     LegEnded,
     LegRejected,
-    RegistrationChanged,
     StreamLabel,
     StreamStats,
 )
 from records.frames import AudioFrame
 
-from .admission import Admission, PartyRoles, admit, uri_hostport
+from .account import DeviceAccount, account_config
+from .admission import PartyRoles, admit
 from .clock import SessionClock, StreamClock
-from .config import WHEEL_MAX_CALLS, DeviceConfig
+from .config import DeviceConfig
+from .endpoint import PjLog, create_endpoint, pj_error, quiet_stderr
+from .leg import Leg
 from .tap import Tap
 
+__all__ = ["Device", "DeviceError", "DeviceStats", "quiet_stderr"]
+
 log = logging.getLogger(__name__)
-_pjsip_log = logging.getLogger("pjsip")
 
 _TAPPABLE = (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
 _instance_lock = threading.Lock()  # pjsua2 has one endpoint per process
@@ -66,108 +65,6 @@ class DeviceStats:
     answer_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
 
 
-@contextlib.contextmanager
-def quiet_stderr(enabled: bool) -> Iterator[None]:
-    """Silence C-level writes to fds 1 and 2 while ``enabled`` (PJSIP's start-up log)."""
-    if not enabled:
-        yield
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        ctypes.CDLL(None).fflush(None)  # C stdio buffers what PJSIP printed
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, devnull):
-            os.close(fd)
-
-
-def _pj_error(err: pj.Error) -> str:
-    try:
-        return str(err.info())
-    except Exception:  # pragma: no cover - defensive
-        return repr(err)
-
-
-class _PjLog(pj.LogWriter):  # type: ignore[misc]
-    """PJSIP's log into Python logging (logger ``pjsip``); spots the wheel's call limit."""
-
-    def __init__(self, device: Device) -> None:
-        super().__init__()
-        self.device = device
-
-    def write(self, entry: pj.LogEntry) -> None:
-        try:
-            msg = str(entry.msg).rstrip()
-            if "too many calls" in msg:
-                reason = f"device at the wheel's {WHEEL_MAX_CALLS}-call limit (PJSUA_MAX_CALLS)"
-                log.warning("INVITE rejected 486: %s", reason)
-                self.device.stats.rejected += 1
-                self.device._publish(LegRejected("", 486, reason))
-                return
-            level = {0: logging.ERROR, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
-            _pjsip_log.log(level.get(int(entry.level), logging.DEBUG), "%s", msg)
-        except Exception:  # pragma: no cover - never raise into PJSIP
-            pass
-
-
-class _Leg(pj.Call):  # type: ignore[misc]
-    """One INVITE dialog.  Callbacks run on the device thread."""
-
-    def __init__(self, device: Device, account: pj.Account, call_id: int) -> None:
-        super().__init__(account, call_id)
-        self.device = device
-        self.key = f"{call_id}.{next(device._serial)}"
-        self.admission: Admission | None = None
-        self.taps: dict[int, Tap] = {}
-        self.ended = False
-
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
-        try:
-            info = self.getInfo()
-            if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-                self.device._leg_ended(self, f"{info.lastStatusCode} {info.lastReason}")
-        except Exception:
-            log.exception("leg %s: call state callback failed", self.key)
-
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
-        try:
-            self.device._tap_streams(self)
-        except Exception:
-            log.exception("leg %s: media state callback failed", self.key)
-
-
-class _Account(pj.Account):  # type: ignore[misc]
-    def __init__(self, device: Device) -> None:
-        super().__init__()
-        self.device = device
-
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
-        try:
-            self.device._incoming(self, prm)
-        except Exception:
-            log.exception("incoming call handling failed")
-
-    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802
-        try:
-            info = self.getInfo()
-            event = RegistrationChanged(
-                int(prm.code), str(prm.reason), bool(info.regIsActive), int(info.regExpiresSec)
-            )
-            level = logging.INFO if event.registered or prm.code // 100 == 2 else logging.WARNING
-            log.log(level, "registration: %d %s (active=%s, expires %d s)",
-                    event.code, event.reason, event.registered, event.expires_s)  # fmt: skip
-            self.device._publish(event)
-        except Exception:
-            log.exception("registration callback failed")
-
-
 class Device:
     """Start with :meth:`start`, read with :meth:`get`, end with :meth:`stop`."""
 
@@ -180,8 +77,8 @@ class Device:
         self._frames_in = 0  # written only by the media thread
         self._frames_out = 0  # written only by the consumer
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._legs: dict[int, _Leg] = {}
-        self._finished: list[_Leg] = []  # disconnected; freed on the next loop turn
+        self._legs: dict[int, Leg] = {}
+        self._finished: list[Leg] = []  # disconnected; freed on the next loop turn
         self._sessions: dict[str, tuple[SessionClock, set[str]]] = {}
         self._serial = iter(range(1, 1 << 62))
         self._thread: threading.Thread | None = None
@@ -245,11 +142,28 @@ class Device:
         self._outbox.put(event)  # call events are never dropped (they are rare)
 
     # -- the device thread -----------------------------------------------------
+    def _create_endpoint(self) -> pj.Endpoint:
+        cfg = self.config
+        self._log_writer = PjLog(self._call_limit_refused)
+        ep, self.address = create_endpoint(cfg, self._log_writer)
+        self._ep = ep
+        acc_cfg, self._trusted_extra = account_config(cfg)
+        self._account = DeviceAccount(self._incoming, self._publish)
+        self._account.create(acc_cfg)
+        log.info("device listening on %s (codecs %s, srtp %s, max %d calls)", self.address,
+                 ",".join(cfg.media.codecs), cfg.media.srtp, cfg.admission.max_calls)  # fmt: skip
+        return ep
+
+    def _call_limit_refused(self, reason: str) -> None:
+        log.warning("INVITE rejected 486: %s", reason)
+        self.stats.rejected += 1
+        self._publish(LegRejected("", 486, reason))
+
     def _run(self) -> None:
         try:
             ep = self._create_endpoint()
         except pj.Error as err:
-            self._error = f"pjsua2 failed to start: {_pj_error(err)}"
+            self._error = f"pjsua2 failed to start: {pj_error(err)}"
             self._ready.set()
             self._destroy(None)
             return
@@ -279,97 +193,7 @@ class Device:
         finally:
             self._shutdown(ep)
 
-    def _create_endpoint(self) -> pj.Endpoint:
-        cfg = self.config
-        ep = pj.Endpoint()
-        with quiet_stderr(cfg.log_level == 0):  # PJSIP logs its start-up before libInit
-            ep.libCreate()
-        self._ep = ep
-        ec = pj.EpConfig()
-        ec.uaConfig.threadCnt = 0
-        ec.uaConfig.mainThreadOnly = False
-        ec.uaConfig.maxCalls = WHEEL_MAX_CALLS  # admission enforces the configured limit
-        self._log_writer = _PjLog(self)
-        ec.logConfig.writer = self._log_writer
-        ec.logConfig.decor = 0
-        ec.logConfig.msgLogging = cfg.log_level >= 4
-        ec.uaConfig.userAgent = "listenin"
-        ec.logConfig.level = max(cfg.log_level, 2)  # warnings always reach our logger
-        ec.logConfig.consoleLevel = max(cfg.log_level, 2)
-        med = ec.medConfig
-        med.clockRate = cfg.media.tap_rate_hz
-        med.sndClockRate = cfg.media.tap_rate_hz
-        med.noVad = True
-        jb = cfg.media.jitter
-        med.jbInit, med.jbMinPre, med.jbMaxPre, med.jbMax = (
-            jb.init_ms, jb.min_pre_ms, jb.max_pre_ms, jb.max_ms,
-        )  # fmt: skip
-        ep.libInit(ec)
-        tr = cfg.transport
-        for kind, port in (
-            (pj.PJSIP_TRANSPORT_UDP, tr.udp_port),
-            (pj.PJSIP_TRANSPORT_TCP, tr.tcp_port),
-            (pj.PJSIP_TRANSPORT_TLS, tr.tls_port),
-        ):
-            if port is None:
-                continue
-            tc = pj.TransportConfig()
-            tc.port = port
-            tc.boundAddress = tr.bind_address
-            if kind == pj.PJSIP_TRANSPORT_TLS:
-                tc.tlsConfig.certFile = tr.tls_cert_file
-                tc.tlsConfig.privKeyFile = tr.tls_key_file
-            tid = ep.transportCreate(kind, tc)
-            if self.address is None:
-                self.address = ep.transportGetInfo(tid).localName
-        ep.libStart()
-        ep.audDevManager().setNullDev()
-        self._set_codecs(ep)
-        self._account = self._create_account()
-        log.info("device listening on %s (codecs %s, srtp %s, max %d calls)", self.address,
-                 ",".join(cfg.media.codecs), cfg.media.srtp, cfg.admission.max_calls)  # fmt: skip
-        return ep
-
-    def _set_codecs(self, ep: pj.Endpoint) -> None:
-        wanted = self.config.media.codecs
-        for codec in ep.codecEnum2():
-            name = codec.codecId.split("/")[0].upper()
-            prio = 250 - 10 * wanted.index(name) if name in wanted else 0
-            ep.codecSetPriority(codec.codecId, prio)
-
-    def _create_account(self) -> _Account:
-        cfg = self.config
-        acc_cfg = pj.AccountConfig()
-        a = cfg.account
-        acc_cfg.idUri = f"sip:{a.user}@{a.domain}"
-        if a.registrar:
-            acc_cfg.regConfig.registrarUri = a.registrar
-            acc_cfg.regConfig.timeoutSec = a.register_expires_s
-            acc_cfg.regConfig.retryIntervalSec = a.retry_interval_s
-            if self.config.admission.trust_registrar:
-                self._trusted_extra += (uri_hostport(a.registrar),)
-        else:
-            acc_cfg.regConfig.registerOnAdd = False
-        if a.proxy:
-            acc_cfg.sipConfig.proxies.append(a.proxy)
-            if self.config.admission.trust_registrar:
-                self._trusted_extra += (uri_hostport(a.proxy),)
-        if a.password:
-            acc_cfg.sipConfig.authCreds.append(
-                pj.AuthCredInfo("digest", "*", a.auth_user or a.user, 0, a.password)
-            )
-        srtp = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
-                "mandatory": pj.PJMEDIA_SRTP_MANDATORY}[cfg.media.srtp]  # fmt: skip
-        acc_cfg.mediaConfig.srtpUse = srtp
-        acc_cfg.mediaConfig.srtpSecureSignaling = 0  # SDES keys over UDP signalling too
-        acc_cfg.mediaConfig.transportConfig.port = cfg.transport.rtp_port
-        acc_cfg.mediaConfig.transportConfig.boundAddress = cfg.transport.bind_address
-        acc_cfg.mediaConfig.transportConfig.publicAddress = cfg.transport.bind_address
-        account = _Account(self)
-        account.create(acc_cfg)
-        return account
-
-    def _incoming(self, account: _Account, prm: pj.OnIncomingCallParam) -> None:
+    def _incoming(self, account: DeviceAccount, prm: pj.OnIncomingCallParam) -> None:
         t0 = time.perf_counter()
         source = str(prm.rdata.srcAddress)
         invite = str(prm.rdata.wholeMsg)  # one copy out of SWIG
@@ -382,7 +206,8 @@ class Device:
             self.roles,
             self._trusted_extra,
         )
-        leg = _Leg(self, account, prm.callId)
+        key = f"{prm.callId}.{next(self._serial)}"
+        leg = Leg(account, prm.callId, key, self._leg_ended, self._tap_streams)
         op = pj.CallOpParam()
         op.statusCode = decision.status
         if not decision.accepted:
@@ -416,14 +241,14 @@ class Device:
             )  # fmt: skip
         )
 
-    def _label(self, leg: _Leg, media_index: int) -> StreamLabel:
+    def _label(self, leg: Leg, media_index: int) -> StreamLabel:
         assert leg.admission is not None
         for s in leg.admission.streams:
             if s.media_index == media_index:
                 return s
         return StreamLabel(media_index, None, f"stream-{media_index}")
 
-    def _tap_streams(self, leg: _Leg) -> None:
+    def _tap_streams(self, leg: Leg) -> None:
         if leg.admission is None or leg.ended:
             return
         session = leg.admission.identity.session_id  # type: ignore[union-attr]
@@ -454,7 +279,7 @@ class Device:
             log.info("call %s: tapping party %s (stream %d, %d Hz)", session, label, media.index,
                      rate)  # fmt: skip
 
-    def _leg_ended(self, leg: _Leg, reason: str) -> None:
+    def _leg_ended(self, leg: Leg, reason: str) -> None:
         if leg.ended:
             return
         leg.ended = True
@@ -512,7 +337,7 @@ class Device:
             for leg in list(self._legs.values()):  # the remote never answered our BYE
                 self._leg_ended(leg, "device shutdown")
         except pj.Error as err:
-            log.warning("hangup at shutdown failed: %s", _pj_error(err))
+            log.warning("hangup at shutdown failed: %s", pj_error(err))
         self._destroy(ep)
 
     def _destroy(self, ep: pj.Endpoint | None) -> None:
@@ -532,5 +357,5 @@ class Device:
             try:
                 ep.libDestroy()
             except pj.Error as err:
-                log.warning("pjsua2 shutdown: %s", _pj_error(err))
+                log.warning("pjsua2 shutdown: %s", pj_error(err))
         self._ep = None

@@ -1,0 +1,85 @@
+"""The device's SIP account: its identity, registration, credentials and media policy.
+
+:func:`account_config` turns :class:`~softphone.config.DeviceConfig` into a
+pjsua2 ``AccountConfig`` (registrar and proxy, digest credentials, SDES-SRTP
+policy, RTP ports) and names the hosts that become trusted callers with it.
+:class:`DeviceAccount` hands incoming INVITEs and registration changes to the
+device; its callbacks run on the device thread and never raise into PJSIP.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pjsua2 as pj
+
+from records.device import RegistrationChanged
+
+from .admission import uri_hostport
+from .config import DeviceConfig
+
+log = logging.getLogger(__name__)
+
+_SRTP = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+         "mandatory": pj.PJMEDIA_SRTP_MANDATORY}  # fmt: skip
+
+
+def account_config(cfg: DeviceConfig) -> tuple[pj.AccountConfig, tuple[str, ...]]:
+    """The pjsua2 account settings, and the registrar/proxy "host:port"s to trust."""
+    acc_cfg = pj.AccountConfig()
+    a = cfg.account
+    trusted: tuple[str, ...] = ()
+    acc_cfg.idUri = f"sip:{a.user}@{a.domain}"
+    if a.registrar:
+        acc_cfg.regConfig.registrarUri = a.registrar
+        acc_cfg.regConfig.timeoutSec = a.register_expires_s
+        acc_cfg.regConfig.retryIntervalSec = a.retry_interval_s
+        if cfg.admission.trust_registrar:
+            trusted += (uri_hostport(a.registrar),)
+    else:
+        acc_cfg.regConfig.registerOnAdd = False
+    if a.proxy:
+        acc_cfg.sipConfig.proxies.append(a.proxy)
+        if cfg.admission.trust_registrar:
+            trusted += (uri_hostport(a.proxy),)
+    if a.password:
+        acc_cfg.sipConfig.authCreds.append(
+            pj.AuthCredInfo("digest", "*", a.auth_user or a.user, 0, a.password)
+        )
+    acc_cfg.mediaConfig.srtpUse = _SRTP[cfg.media.srtp]
+    acc_cfg.mediaConfig.srtpSecureSignaling = 0  # SDES keys over UDP signalling too
+    acc_cfg.mediaConfig.transportConfig.port = cfg.transport.rtp_port
+    acc_cfg.mediaConfig.transportConfig.boundAddress = cfg.transport.bind_address
+    acc_cfg.mediaConfig.transportConfig.publicAddress = cfg.transport.bind_address
+    return acc_cfg, trusted
+
+
+class DeviceAccount(pj.Account):  # type: ignore[misc]
+    def __init__(
+        self,
+        on_incoming: Callable[[DeviceAccount, pj.OnIncomingCallParam], None],
+        on_registration: Callable[[RegistrationChanged], None],
+    ) -> None:
+        super().__init__()
+        self.on_incoming = on_incoming
+        self.on_registration = on_registration
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+        try:
+            self.on_incoming(self, prm)
+        except Exception:
+            log.exception("incoming call handling failed")
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802
+        try:
+            info = self.getInfo()
+            event = RegistrationChanged(
+                int(prm.code), str(prm.reason), bool(info.regIsActive), int(info.regExpiresSec)
+            )
+            level = logging.INFO if event.registered or prm.code // 100 == 2 else logging.WARNING
+            log.log(level, "registration: %d %s (active=%s, expires %d s)",
+                    event.code, event.reason, event.registered, event.expires_s)  # fmt: skip
+            self.on_registration(event)
+        except Exception:
+            log.exception("registration callback failed")
