@@ -18,10 +18,8 @@ device must be Online (else 400).
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import re
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +28,7 @@ from pbxsim.plan import SimLeg
 from .oauth import TokenIssuer
 from .placer import CallPlacer
 from .rc_groups import ACCT, V1, MonitoringGroupsFake, now_iso, paged, rc_error
+from .rc_webhooks import WebhookSubscriptionsFake
 from .server import FakeServer, Notifier, Reply, Request
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ class FakeSession:
     ended: bool = False
 
 
-class FakeRingCentral(MonitoringGroupsFake, FakeServer):
+class FakeRingCentral(WebhookSubscriptionsFake, MonitoringGroupsFake, FakeServer):
     name = "ringcentral"
 
     def __init__(
@@ -86,9 +85,7 @@ class FakeRingCentral(MonitoringGroupsFake, FakeServer):
         r("POST", SESSIONS + r"/(?P<sid>[^/]+)/supervise", self._supervise)
         r("POST", SESSIONS + r"/(?P<sid>[^/]+)/parties/(?P<pid>[^/]+)/supervise", self._supervise)
         r("DELETE", SESSIONS + r"/(?P<sid>[^/]+)/parties/(?P<pid>[^/]+)", self._drop_party)
-        r("POST", V1 + "/subscription", self._subscribe, locked=False)  # calls the listener
-        r("POST", V1 + r"/subscription/(?P<id>[^/]+)/renew", self._renew)
-        r("DELETE", V1 + r"/subscription/(?P<id>[^/]+)", self._unsubscribe)
+        self.subscription_routes()
 
     # -- platform conventions ---------------------------------------------------------
     def error_body(self, status: int, message: str = "") -> Any:
@@ -199,50 +196,6 @@ class FakeRingCentral(MonitoringGroupsFake, FakeServer):
             for p in s.parties:
                 p["status"] = {"code": "Disconnected"}
             self._notify(s)
-
-    # -- notifications ----------------------------------------------------------------------
-    def _notify(self, s: FakeSession) -> None:
-        s.sequence += 1
-        for sub in self.subscriptions.values():
-            for flt in sub["eventFilters"]:
-                m = re.fullmatch(
-                    V1 + r"/account/~(?:/extension/(?P<ext>[^/]+))?/telephony/sessions", flt
-                )
-                if not m or (m["ext"] not in (None, "~", s.agent)):
-                    continue
-                ext = m["ext"] if m["ext"] not in (None, "~") else None
-                parties = [p for p in s.parties if ext is None or p.get("extensionId") == ext]
-                where = f"/extension/{ext}" if ext else ""
-                body = {
-                    "uuid": str(next(self._ids)),
-                    "event": f"{V1}/account/{self.account_id}{where}/telephony/sessions",
-                    "timestamp": now_iso(),
-                    "subscriptionId": sub["id"],
-                    "ownerId": self.supervisor,
-                    "body": {
-                        "sequence": s.sequence,
-                        "sessionId": str(400000 + len(s.id)),
-                        "telephonySessionId": s.id,
-                        "serverId": "10.62.25.111.TAM",
-                        "eventTime": now_iso(),
-                        "accountId": self.account_id,
-                        "parties": json.loads(json.dumps(parties)),
-                        "origin": {"type": "Call"},
-                        "extensionId": ext or s.agent,
-                    },
-                }
-                token = sub.get("verificationToken", "")
-                self.notifier.post(
-                    sub["address"], body, {"Verification-Token": token} if token else {}
-                )
-                break
-
-    @property
-    def delivered(self) -> list[Any]:
-        return self.notifier.delivered
-
-    def wait_delivered(self, count: int, timeout_s: float = 5.0) -> bool:
-        return self.notifier.wait_delivered(count, timeout_s)
 
     def stop(self) -> None:
         self.notifier.close()
@@ -374,65 +327,4 @@ class FakeRingCentral(MonitoringGroupsFake, FakeServer):
         s = self._live(m["sid"])
         if s is None:
             return rc_error(404, "TAS-102", f"Telephony session [{m['sid']}] not found")
-        return Reply(204)
-
-    # -- subscriptions -------------------------------------------------------------------------
-    def _subscription_json(self, sub: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "uri": f"https://platform.ringcentral.com{V1}/subscription/{sub['id']}",
-            "id": sub["id"],
-            "creationTime": now_iso(),
-            "status": "Active",
-            "eventFilters": sub["eventFilters"],
-            "expirationTime": now_iso(),
-            "expiresIn": sub["expiresIn"],
-            "deliveryMode": {"transportType": "WebHook", "address": sub["address"]},
-        }
-
-    def _subscribe(self, req: Request, m: re.Match[str]) -> Reply:
-        body = req.json()
-        mode = body.get("deliveryMode") if isinstance(body, dict) else None
-        filters = body.get("eventFilters") if isinstance(body, dict) else None
-        if not isinstance(filters, list) or not filters or not isinstance(mode, dict):
-            return rc_error(400, "CMN-101", "Parameter [eventFilters] value is invalid")
-        if mode.get("transportType") != "WebHook" or not mode.get("address"):
-            return rc_error(400, "SUB-522", "WebHook delivery needs an address")
-        token = "vt-" + str(next(self._ids))
-        try:  # the validation request: the listener must echo Validation-Token
-            r = urllib.request.urlopen(
-                urllib.request.Request(
-                    mode["address"], data=b"", method="POST", headers={"Validation-Token": token}
-                ),
-                timeout=5,
-            )
-            echoed = r.headers.get("Validation-Token")
-            r.close()
-        except OSError:
-            echoed = None
-        if echoed != token:
-            return rc_error(
-                400,
-                "SUB-523",
-                "WebHook responds with incorrect HTTP status or HTTP header Validation-Token",
-            )
-        sid = f"sub-{next(self._ids)}"
-        with self.lock:
-            self.subscriptions[sid] = {
-                "id": sid,
-                "eventFilters": filters,
-                "address": mode["address"],
-                "verificationToken": mode.get("verificationToken", ""),
-                "expiresIn": int(body.get("expiresIn", 604800)),
-            }
-        return Reply(200, self._subscription_json(self.subscriptions[sid]))
-
-    def _renew(self, req: Request, m: re.Match[str]) -> Reply:
-        sub = self.subscriptions.get(m["id"])
-        if sub is None:
-            return rc_error(404, "SUB-404", f"Subscription [{m['id']}] not found")
-        return Reply(200, self._subscription_json(sub))
-
-    def _unsubscribe(self, req: Request, m: re.Match[str]) -> Reply:
-        if self.subscriptions.pop(m["id"], None) is None:
-            return rc_error(404, "SUB-404", f"Subscription [{m['id']}] not found")
         return Reply(204)
