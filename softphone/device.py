@@ -43,6 +43,7 @@ from .clock import SessionClock, StreamClock
 from .config import DeviceConfig
 from .endpoint import PjLog, create_endpoint, pj_error, quiet_stderr
 from .leg import Leg
+from .sessions import Sessions
 from .tap import Tap
 
 __all__ = ["Device", "DeviceError", "DeviceStats", "quiet_stderr"]
@@ -79,7 +80,7 @@ class Device:
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._legs: dict[int, Leg] = {}
         self._finished: list[Leg] = []  # disconnected; freed on the next loop turn
-        self._sessions: dict[str, tuple[SessionClock, set[str]]] = {}
+        self._sessions = Sessions()  # open sessions: their legs and call clock
         self._serial = iter(range(1, 1 << 62))
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -222,9 +223,9 @@ class Device:
         leg.admission = decision
         self._legs[prm.callId] = leg
         session = decision.identity.session_id
-        self._sessions.setdefault(session, (SessionClock(self.config.media.tap_rate_hz), set()))[
-            1
-        ].add(leg.key)
+        entry = self._sessions.open_leg(session, leg.key)
+        if entry.clock is None:
+            entry.clock = SessionClock(self.config.media.tap_rate_hz)
         n = max(s.media_index for s in decision.streams) + 1
         op.opt.audioCount = n
         op.opt.videoCount = 0
@@ -252,7 +253,10 @@ class Device:
         if leg.admission is None or leg.ended:
             return
         session = leg.admission.identity.session_id  # type: ignore[union-attr]
-        clock = self._sessions[session][0]
+        entry = self._sessions.get(session)
+        if entry is None:
+            return
+        clock = entry.clock
         info = leg.getInfo()  # keep it: .media dangles once a temporary CallInfo is freed
         for media in info.media:
             log.debug("leg %s media %d type %d status %d dir %d", leg.key, media.index, media.type,
@@ -291,11 +295,7 @@ class Device:
             return
         session = leg.admission.identity.session_id  # type: ignore[union-attr]
         labels = tuple(tap.label for tap in leg.taps.values())
-        entry = self._sessions.get(session)
-        if entry is not None:
-            entry[1].discard(leg.key)
-            if not entry[1]:
-                del self._sessions[session]
+        self._sessions.close_leg(session, leg.key)
         log.info("call %s: leg %s ended (%s)", session, leg.key, reason)
         self._publish(LegEnded(leg.key, session, labels, reason))
 

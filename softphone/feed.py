@@ -24,6 +24,8 @@ from records.device import DeviceEvent, LegAnswered, LegEnded, StreamStats
 from records.frames import AudioFrame
 from records.kinds import MIXED_LABEL, StreamKind
 
+from .sessions import Sessions
+
 log = logging.getLogger(__name__)
 
 
@@ -43,10 +45,7 @@ class Feed:
         self.pipeline = pipeline
         self.tap = tap  # also gets every frame (recording, levels); must not block
         self.names = names  # SIP session id -> the platform's call id, once known
-        self._named: dict[str, str] = {}  # open sessions whose name is settled
-        self._plain: dict[str, str] = {}  # session -> From-user label of a plain 1-stream leg
-        self._mixed: set[str] = set()  # named plain sessions: their one stream is MIXED
-        self.legs: dict[str, set[str]] = {}  # session id -> open legs
+        self.sessions = Sessions()  # open SIP sessions: legs, names, mixed streams
         self.stats: dict[tuple[str, str], StreamStats] = {}  # latest per (session, party)
 
     def call_id(self, session_id: str) -> str:
@@ -55,26 +54,15 @@ class Feed:
         The adapter names a session when told of its answer, which the device
         reports before the session's first frame; a later name is ignored.
         """
-        name = self._named.get(session_id)
-        if name is None:
-            if self.names is None:
-                return session_id
-            given = self.names(session_id)
-            name = self._named[session_id] = given or session_id
-            if given and session_id in self._plain:
-                self._mixed.add(session_id)
-        return name
+        return self.sessions.call_id(session_id, self.names)
 
     def party(self, session_id: str, label: str) -> str:
-        return MIXED_LABEL if self._is_mixed(session_id, label) else label
-
-    def _is_mixed(self, session_id: str, label: str) -> bool:
-        return session_id in self._mixed and self._plain.get(session_id) == label
+        return MIXED_LABEL if self.sessions.is_mixed(session_id, label) else label
 
     def handle(self, item: AudioFrame | DeviceEvent) -> None:
         if isinstance(item, AudioFrame):
             call_id = self.call_id(item.call_id)
-            if self._is_mixed(item.call_id, item.party):
+            if self.sessions.is_mixed(item.call_id, item.party):
                 item = replace(item, call_id=call_id, party=MIXED_LABEL, kind=StreamKind.MIXED)
             elif call_id != item.call_id:
                 item = replace(item, call_id=call_id)
@@ -82,21 +70,15 @@ class Feed:
             if self.tap is not None:
                 self.tap(item)
         elif isinstance(item, LegAnswered):
-            self.legs.setdefault(item.session_id, set()).add(item.leg)
-            if item.identified_by == "fallback" and len(item.streams) == 1:
-                self._plain[item.session_id] = item.streams[0].label
+            plain = item.identified_by == "fallback" and len(item.streams) == 1
+            label = item.streams[0].label if plain else None
+            self.sessions.open_leg(item.session_id, item.leg, label)
         elif isinstance(item, LegEnded):
             call_id = self.call_id(item.session_id)
             for label in item.labels:
                 self.pipeline.end_party(call_id, self.party(item.session_id, label))
-            open_legs = self.legs.get(item.session_id, set())
-            open_legs.discard(item.leg)
-            if not open_legs:
-                self.legs.pop(item.session_id, None)
-                self._named.pop(item.session_id, None)
-                self._plain.pop(item.session_id, None)
-                self._mixed.discard(item.session_id)
-                self.pipeline.end_call(call_id)
+            if self.sessions.close_leg(item.session_id, item.leg) is not None:
+                self.pipeline.end_call(call_id)  # its last leg: the session is gone
                 for key in [k for k in self.stats if k[0] == item.session_id]:
                     del self.stats[key]
         elif isinstance(item, StreamStats):
