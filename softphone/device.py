@@ -253,10 +253,7 @@ class Device:
         if leg.admission is None or leg.ended:
             return
         session = leg.admission.identity.session_id  # type: ignore[union-attr]
-        entry = self._sessions.get(session)
-        if entry is None:
-            return
-        clock = entry.clock
+        clock = self._sessions.clock(session)
         info = leg.getInfo()  # keep it: .media dangles once a temporary CallInfo is freed
         for media in info.media:
             log.debug("leg %s media %d type %d status %d dir %d", leg.key, media.index, media.type,

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+
+from .clock import SessionClock
 
 
 @dataclass(slots=True)
@@ -25,7 +26,7 @@ class Session:
     plain_label: str | None = None  # the From-user label of a plain one-stream leg
     name: str | None = None  # the pipeline's call id, once settled
     mixed: bool = False  # named plain session: its one stream is the whole call
-    clock: Any = None  # the device side's SessionClock
+    clock: SessionClock | None = None  # the device side's call clock
 
 
 class Sessions:
@@ -40,6 +41,13 @@ class Sessions:
 
     def get(self, session_id: str) -> Session | None:
         return self._open.get(session_id)
+
+    def clock(self, session_id: str) -> SessionClock:
+        """The call clock of an open session (device side); KeyError when it has none."""
+        clock = self._open[session_id].clock
+        if clock is None:
+            raise KeyError(session_id)
+        return clock
 
     def open_leg(self, session_id: str, leg: str, plain_label: str | None = None) -> Session:
         """Add ``leg`` to its session, opening the session on its first leg."""

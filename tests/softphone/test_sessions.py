@@ -41,3 +41,21 @@ def test_an_id_that_comes_again_is_a_new_session():
     again = s.open_leg("s-1", "leg-2")
     assert again.name is None and again.plain_label is None and not again.mixed
     assert s.call_id("s-1", lambda sid: "uii-2") == "uii-2"
+
+
+def test_the_device_side_clock_lives_and_ends_with_its_session():
+    from softphone.clock import SessionClock
+
+    s = Sessions()
+    entry = s.open_leg("s-1", "leg-a")
+    entry.clock = SessionClock(16000)
+    assert s.open_leg("s-1", "leg-b").clock is entry.clock  # one clock per session
+    assert s.clock("s-1") is entry.clock
+    s.close_leg("s-1", "leg-a")
+    s.close_leg("s-1", "leg-b")
+    try:
+        s.clock("s-1")
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("an ended session has no clock")
