@@ -16,7 +16,7 @@ import pjsua2 as pj
 
 from records.device import RegistrationChanged
 
-from .admission import uri_hostport
+from .addresses import uri_hostport
 from .config import DeviceConfig
 
 log = logging.getLogger(__name__)

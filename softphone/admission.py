@@ -10,13 +10,13 @@ unidentified call when identification is required (403), a malformed request
 
 from __future__ import annotations
 
-import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from records.device import StreamLabel
 from records.kinds import MIXED_LABEL, StreamKind
 
+from .addresses import is_trusted
 from .config import AdmissionConfig
 from .identify import IdentificationError, Identity, Unidentified, identify
 from .message import MessageError, SipMessage, parse_message
@@ -53,44 +53,6 @@ class PartyRoles:
 
     def get(self, session_id: str, party_id: str | None) -> str | None:
         return self._roles.get((session_id, party_id)) if party_id else None
-
-
-def split_source(source: str) -> tuple[str, int | None]:
-    """``"127.0.0.1:5060"`` / ``"[::1]:5060"`` / ``"host"`` -> (host, port)."""
-    if source.startswith("["):
-        host, _, rest = source[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
-    host, sep, port = source.rpartition(":")
-    if sep and port.isdigit() and ":" not in host:
-        return host, int(port)
-    return source, None
-
-
-def uri_hostport(uri: str) -> str:
-    """``sip:user@10.0.0.1:5060;lr`` -> ``10.0.0.1:5060``; without a port just the host."""
-    rest = uri.split(":", 1)[1] if uri.startswith(("sip:", "sips:")) else uri
-    rest = rest.split("@", 1)[-1].split(";", 1)[0].split(">", 1)[0]
-    return rest
-
-
-def is_trusted(source: str, trusted: tuple[str, ...]) -> bool:
-    host, port = split_source(source)
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    for entry in trusted:
-        if "/" in entry:
-            try:
-                if addr in ipaddress.ip_network(entry, strict=False):
-                    return True
-            except ValueError:
-                continue
-            continue
-        t_host, t_port = split_source(entry)
-        if t_host == host and (t_port is None or t_port == port):
-            return True
-    return False
 
 
 def admit(

@@ -6,9 +6,9 @@ config file fails at load time with a clear message, not mid-call.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
+from .addresses import check_trusted
 from .identify import HeaderNames
 
 WHEEL_MAX_CALLS = 4  # PJSUA_MAX_CALLS compiled into the pjsua2-python wheel
@@ -25,29 +25,6 @@ def _uri_has_host(uri: str) -> bool:
     scheme, sep, rest = uri.partition(":")
     host = rest.split("@", 1)[-1].split(";", 1)[0]
     return bool(sep) and scheme in ("sip", "sips") and host not in ("", ":") and host[0] != ":"
-
-
-def _check_trusted(entry: str) -> None:
-    """A trusted source: an IP address, ``ip:port``, ``[v6]:port`` or a CIDR network."""
-    try:
-        if "/" in entry:
-            ipaddress.ip_network(entry, strict=False)
-            return
-        host, port = entry, ""
-        if entry.startswith("["):
-            host, closed, rest = entry[1:].partition("]")
-            if not closed or (rest and not rest.startswith(":")):
-                raise ValueError(entry)
-            port = rest[1:]
-        elif entry.count(":") == 1:
-            host, _, port = entry.partition(":")
-        ipaddress.ip_address(host)
-        if port and not (port.isdigit() and 0 < int(port) <= 65535):
-            raise ValueError(port)
-    except ValueError as err:
-        raise ConfigError(
-            f"trusted source {entry!r} is not an IP address, address:port or CIDR network"
-        ) from err
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +103,12 @@ class AdmissionConfig:
 
     def __post_init__(self) -> None:
         for entry in self.trusted:
-            _check_trusted(entry)
+            try:
+                check_trusted(entry)
+            except ValueError as err:
+                raise ConfigError(
+                    f"trusted source {entry!r} is not an IP address, address:port or CIDR network"
+                ) from err
         if not 1 <= self.max_calls <= WHEEL_MAX_CALLS:
             raise ConfigError(
                 f"max_calls must be 1..{WHEEL_MAX_CALLS} (compiled into the pjsua2 wheel); "

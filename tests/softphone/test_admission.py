@@ -1,6 +1,6 @@
 import pytest
 
-from softphone.admission import PartyRoles, admit, is_trusted, split_source, uri_hostport
+from softphone.admission import PartyRoles, admit
 from softphone.config import AdmissionConfig, ConfigError
 
 TWO_PARTY_SDP = (
@@ -70,21 +70,6 @@ def test_malformed_headers_and_sdp_get_400():
     assert bad_sdp.status == 400 and bad_sdp.reason.startswith("bad SDP: line 2")
     garbage = admit(b"\x00\x01", "127.0.0.1:1", 0, AdmissionConfig())
     assert garbage.status == 400
-
-
-def test_registrar_uri_to_trusted_entry():
-    assert uri_hostport("sip:127.0.0.1:5060;transport=udp") == "127.0.0.1:5060"
-    assert uri_hostport("sip:listenin@10.0.0.1") == "10.0.0.1"
-
-
-def test_trust_rules():
-    assert split_source("[::1]:5060") == ("::1", 5060)
-    assert split_source("127.0.0.1") == ("127.0.0.1", None)
-    assert is_trusted("127.0.0.1:5080", ("127.0.0.1:5080",))
-    assert not is_trusted("127.0.0.1:5081", ("127.0.0.1:5080",))
-    assert is_trusted("10.9.8.7:1", ("10.0.0.0/8",))
-    assert is_trusted("[::1]:5060", ("::1",))
-    assert not is_trusted("not-an-ip:5060", ("not-an-ip",))
 
 
 def test_party_roles_evict_oldest():
