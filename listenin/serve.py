@@ -24,8 +24,6 @@ log = logging.getLogger("listenin")
 def engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from pipeline.asr import WhisperConfig, WhisperEngine
 
-    if args.workers < 1:
-        raise CliError("--workers must be >= 1")
     path = resolve(args.model)
     language = None if args.language == "auto" else args.language
     log.info("loading model %s from %s", args.model, path)

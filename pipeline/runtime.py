@@ -176,12 +176,6 @@ class Pipeline:
         with self._lock:
             return len(self._calls)
 
-    def forget(self, call_id: str) -> None:
-        """Drop a call now, whatever it still owes (its pending finals are discarded)."""
-        with self._lock:
-            self._calls.pop(call_id, None)
-        self.pool.drop_stream(call_id)
-
     def close(self) -> None:
         self.pool.close()
         self._deliver()

@@ -103,20 +103,21 @@ class CallClockOrder:
                 self._held.setdefault(event.call_id, []).append(event)
                 return
             if isinstance(event, CallEnded):
-                held = self._held.pop(event.call_id, [])
-                for final in sorted(held, key=lambda f: (f.start, f.party)):
-                    self.renderer(final)
+                self._release(self._held.pop(event.call_id, []))
         self.renderer(event)
 
     def close(self) -> None:
         with self._lock:
             held, self._held = self._held, {}
         for finals in held.values():
-            for final in sorted(finals, key=lambda f: (f.start, f.party)):
-                self.renderer(final)
+            self._release(finals)
         close = getattr(self.renderer, "close", None)
         if close is not None:
             close()
+
+    def _release(self, finals: list[TranscriptFinal]) -> None:
+        for final in sorted(finals, key=lambda f: (f.start, f.party)):
+            self.renderer(final)
 
 
 class QueuedRenderer:

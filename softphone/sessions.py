@@ -13,7 +13,7 @@ device's records only, so a device in another process can feed it the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .clock import SessionClock
@@ -35,9 +35,6 @@ class Sessions:
 
     def __len__(self) -> int:
         return len(self._open)
-
-    def __iter__(self) -> Iterator[Session]:
-        return iter(list(self._open.values()))
 
     def get(self, session_id: str) -> Session | None:
         return self._open.get(session_id)
