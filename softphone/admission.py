@@ -4,8 +4,11 @@ Pure: the device passes the INVITE text, its source address and how many calls
 are open; :func:`admit` returns an :class:`Admission` with the SIP status to
 answer with and, when accepted, the identity and one :class:`StreamLabel` per
 audio stream.  Only supervise calls are answered: an untrusted source (403), an
-unidentified call when identification is required (403), a malformed request
-(400) or a device at its call limit (486) are refused with a reason to log.
+INVITE PJSIP had to cut (513), an unidentified call when identification is
+required (403), a malformed request or a Content-Length that is not the body's
+(400), a device at its call limit (486), an INVITE without an SDP offer, with
+no audio or too many streams (488) or another body type (415), two streams of
+one party (400) are refused with a reason to log.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from .addresses import is_trusted
 from .config import AdmissionConfig
 from .identify import IdentificationError, Identity, Unidentified, identify
 from .message import MessageError, SipMessage, parse_message
-from .sdp import SdpError, parse_sdp
+from .sdp import SdpError, SessionDescription, parse_sdp
+
+PJSIP_MAX_PKT_BYTES = 4000  # PJSIP_MAX_PKT_LEN compiled into the wheel: longer INVITEs are cut
+MAX_SDP_MEDIA = 8  # m= lines of any kind; PJMEDIA crashes on ~20 audio ones (measured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +71,14 @@ def admit(
 ) -> Admission:
     if not is_trusted(source, config.trusted + extra_trusted):
         return Admission(403, f"untrusted source {source}")
+    size = len(invite.encode() if isinstance(invite, str) else invite)
+    if size >= PJSIP_MAX_PKT_BYTES:  # PJSIP read no more than this: the rest is lost
+        return Admission(
+            513, f"INVITE of {size}+ bytes is over the {PJSIP_MAX_PKT_BYTES}-byte limit"
+        )
     try:
         msg = parse_message(invite)
+        check_framing(msg)
         identity = identify(msg.as_dict(), config.headers, config.require_identification)
     except Unidentified as err:
         return Admission(403, str(err))
@@ -74,19 +86,55 @@ def admit(
         return Admission(400, str(err))
     if calls_open >= config.max_calls:
         return Admission(486, f"device at its {config.max_calls}-call limit")
+    if not msg.body.strip():
+        return Admission(488, "no SDP offer in the INVITE (late offers are not supported)")
+    ctype = (msg.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if ctype != "application/sdp":
+        return Admission(415, f"body is {ctype or 'untyped'}, not application/sdp")
     try:
-        streams = label_streams(msg, identity, roles)
+        sdp = parse_sdp(msg.body)
     except SdpError as err:
         return Admission(400, f"bad SDP: {err}")
-    return Admission(200, "OK", identity, streams)
+    refusal = check_media(sdp, config.max_streams)
+    if refusal is not None:
+        return refusal
+    return Admission(200, "OK", identity, label_streams(sdp, identity, roles))
+
+
+def check_framing(msg: SipMessage) -> None:
+    """A Content-Length that is not the body's length means a cut or forged message."""
+    declared = msg.get("content-length")
+    if declared is None:
+        return
+    try:
+        length = int(declared)
+    except ValueError as err:
+        raise MessageError(f"Content-Length {declared[:20]!r} is not a number") from err
+    actual = len(msg.body.encode("utf-8", errors="surrogateescape"))
+    if length != actual:
+        raise MessageError(f"Content-Length {length} but the body has {actual} bytes")
+
+
+def check_media(sdp: SessionDescription, max_streams: int) -> Admission | None:
+    """Refuse offers the device cannot take apart: too many, none or ambiguous streams."""
+    if len(sdp.media_kinds) > MAX_SDP_MEDIA:
+        return Admission(488, f"{len(sdp.media_kinds)} media lines, at most {MAX_SDP_MEDIA}")
+    if not sdp.audio:
+        return Admission(488, "no audio stream in the offer")
+    if len(sdp.audio) > max_streams:
+        return Admission(488, f"{len(sdp.audio)} audio streams, at most {max_streams}")
+    parties = [a.party_id for a in sdp.audio if a.party_id is not None]
+    if len(parties) != len(set(parties)):
+        return Admission(400, "two audio streams name the same party-id")
+    return None
 
 
 def label_streams(
-    msg: SipMessage, identity: Identity, roles: PartyRoles | None = None
+    sdp: SessionDescription, identity: Identity, roles: PartyRoles | None = None
 ) -> tuple[StreamLabel, ...]:
     """One label per audio stream; several streams are told apart by their i= party."""
     roles = roles or PartyRoles(0)
-    audio = parse_sdp(msg.body).audio if msg.body.strip() else ()
+    audio = sdp.audio
     if len(audio) <= 1:
         index = audio[0].index if audio else 0
         party = identity.party_id or (audio[0].party_id if audio else None)

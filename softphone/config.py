@@ -12,6 +12,7 @@ from .addresses import check_trusted
 from .identify import HeaderNames
 
 WHEEL_MAX_CALLS = 4  # PJSUA_MAX_CALLS compiled into the pjsua2-python wheel
+MAX_STREAMS = 8  # audio streams per INVITE; PJMEDIA crashes on ~20 (measured)
 CODECS = ("PCMU", "PCMA", "G722")
 SRTP_MODES = ("off", "optional", "mandatory")
 
@@ -100,6 +101,10 @@ class AdmissionConfig:
     require_identification: bool = False  # refuse INVITEs without session headers
     headers: HeaderNames = field(default_factory=HeaderNames)
     max_calls: int = WHEEL_MAX_CALLS
+    max_streams: int = 4  # audio m= lines one INVITE may carry; more get 488
+    ack_timeout_s: float = 5.0  # a 200 never ACKed is hung up after this, freeing its slot
+    invite_rate_per_s: float = 10.0  # INVITEs per second one source IP may send ...
+    invite_burst: int = 20  # ... with this burst; beyond, 503 (bounded table of sources)
 
     def __post_init__(self) -> None:
         for entry in self.trusted:
@@ -109,6 +114,12 @@ class AdmissionConfig:
                 raise ConfigError(
                     f"trusted source {entry!r} is not an IP address, address:port or CIDR network"
                 ) from err
+        if not 1 <= self.max_streams <= MAX_STREAMS:
+            raise ConfigError(f"max_streams must be 1..{MAX_STREAMS}")
+        if not 0.5 <= self.ack_timeout_s <= 32:
+            raise ConfigError("ack_timeout_s must be 0.5..32 (RFC 3261 timer H is 32 s)")
+        if self.invite_rate_per_s <= 0 or self.invite_burst < 1:
+            raise ConfigError("invite_rate_per_s must be > 0 and invite_burst >= 1")
         if not 1 <= self.max_calls <= WHEEL_MAX_CALLS:
             raise ConfigError(
                 f"max_calls must be 1..{WHEEL_MAX_CALLS} (compiled into the pjsua2 wheel); "

@@ -38,11 +38,12 @@ from records.device import (
 from records.frames import AudioFrame
 
 from .account import DeviceAccount, account_config
-from .admission import PartyRoles, admit
+from .admission import Admission, PartyRoles, admit
 from .clock import SessionClock, StreamClock
 from .config import DeviceConfig
 from .endpoint import PjLog, create_endpoint, pj_error, quiet_stderr
 from .leg import Leg
+from .ratelimit import SourceRateLimit
 from .sessions import Sessions
 from .tap import Tap
 
@@ -51,6 +52,20 @@ __all__ = ["Device", "DeviceError", "DeviceStats", "quiet_stderr"]
 log = logging.getLogger(__name__)
 
 _TAPPABLE = (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
+
+
+def _printable(text: str) -> str:
+    """Text from the network as one printable line (no control bytes into logs or SIP)."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def _header(name: str, value: str) -> pj.SipHeader:
+    h = pj.SipHeader()
+    h.hName = name
+    h.hValue = value
+    return h
+
+
 _instance_lock = threading.Lock()  # pjsua2 has one endpoint per process
 
 
@@ -79,7 +94,14 @@ class Device:
         self._frames_out = 0  # written only by the consumer
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._legs: dict[int, Leg] = {}
-        self._finished: list[Leg] = []  # disconnected; freed on the next loop turn
+        # Disconnected legs, freed once their pjsua call slot is idle: a pjsua2 Call freed
+        # after its slot went to a new call would hang that call up (its destructor does).
+        self._finished: list[Leg] = []
+        # Refusals are answered after libHandleEvents returns, never inside onIncomingCall:
+        # a non-2xx answer there to an INVITE without SDP aborts the process (PJSIP 2.15).
+        self._refusals: list[tuple[Leg, Admission]] = []
+        adm = self.config.admission
+        self._rate = SourceRateLimit(adm.invite_rate_per_s, adm.invite_burst)
         self._sessions = Sessions()  # open sessions: their legs and call clock
         self._serial = iter(range(1, 1 << 62))
         self._thread: threading.Thread | None = None
@@ -178,7 +200,9 @@ class Device:
         try:
             while not self._stop.is_set():
                 ep.libHandleEvents(10)
-                self._finished.clear()
+                self._answer_refusals()
+                self._hang_up_unacked(time.monotonic())
+                self._reap_finished()
                 while True:
                     try:
                         fn = self._commands.get_nowait()
@@ -199,25 +223,22 @@ class Device:
         source = str(prm.rdata.srcAddress)
         invite = str(prm.rdata.wholeMsg)  # one copy out of SWIG
         log.debug("INVITE from %s:\n%s", source, invite)
-        decision = admit(
-            invite,
-            source,
-            len(self._legs),
-            self.config.admission,
-            self.roles,
-            self._trusted_extra,
-        )
+        if not self._rate.allow(source, time.monotonic()):
+            decision = Admission(503, f"INVITE rate limit for {source}")
+        else:
+            decision = admit(
+                invite,
+                source,
+                len(self._legs),
+                self.config.admission,
+                self.roles,
+                self._trusted_extra,
+            )
         key = f"{prm.callId}.{next(self._serial)}"
         leg = Leg(account, prm.callId, key, self._leg_ended, self._tap_streams)
-        op = pj.CallOpParam()
-        op.statusCode = decision.status
+        leg.source = source
         if not decision.accepted:
-            op.reason = decision.reason[:100].replace("\r", " ").replace("\n", " ")
-            self._finished.append(leg)  # keep it alive until the reply is out
-            self.stats.rejected += 1
-            log.warning("INVITE from %s rejected %d: %s", source, decision.status, decision.reason)
-            leg.answer(op)
-            self._publish(LegRejected(source, decision.status, decision.reason))
+            self._refusals.append((leg, decision))  # answered once this loop turn is over
             return
         assert decision.identity is not None
         leg.admission = decision
@@ -226,11 +247,14 @@ class Device:
         entry = self._sessions.open_leg(session, leg.key)
         if entry.clock is None:
             entry.clock = SessionClock(self.config.media.tap_rate_hz)
-        n = max(s.media_index for s in decision.streams) + 1
-        op.opt.audioCount = n
+        n = max(s.media_index for s in decision.streams) + 1  # m= lines up to the last audio
+        op = pj.CallOpParam()
+        op.statusCode = 200
+        op.opt.audioCount = len(decision.streams)  # other media (video...) get port 0
         op.opt.videoCount = 0
         op.opt.mediaDir = pj.IntVector([pj.PJMEDIA_DIR_DECODING] * n)  # recvonly: never talk
         leg.answer(op)
+        leg.answered_at = time.monotonic()
         answer_ms = (time.perf_counter() - t0) * 1000
         self.stats.answered += 1
         self.stats.answer_ms.append(answer_ms)
@@ -241,6 +265,44 @@ class Device:
                 leg.key, session, decision.streams, source, decision.identity.source, answer_ms
             )  # fmt: skip
         )
+
+    def _answer_refusals(self) -> None:
+        """Answer the INVITEs refused in the last loop turn (outside any PJSIP callback)."""
+        refusals, self._refusals = self._refusals, []
+        for leg, decision in refusals:
+            op = pj.CallOpParam()
+            op.statusCode = decision.status
+            op.reason = _printable(decision.reason)[:100]
+            if decision.status == 503:
+                op.txOption.headers.append(_header("Retry-After", str(self._rate.retry_after_s())))
+            self.stats.rejected += 1
+            log.warning("INVITE from %s rejected %d: %s", leg.source, decision.status,
+                        _printable(decision.reason))  # fmt: skip
+            try:
+                leg.answer(op)
+            except pj.Error as err:  # the remote gave up (CANCEL) before we answered
+                log.info("refusal of leg %s not sent: %s", leg.key, pj_error(err))
+            self._finished.append(leg)
+            self._publish(LegRejected(leg.source, decision.status, decision.reason))
+
+    def _hang_up_unacked(self, now_s: float) -> None:
+        """A 200 that is never ACKed frees its call slot after ``ack_timeout_s``."""
+        timeout_s = self.config.admission.ack_timeout_s
+        for leg in list(self._legs.values()):
+            if leg.confirmed or leg.ended or leg.answered_at is None:
+                continue
+            if now_s - leg.answered_at >= timeout_s:
+                leg.answered_at = None  # once
+                log.warning("leg %s: no ACK %.1f s after 200, hanging up", leg.key, timeout_s)
+                try:
+                    leg.hangup(pj.CallOpParam())
+                except pj.Error as err:
+                    log.warning("leg %s: hangup failed: %s", leg.key, pj_error(err))
+
+    def _reap_finished(self) -> None:
+        """Free disconnected legs whose call slot no live call has taken over."""
+        if self._finished:
+            self._finished = [leg for leg in self._finished if leg.isActive()]
 
     def _label(self, leg: Leg, media_index: int) -> StreamLabel:
         assert leg.admission is not None
@@ -275,10 +337,18 @@ class Device:
                 codec_hz = bridge_hz
             rate = codec_hz if codec_hz in (8000, 16000) and codec_hz <= bridge_hz else bridge_hz
             tap = Tap(session, label, rate, StreamClock(clock, rate), self._offer, stream.kind)
-            leg.getAudioMedia(media.index).startTransmit(tap)
+            self._audio_media(leg, media).startTransmit(tap)
             leg.taps[media.index] = tap
             log.info("call %s: tapping party %s (stream %d, %d Hz)", session, label, media.index,
                      rate)  # fmt: skip
+
+    def _audio_media(self, leg: Leg, media: pj.CallMediaInfo) -> pj.AudioMedia:
+        """The stream's conference port, found by its bridge slot: pjsua2's
+        ``getAudioMedia`` refuses an audio stream that follows a refused video one."""
+        for port in self._ep.mediaEnumPorts2():
+            if port.getPortId() == media.audioConfSlot:
+                return port
+        return leg.getAudioMedia(media.index)
 
     def _leg_ended(self, leg: Leg, reason: str) -> None:
         if leg.ended:

@@ -34,11 +34,16 @@ class Leg(pj.Call):  # type: ignore[misc]
         self.on_media = on_media
         self.admission: Admission | None = None
         self.taps: dict[int, Tap] = {}
+        self.source = ""  # "ip:port" the INVITE came from
+        self.answered_at: float | None = None  # monotonic s of our 200, until ACKed
+        self.confirmed = False  # the 200 was ACKed
         self.ended = False
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
         try:
             info = self.getInfo()
+            if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+                self.confirmed = True
             if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
                 self.on_ended(self, f"{info.lastStatusCode} {info.lastReason}")
         except Exception:

@@ -54,6 +54,7 @@ class SessionDescription:
     origin: str
     connection: str | None
     audio: tuple[AudioStream, ...] = field(default_factory=tuple)
+    media_kinds: tuple[str, ...] = ()  # every m= line's media, in order ("audio", "video", ...)
 
 
 def parse_sdp(body: str | bytes) -> SessionDescription:
@@ -133,7 +134,8 @@ def parse_sdp(body: str | bytes) -> SessionDescription:
                 m["connection"] or session_conn,
             )  # fmt: skip
         )
-    return SessionDescription(origin, session_conn, tuple(audio))
+    kinds = tuple(m["kind"] for m in media)
+    return SessionDescription(origin, session_conn, tuple(audio), kinds)
 
 
 def _attribute(m: dict, value: str, no: int) -> None:

@@ -13,6 +13,8 @@ TWO_PARTY_SDP = (
 def invite(headers: dict[str, str], sdp: str = "") -> str:
     head = "INVITE sip:listenin@127.0.0.1 SIP/2.0\r\n"
     base = {"Call-ID": "abc@192.0.2.10", "From": "<sip:1001@pbx>;tag=1"}
+    if sdp:
+        base["Content-Type"] = "application/sdp"
     lines = "".join(f"{k}: {v}\r\n" for k, v in {**base, **headers}.items())
     return head + lines + "\r\n" + sdp
 
@@ -39,8 +41,11 @@ def test_per_party_invite_uses_header_party_and_role():
     assert [(s.media_index, s.party_id, s.label) for s in got.streams] == [(0, "7", "customer")]
 
 
+ONE_STREAM = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n"
+
+
 def test_fallback_identity_labels_by_from_user():
-    got = admit(invite({}), "127.0.0.1:5060", 0, AdmissionConfig())
+    got = admit(invite({}, ONE_STREAM), "127.0.0.1:5060", 0, AdmissionConfig())
     assert got.identity.source == "fallback" and got.streams[0].label == "1001"
 
 
