@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from softphone.admission import PartyRoles, admit
 from softphone.config import AdmissionConfig, ConfigError
@@ -100,3 +102,84 @@ def test_a_trusted_entry_that_can_never_match_is_refused(entry):
 def test_trusted_entries_in_every_form_are_accepted():
     trusted = ("127.0.0.1", "127.0.0.1:9", "10.0.0.0/8", "::1", "[::1]:5060", "fd00::/8")
     assert AdmissionConfig(trusted=trusted).trusted == trusted
+
+
+def raw_invite(body: str, *headers: str, length: int | None = None) -> str:
+    head = [
+        "INVITE sip:listenin@127.0.0.1 SIP/2.0",
+        "Call-ID: x@y",
+        "From: <sip:1@pbx>;tag=1",
+        *headers,
+        f"Content-Length: {len(body.encode()) if length is None else length}",
+    ]
+    return "\r\n".join(head) + "\r\n\r\n" + body
+
+
+SDP_HEAD = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+
+
+def audio(n: int, party: str | None = None, kind: str = "audio") -> str:
+    title = f"i=party-id={party}\r\n" if party else ""
+    return f"m={kind} {4000 + 2 * n} RTP/AVP 0\r\n{title}"
+
+
+SDP_CT = "Content-Type: application/sdp"
+
+
+@pytest.mark.parametrize(
+    "text,status,reason",
+    [
+        (raw_invite("", ), 488, "no SDP offer"),
+        (raw_invite(SDP_HEAD + audio(0), "Content-Type: text/plain"), 415, "text/plain"),
+        (raw_invite(SDP_HEAD + audio(0)), 415, "untyped"),
+        (raw_invite(SDP_HEAD + audio(0), SDP_CT, length=10), 400, "Content-Length 10"),
+        (raw_invite(SDP_HEAD + audio(0), SDP_CT, length=900), 400, "Content-Length 900"),
+        (raw_invite(SDP_HEAD + audio(0), "Content-Length: ten", SDP_CT), 400, "not a number"),
+        (raw_invite(SDP_HEAD + audio(0), SDP_CT, "X-Pad: " + "a" * 4000), 513, "4000-byte"),
+        (raw_invite(SDP_HEAD + "".join(audio(n) for n in range(5)), SDP_CT), 488, "5 audio"),
+        (raw_invite(SDP_HEAD + "".join(audio(n) for n in range(9)), SDP_CT), 488, "9 media"),
+        (raw_invite(SDP_HEAD + audio(0, kind="video"), SDP_CT), 488, "no audio"),
+        (raw_invite(SDP_HEAD + audio(0, "p") + audio(1, "p"), SDP_CT), 400, "same party"),
+    ],
+)  # fmt: skip
+def test_hostile_invites_are_refused_with_the_right_status(text, status, reason):
+    got = admit(text, "127.0.0.1:5060", 0, AdmissionConfig())
+    assert (got.status, got.streams) == (status, ()) and reason in got.reason, got.reason
+
+
+def test_audio_after_video_keeps_its_media_index():
+    text = raw_invite(SDP_HEAD + audio(0, kind="video") + audio(1, "p1"), SDP_CT)
+    got = admit(text, "127.0.0.1:5060", 0, AdmissionConfig())
+    assert got.accepted and [s.media_index for s in got.streams] == [1]
+
+
+def test_the_stream_cap_is_configurable():
+    text = raw_invite(SDP_HEAD + "".join(audio(n) for n in range(5)), SDP_CT)
+    assert admit(text, "127.0.0.1:1", 0, AdmissionConfig(max_streams=6)).accepted
+    with pytest.raises(ConfigError):
+        AdmissionConfig(max_streams=20)
+    with pytest.raises(ConfigError):
+        AdmissionConfig(ack_timeout_s=0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=600), st.sampled_from(["127.0.0.1:5060", "10.9.8.7:5060"]))
+def test_any_text_gets_a_status_never_an_exception(text, source):
+    got = admit(text, source, 0, AdmissionConfig())
+    assert got.status in (200, 400, 403, 413, 415, 486, 488, 513)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([
+    "v=0", "m=audio 4000 RTP/AVP 0", "m=video 0 RTP/AVP 96", "i=party-id=a", "i=party-id=b",
+    "a=rtpmap:0 PCMU/8000", "a=sendonly", "c=IN IP4 1.2.3.4", "m=audio x RTP/AVP", "a=crypto:1",
+    "a=rtpmap:96", "m=audio 70000 RTP/AVP 0", "b=AS:64", "\x1b[31m", "",
+]), max_size=30))  # fmt: skip
+def test_any_sdp_gets_a_status_and_accepted_ones_are_consistent(lines):
+    body = "\r\n".join(lines) + "\r\n"
+    got = admit(raw_invite(body, SDP_CT), "127.0.0.1:5060", 0, AdmissionConfig())
+    assert got.status in (200, 400, 488)
+    if got.accepted:
+        assert 1 <= len(got.streams) <= 4
+        indexes = [s.media_index for s in got.streams]
+        assert indexes == sorted(set(indexes))
