@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 
 from pbxsim.g711 import ENCODERS
+from pbxsim.hostile import RawInvite, sdp
 from pbxsim.rtp import Packetizer
 from records.device import LegAnswered, LegEnded, LegRejected
 
 from .conftest import device_config, drain
-from .rawsip import RawInvite, sdp
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = sdp()

@@ -1,4 +1,4 @@
-"""A hostile SIP peer for tests: hand-built INVITEs over UDP, loopback only.
+"""A hostile SIP peer: hand-built INVITEs over UDP, for tests and benchmarks (loopback only).
 
 Each :class:`RawInvite` owns one socket and dialog; :meth:`RawInvite.final`
 waits for the final response, :meth:`RawInvite.ack` / :meth:`RawInvite.bye`
@@ -13,8 +13,9 @@ import secrets
 import socket
 import time
 
-from pbxsim import sip
 from softphone.message import parse_message
+
+from . import sip
 
 
 def sdp(kinds: list[str] | None = None, parties: list[str | None] | None = None) -> str:
@@ -35,11 +36,11 @@ def sdp(kinds: list[str] | None = None, parties: list[str | None] | None = None)
 
 
 class RawInvite:
-    def __init__(self, dest: tuple[str, int]) -> None:
+    def __init__(self, dest: tuple[str, int], source_ip: str = "127.0.0.1") -> None:
         self.dest = dest
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        local = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.sock.bind((source_ip, 0))
+        local = f"{source_ip}:{self.sock.getsockname()[1]}"
         self.dialog = sip.Dialog(f"sip:listenin@{dest[0]}:{dest[1]}", local)
         self.final_msg = None
 
