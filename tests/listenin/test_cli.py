@@ -141,7 +141,9 @@ def test_unwritable_archive_is_refused_at_start(tmp_path, capsys):
     blocker.write_text("")
     assert main(["run", "--no-server", "--archive", str(blocker / "calls")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("listenin: error: archive folder "), err
+    assert len(err) == 1 and err[0].startswith(
+        "listenin: error: --archive: cannot create folder "
+    ), err
 
 
 def test_verbose_after_the_sub_command_and_codecs_in_one_flag():

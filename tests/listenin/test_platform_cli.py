@@ -154,7 +154,7 @@ def test_supervise_one_call_and_clear_errors(tmp_path, rc_env, capsys, monkeypat
         {"client_id": "a", "account_id": "1", "destination": "5", "poll_interval": 5},
     )
     assert main(["supervise", "--platform", "ringcx", "--config", bad, "--session", "u"]) == 2
-    assert "platforms.ringcx.poll_interval: unknown key" in capsys.readouterr().err
+    assert "[platforms.ringcx] poll_interval: unknown key" in capsys.readouterr().err
     assert main(["supervise", "--platform", "yeastar", "--config", bad, "--session", "u"]) == 2
     assert "has no [platforms.yeastar] table" in capsys.readouterr().err
 
