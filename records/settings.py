@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .labels import has_control
+from .labels import is_clean
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _SHOW_CHARS = 60
@@ -95,13 +95,13 @@ def check_value(value: Any, hint: Any, key: str) -> Any:
     if hint is str:
         if not isinstance(value, str):
             raise _expected(key, "a string", value)
-        if has_control(value):
+        if not is_clean(value):
             raise SettingError(key, f"must not contain control characters, got {show(value)}")
         return value
     if hint is Path:
         if not isinstance(value, str) or not value.strip():
             raise _expected(key, "a non-empty path", value)
-        if has_control(value):
+        if not is_clean(value):
             raise SettingError(key, f"must not contain control characters, got {show(value)}")
         return Path(value)
     if typing.get_origin(hint) is tuple and typing.get_args(hint)[1:] == (...,):
