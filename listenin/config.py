@@ -151,14 +151,15 @@ def server_config(app: AppConfig, **overrides: Any) -> ServerConfig:
     for key in ("tls_cert", "tls_key"):
         if key in values:
             values[key] = str(values[key])
-    where = f"{app.path}: [server]" if app.path else "server"
+    where = f"{app.path}: [server] " if app.path else ""
     try:
         config = ServerConfig(
             token=os.environ.get(token_env) or None, token_env=token_env, hub=HubConfig(**hub),
             **values,
         )  # fmt: skip
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{where} {err}") from err
+        flags = [f"--ws-{k}" for k, v in overrides.items() if v is not None and f"{k} " in str(err)]
+        raise ConfigError(f"{flags[0]}: {err}" if flags else f"{where}{err}") from err
     if config.tls_cert and config.tls_key:
         _check_tls(config.tls_cert, config.tls_key, where)
     return config
@@ -170,13 +171,13 @@ def _check_tls(cert: str, key: str, where: str) -> None:
             with open(path, "rb"):
                 pass
         except OSError as err:
-            raise ConfigError(f"{where} {name}: cannot read {path} ({err.strerror})") from None
+            raise ConfigError(f"{where}{name}: cannot read {path} ({err.strerror})") from None
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
     except (ssl.SSLError, OSError) as err:
         reason = getattr(err, "reason", None) or err.strerror or err
         raise ConfigError(
-            f"{where} tls_cert, tls_key: {cert} and {key} are not a PEM certificate and its "
+            f"{where}tls_cert, tls_key: {cert} and {key} are not a PEM certificate and its "
             f"key ({reason})"
         ) from None
 
@@ -192,7 +193,7 @@ def archive_config(
     if app.archive is None and root is None:
         return None
     values = dict(app.archive or {})
-    where = f"{app.path}: [archive]" if app.path else "archive"
+    where = f"{app.path}: [archive] " if app.path else "--archive: "
     if root is not None:
         if not root.strip():
             raise ConfigError("--archive: expected a folder, got an empty path")
@@ -200,9 +201,9 @@ def archive_config(
     try:
         config = ArchiveConfig(**values)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{where} {err}") from err
+        raise ConfigError(f"{where}{err}") from err
     if check_root and config.enabled:
-        _check_writable(config.root, "--archive:" if root is not None else f"{where} root:")
+        _check_writable(config.root, "--archive: " if root is not None else f"{where}root: ")
     return config
 
 
@@ -211,6 +212,6 @@ def _check_writable(root: Path, where: str) -> None:
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ConfigError(f"{where} cannot create folder {root} ({err.strerror})") from None
+        raise ConfigError(f"{where}cannot create folder {root} ({err.strerror})") from None
     if not root.is_dir() or not os.access(root, os.W_OK | os.X_OK):
-        raise ConfigError(f"{where} {root} is not a writable folder")
+        raise ConfigError(f"{where}{root} is not a writable folder")

@@ -67,6 +67,8 @@ class ServerConfig:
     hub: HubConfig = field(default_factory=HubConfig)
 
     def __post_init__(self) -> None:
+        if not self.host.strip():
+            raise ServerConfigError("host must not be empty (it would mean every interface)")
         if not 0 <= self.port <= 65535:
             raise ServerConfigError(f"port must be 0-65535, got {self.port}")
         if bool(self.tls_cert) != bool(self.tls_key):

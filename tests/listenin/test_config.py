@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import fields
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from listenin.config import (
+    SERVER_KEYS,
     ConfigError,
     archive_config,
     load_config,
@@ -16,6 +21,7 @@ from listenin.config import (
     server_config,
 )
 from platforms.config import RingCentralConfig
+from sinks.archive import ArchiveConfig
 
 
 def write(tmp_path, text: str | bytes):
@@ -278,3 +284,61 @@ def test_cli_a_broken_config_is_one_error_line_and_exit_2(tmp_path, text, expect
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith(f"listenin: error: {bad}: {expected}")
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+VALUES = st.one_of(
+    st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(), st.text(max_size=20),
+    st.lists(st.one_of(st.integers(), st.text(max_size=5)), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)  # fmt: skip
+KEYS = {"server": list(SERVER_KEYS), "archive": [f.name for f in fields(ArchiveConfig)],
+        "platforms.ringcentral": [f.name for f in fields(RingCentralConfig)]}  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    section=st.sampled_from(sorted(KEYS)),
+    data=st.data(),
+)
+def test_any_value_for_any_key_is_accepted_or_one_config_error(tmp_path_factory, section, data):
+    keys = data.draw(st.lists(st.sampled_from(KEYS[section]), min_size=1, max_size=4, unique=True))
+    table = {key: data.draw(VALUES) for key in keys}
+    if section == "archive":
+        table.setdefault("root", "/tmp/listenin-fuzz")
+    text = f"[{section}]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in table.items())
+    path = tmp_path_factory.mktemp("fuzz") / "f.toml"
+    path.write_text(text)
+    try:
+        app = load_config(path)
+        server_config(app)
+        archive_config(app)
+    except ConfigError as err:
+        assert str(err).startswith(f"{path}: ") and "\n" not in str(err)
+
+
+@settings(max_examples=200, deadline=None)
+@given(content=st.one_of(st.binary(max_size=200), st.text(max_size=200)))
+def test_any_file_content_is_accepted_or_one_config_error(tmp_path_factory, content):
+    path = tmp_path_factory.mktemp("fuzz") / "f.toml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8", "replace"))
+    try:
+        app = load_config(path)
+        server_config(app)
+        archive_config(app)
+    except ConfigError as err:
+        assert str(err).startswith(f"{path}: ") and "\n" not in str(err)
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "nan" if value != value else ("inf" if value > 0 else "-inf") if value in (
+            float("inf"), float("-inf")) else repr(value)  # fmt: skip
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+    return str(value)
