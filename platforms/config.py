@@ -2,8 +2,9 @@
 
 The app's TOML file has one table per platform (``[platforms.ringcentral]``,
 ``[platforms.ringcx]``, ``[platforms.genesys]``, ``[platforms.yeastar]``);
-:func:`platform_config` checks a table's keys and types and builds the
-dataclass, whose ``__post_init__`` checks the values.  Every error names the
+:func:`platform_config` checks a table's keys and types (strictly, with
+:func:`records.settings.read_table`, like every config-file table) and builds
+the dataclass, whose ``__post_init__`` checks the values.  Every error names the
 bad key (``platforms.ringcx.poll_interval_s: must be within 5..60 s``).
 Secrets are never in the file: a ``*_env`` key names the environment variable
 that holds each (read by :func:`~platforms.secret.from_env`).
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from records.settings import SettingError, check_env_name, field_types, read_table
+from records.settings import SettingError, check_env_name, field_types, read_table, show_key
 
 SUPERVISE_MODES = ("party", "session")
 RC_EVENTS = ("webhook", "poll")
@@ -236,9 +237,8 @@ def platform_config(name: str, table: Mapping[str, Any]) -> PlatformConfig:
     section = f"platforms.{name}"
     cls = CONFIGS.get(name)
     if cls is None:
-        raise PlatformConfigError(
-            name, f"unknown platform (known: {', '.join(CONFIGS)})", "platforms"
-        )
+        known = ", ".join(CONFIGS)
+        raise PlatformConfigError(show_key(name), f"unknown platform (known: {known})", "platforms")
     try:
         hints, required = field_types(cls)
         kwargs = read_table(table, hints, section, required)

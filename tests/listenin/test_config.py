@@ -132,6 +132,7 @@ BAD = [
     ("platforms = 3", "platforms", "one table per platform"),
     ("[platforms]\nringcentral = 3", "[platforms] ringcentral", "must be a table"),
     ("[platforms.teams]\nx = 1", "[platforms] teams", "unknown platform"),
+    ('[platforms."t\\u001b"]\nx = 1', r'[platforms] "t\u001b"', "unknown platform"),
     ("[platforms.ringcentral]\ndevice_id = '1'", PRC + "client_id", "missing"),
     (RC + "server = 'x'", PRC + "server", "unknown key"),
     (RC + "poll_interval_s = '5'", PRC + "poll_interval_s", 'expected a number, got "5"'),
