@@ -24,28 +24,36 @@
 
     [platforms.ringcentral]       # one table per platform adapter (see README)
 
-Unknown sections and keys, wrong types and bad values are refused with a
-:class:`ConfigError` naming the file, the key and the problem.  Secrets never
-live in the file: only the names of the environment variables that hold them.
+Unknown tables and keys, wrong types and bad values are refused with a
+:class:`ConfigError` of one line naming the file, the table, the key and the
+problem (``FILE: [archive] fsync: expected a boolean (true or false), got
+"yes"``); types are checked by :func:`records.settings.read_table`, values by
+the stages' frozen configs.  Paths are checked when the outputs start: the
+archive root must be a writable folder, the TLS files readable PEM.  Secrets
+never live in the file: only the names of the environment variables that hold
+them.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from records.settings import SettingError, check_env_name, field_types, read_table, show_key
 from sinks.archive import ArchiveConfig
 from sinks.hub import HubConfig
 from sinks.server import ServerConfig
 
 TOKEN_ENV = "LISTENIN_WS_TOKEN"
 SECTIONS = ("server", "archive", "platforms")
-SERVER_KEYS = {
-    "host": str, "port": int, "token_env": str, "tls_cert": str, "tls_key": str,
-    "stats_interval_s": (int, float), "max_message_bytes": int, "compression": bool,
+MAX_FILE_BYTES = 1024 * 1024
+SERVER_KEYS: dict[str, Any] = {
+    "host": str, "port": int, "token_env": str, "tls_cert": Path, "tls_key": Path,
+    "stats_interval_s": float, "max_message_bytes": int, "compression": bool,
     "queue_events": int, "replay_events": int, "replay_calls": int,
 }  # fmt: skip
 HUB_KEYS = {f.name for f in fields(HubConfig)}
@@ -59,90 +67,151 @@ class ConfigError(Exception):
 class AppConfig:
     server: dict[str, Any] = field(default_factory=dict)  # checked [server] keys
     archive: dict[str, Any] | None = None  # checked [archive] keys; None: no table
-    platforms: dict[str, dict[str, Any]] = field(default_factory=dict)  # raw, per adapter
+    platforms: dict[str, Any] = field(default_factory=dict)  # name -> its checked PlatformConfig
     path: Path | None = None
 
 
 def load_config(path: str | Path | None) -> AppConfig:
+    """The checked file; any problem is one :class:`ConfigError` line, never a traceback."""
     if path is None:
         return AppConfig()
     path = Path(path)
+    data = _parse(path)
     try:
-        data = tomllib.loads(path.read_text())
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read ({err.strerror or err})") from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    unknown = sorted(set(data) - set(SECTIONS))
-    if unknown:
-        raise ConfigError(f"{path}: unknown section(s) {unknown}; known: {list(SECTIONS)}")
-    server = _table(path, data, "server")
-    _check_types(path, "server", server, SERVER_KEYS)
-    archive = data.get("archive")
-    if archive is not None:
-        archive = _table(path, data, "archive")
-        known = {f.name for f in fields(ArchiveConfig)}
-        bad = sorted(set(archive) - known)
-        if bad:
-            raise ConfigError(f"{path}: [archive] unknown key(s) {bad}; known: {sorted(known)}")
-        if "root" not in archive:
-            raise ConfigError(f"{path}: [archive] needs root = the folder for recordings")
-    platforms = _table(path, data, "platforms")
-    for name, table in platforms.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [platforms.{name}] must be a table")
+        for name, value in data.items():
+            if name not in SECTIONS:
+                table = isinstance(value, dict)
+                raise SettingError(
+                    f"[{show_key(name)}]" if table else show_key(name),
+                    f"unknown {'table' if table else 'key outside any table'} "
+                    "(known: [server], [archive], [platforms.NAME])",
+                )
+        server = read_table(data.get("server", {}), SERVER_KEYS, "server")
+        if "token_env" in server:
+            check_env_name(server["token_env"], "token_env", "server")
+        archive = None
+        if "archive" in data:
+            hints, required = field_types(ArchiveConfig)
+            archive = read_table(data["archive"], hints, "archive", required)
+        platforms = _platforms(data.get("platforms", {}))
+    except SettingError as err:
+        raise ConfigError(_located(path, err)) from None
     return AppConfig(server, archive, platforms, path)
 
 
-def _table(path: Path, data: dict[str, Any], name: str) -> dict[str, Any]:
-    table = data.get(name, {})
+def _parse(path: Path) -> dict[str, Any]:
+    try:
+        if path.is_dir():
+            raise ConfigError(f"{path}: cannot read (it is a folder)")
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read ({err.strerror or err})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: not a config file ({len(raw)} bytes, over {MAX_FILE_BYTES})")
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML (not UTF-8 text: byte {err.start})") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
+
+
+def _platforms(table: Any) -> dict[str, Any]:
+    from platforms.config import platform_config
+
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: {name} must be a table ([{name}])")
-    return dict(table)
+        raise SettingError("platforms", "must hold one table per platform ([platforms.NAME])")
+    return {name: platform_config(name, value) for name, value in table.items()}
 
 
-def _check_types(path: Path, section: str, table: dict[str, Any], keys: dict[str, Any]) -> None:
-    for key, value in table.items():
-        if key not in keys:
-            raise ConfigError(f"{path}: [{section}] unknown key {key!r}; known: {sorted(keys)}")
-        if (isinstance(value, bool) and keys[key] is not bool) or not isinstance(value, keys[key]):
-            raise ConfigError(f"{path}: [{section}] {key} has the wrong type ({value!r})")
+def _located(where: Any, err: SettingError) -> str:
+    section = f"[{err.section}] " if err.section else ""
+    return f"{where}: {section}{err.name}: {err.message}"
 
 
 def platform_settings(app: AppConfig, name: str):  # type: ignore[no-untyped-def]
-    """The checked ``[platforms.NAME]`` table: one reader, one :class:`ConfigError`."""
-    from platforms import PlatformConfigError, platform_config
-
-    where = app.path or "config"
-    table = app.platforms.get(name)
-    if table is None:
-        raise ConfigError(f"{where} has no [platforms.{name}] table")
-    try:
-        return platform_config(name, table)
-    except PlatformConfigError as err:
-        raise ConfigError(f"{where}: {err}") from err
+    """The checked ``[platforms.NAME]`` config (checked when the file was loaded)."""
+    config = app.platforms.get(name)
+    if config is None:
+        raise ConfigError(f"{app.path or 'config'}: no [platforms.{name}] table")
+    return config
 
 
 def server_config(app: AppConfig, **overrides: Any) -> ServerConfig:
-    """The websocket server's config: file values, then CLI overrides (None = not given)."""
+    """The websocket server's config: file values, then CLI overrides (None = not given).
+
+    The TLS files are checked here (readable, a PEM certificate and its key), so
+    that a missing file stops the start with its path, not a traceback later.
+    """
     values = {**app.server, **{k: v for k, v in overrides.items() if v is not None}}
     token_env = values.pop("token_env", TOKEN_ENV)
     hub = {k: values.pop(k) for k in list(values) if k in HUB_KEYS}
-    where = f"{app.path}: [server]" if app.path else "server"
+    for key in ("tls_cert", "tls_key"):
+        if key in values:
+            values[key] = str(values[key])
+    where = f"{app.path}: [server] " if app.path else ""
     try:
-        return ServerConfig(token=os.environ.get(token_env) or None, hub=HubConfig(**hub), **values)
+        config = ServerConfig(
+            token=os.environ.get(token_env) or None, token_env=token_env, hub=HubConfig(**hub),
+            **values,
+        )  # fmt: skip
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{where}: {err}") from err
+        flags = [f"--ws-{k}" for k, v in overrides.items() if v is not None and f"{k} " in str(err)]
+        raise ConfigError(f"{flags[0]}: {err}" if flags else f"{where}{err}") from err
+    if config.tls_cert and config.tls_key:
+        _check_tls(config.tls_cert, config.tls_key, where)
+    return config
 
 
-def archive_config(app: AppConfig, root: str | None = None) -> ArchiveConfig | None:
-    """The archive's config, or None when recording is off (no [archive], no --archive)."""
+def _check_tls(cert: str, key: str, where: str) -> None:
+    for name, path in (("tls_cert", cert), ("tls_key", key)):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as err:
+            raise ConfigError(f"{where}{name}: cannot read {path} ({err.strerror})") from None
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as err:
+        reason = getattr(err, "reason", None) or err.strerror or err
+        raise ConfigError(
+            f"{where}tls_cert, tls_key: {cert} and {key} are not a PEM certificate and its "
+            f"key ({reason})"
+        ) from None
+
+
+def archive_config(
+    app: AppConfig, root: str | None = None, *, check_root: bool = False
+) -> ArchiveConfig | None:
+    """The archive's config, or None when recording is off (no [archive], no --archive).
+
+    ``root`` is ``--archive DIR`` (it wins over the file's).  With ``check_root``
+    the folder is created if needed and must be writable.
+    """
     if app.archive is None and root is None:
         return None
     values = dict(app.archive or {})
+    where = f"{app.path}: [archive] " if app.path else "--archive: "
     if root is not None:
+        if not root.strip():
+            raise ConfigError("--archive: expected a folder, got an empty path")
         values["root"] = root
     try:
-        return ArchiveConfig(**values)
+        config = ArchiveConfig(**values)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{app.path or 'archive'}: [archive] {err}") from err
+        raise ConfigError(f"{where}{err}") from err
+    if check_root and config.enabled:
+        _check_writable(config.root, "--archive: " if root is not None else f"{where}root: ")
+    return config
+
+
+def _check_writable(root: Path, where: str) -> None:
+    """Refuse an archive folder that cannot be created or written, before anything starts."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"{where}cannot create folder {root} ({err.strerror})") from None
+    if not root.is_dir() or not os.access(root, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where}{root} is not a writable folder")

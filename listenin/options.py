@@ -174,9 +174,22 @@ def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         media = MediaConfig(
             codecs=tuple(args.codec or CODEC_CHOICES), srtp=args.srtp, jitter=jitter
         )
-        return DeviceConfig(account, transport, admission, media, log_level=args.pjsip_log_level)
+        config = DeviceConfig(account, transport, admission, media, log_level=args.pjsip_log_level)
     except ConfigError as err:
         raise CliError(str(err)) from err
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path is not None:
+            _check_readable(flag, path)
+    return config
+
+
+def _check_readable(flag: str, path: str) -> None:
+    """A file the device will need later must be there and readable now, named if not."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise CliError(f"{flag}: cannot read {path} ({err.strerror})") from None
 
 
 def output_options(p: argparse.ArgumentParser) -> None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-from pathlib import Path
 
 from models import resolve
 
@@ -57,16 +55,6 @@ def run_replay(args: argparse.Namespace, parties: list[PartyAudio], realtime: bo
     return 0
 
 
-def check_writable(root: Path) -> None:
-    """Refuse an archive folder that cannot be created or written, before anything starts."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise CliError(f"archive folder {root}: {err.strerror}") from err
-    if not root.is_dir() or not os.access(root, os.W_OK | os.X_OK):
-        raise CliError(f"archive folder {root} is not a writable folder")
-
-
 def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def]
     from sinks.server import ServerConfigError
 
@@ -78,9 +66,7 @@ def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def
         server = None
         if not args.no_server:
             server = server_config(app, host=args.ws_host, port=args.ws_port)
-        archive = archive_config(app, args.archive)
-        if archive is not None and archive.enabled:
-            check_writable(archive.root)
+        archive = archive_config(app, args.archive, check_root=True)
         out = Outputs(server, archive, on_screen)
         out.start()
     except (ConfigError, ServerConfigError) as err:

@@ -2,8 +2,9 @@
 
 The app's TOML file has one table per platform (``[platforms.ringcentral]``,
 ``[platforms.ringcx]``, ``[platforms.genesys]``, ``[platforms.yeastar]``);
-:func:`platform_config` checks a table's keys and types and builds the
-dataclass, whose ``__post_init__`` checks the values.  Every error names the
+:func:`platform_config` checks a table's keys and types (strictly, with
+:func:`records.settings.read_table`, like every config-file table) and builds
+the dataclass, whose ``__post_init__`` checks the values.  Every error names the
 bad key (``platforms.ringcx.poll_interval_s: must be within 5..60 s``).
 Secrets are never in the file: a ``*_env`` key names the environment variable
 that holds each (read by :func:`~platforms.secret.from_env`).
@@ -11,10 +12,11 @@ that holds each (read by :func:`~platforms.secret.from_env`).
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
+
+from records.settings import SettingError, check_env_name, field_types, read_table, show_key
 
 SUPERVISE_MODES = ("party", "session")
 RC_EVENTS = ("webhook", "poll")
@@ -27,13 +29,8 @@ GENESYS_MODES = ("NextCall", "AllCalls")
 YEASTAR_TYPES = ("listen", "whisper", "barge")
 
 
-class PlatformConfigError(ValueError):
-    """A bad platform setting; ``key`` is its dotted name."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
-        self.key = key
-        self.message = message
+class PlatformConfigError(SettingError):
+    """A bad platform setting; ``key`` is its dotted name (``platforms.ringcx.poll_interval_s``)."""
 
 
 def _need(ok: bool, key: str, message: str) -> None:
@@ -64,6 +61,9 @@ def split_hostport(value: str) -> tuple[str, int]:
 
 
 def _check_common(cfg: Any) -> None:
+    for f in fields(cfg):
+        if f.name.endswith("_env"):
+            check_env_name(getattr(cfg, f.name), f.name)
     _need(0 < cfg.request_timeout_s <= 120, "request_timeout_s", "must be within (0, 120] s")
     _within(cfg, "max_retries", 0, 10, "")
     _within(cfg, "max_device_calls", 1, 64, "")
@@ -234,55 +234,19 @@ CONFIGS: dict[str, type] = {
 
 def platform_config(name: str, table: Mapping[str, Any]) -> PlatformConfig:
     """Build and check the config of platform ``name`` from its table."""
-    prefix = f"platforms.{name}"
+    section = f"platforms.{name}"
     cls = CONFIGS.get(name)
     if cls is None:
-        raise PlatformConfigError(prefix, f"unknown platform (known: {', '.join(CONFIGS)})")
-    if not isinstance(table, Mapping):
-        raise PlatformConfigError(prefix, "must be a table")
-    hints = typing.get_type_hints(cls)
-    known = [f.name for f in fields(cls)]
-    for key in table:
-        if key not in known:
-            raise PlatformConfigError(f"{prefix}.{key}", f"unknown key (known: {', '.join(known)})")
-    kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name in table:
-            kwargs[f.name] = _coerce(table[f.name], hints[f.name], f"{prefix}.{f.name}")
-        elif f.default is MISSING and f.default_factory is MISSING:
-            raise PlatformConfigError(f"{prefix}.{f.name}", "missing (required)")
+        known = ", ".join(CONFIGS)
+        raise PlatformConfigError(show_key(name), f"unknown platform (known: {known})", "platforms")
     try:
+        hints, required = field_types(cls)
+        kwargs = read_table(table, hints, section, required)
+        for key, value in kwargs.items():  # surrounding blanks are a copy-paste accident
+            if isinstance(value, str):
+                kwargs[key] = value.strip()
+            elif isinstance(value, tuple):
+                kwargs[key] = tuple(v.strip() for v in value)
         return cls(**kwargs)  # type: ignore[no-any-return]
-    except PlatformConfigError as err:
-        raise PlatformConfigError(f"{prefix}.{err.key}", err.message) from None
-
-
-def _coerce(value: Any, hint: Any, key: str) -> Any:
-    if hint is bool:
-        _need(isinstance(value, bool), key, f"expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        _need(
-            isinstance(value, int) and not isinstance(value, bool),
-            key,
-            f"expected an integer, got {value!r}",
-        )
-        return value
-    if hint is float:
-        _need(
-            isinstance(value, int | float) and not isinstance(value, bool),
-            key,
-            f"expected a number, got {value!r}",
-        )
-        return float(value)
-    if hint is str:
-        _need(isinstance(value, str), key, f"expected a string, got {value!r}")
-        return value.strip()
-    if typing.get_origin(hint) is tuple:
-        _need(
-            isinstance(value, list | tuple) and all(isinstance(v, str) for v in value),
-            key,
-            f"expected a list of strings, got {value!r}",
-        )
-        return tuple(v.strip() for v in value)
-    raise PlatformConfigError(key, f"unsupported type {hint}")  # pragma: no cover
+    except SettingError as err:
+        raise PlatformConfigError(err.name, err.message, err.section or section) from None

@@ -31,6 +31,8 @@ class ArchiveConfig:
     queue_max_items: int = 4000  # audio records waiting for the writer (~10 s of 4 calls)
 
     def __post_init__(self) -> None:
+        if not str(self.root).strip():  # Path("") is ".": it would record into the working folder
+            raise ValueError("root must not be empty")
         object.__setattr__(self, "root", Path(self.root))
         check_template(self.folder, CALL_FIELDS, what="folder")
         check_template(self.party_file, PARTY_FIELDS, frozenset({"party"}), what="party_file")
@@ -42,9 +44,14 @@ class ArchiveConfig:
         check_file_name(self.party_file, "party_file")
         if len(set(names.values())) != len(names):
             raise TemplateError(f"file templates must differ: {names}")
-        if self.flush_interval_ms <= 0 or self.queue_max_items <= 0:
-            raise ValueError("flush_interval_ms and queue_max_items must be positive")
-        if self.stereo_rate_hz is not None and self.stereo_rate_hz <= 0:
-            raise ValueError(f"stereo_rate_hz must be positive, got {self.stereo_rate_hz}")
-        if self.join_window_ms < 0 or self.max_skew_ms <= 0:
-            raise ValueError("join_window_ms must be >= 0 and max_skew_ms > 0")
+        _within("flush_interval_ms", self.flush_interval_ms, 1, 60_000)
+        _within("queue_max_items", self.queue_max_items, 1, 1_000_000)
+        if self.stereo_rate_hz is not None:
+            _within("stereo_rate_hz", self.stereo_rate_hz, 8000, 48000)
+        _within("join_window_ms", self.join_window_ms, 0, 60_000)
+        _within("max_skew_ms", self.max_skew_ms, 1, 600_000)
+
+
+def _within(name: str, value: int, lo: int, hi: int) -> None:
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be within {lo}..{hi}, got {value}")

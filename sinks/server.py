@@ -57,6 +57,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8765  # 0: any free port
     token: str | None = field(default=None, repr=False)
+    token_env: str = "LISTENIN_WS_TOKEN"  # the variable the token is read from (for messages)
     tls_cert: str | None = None  # PEM; with tls_key, serve wss://
     tls_key: str | None = None
     max_message_bytes: int = 64 * 1024  # larger client messages close the socket (1009)
@@ -66,16 +67,24 @@ class ServerConfig:
     hub: HubConfig = field(default_factory=HubConfig)
 
     def __post_init__(self) -> None:
+        if not self.host.strip():
+            raise ServerConfigError("host must not be empty (it would mean every interface)")
         if not 0 <= self.port <= 65535:
             raise ServerConfigError(f"port must be 0-65535, got {self.port}")
         if bool(self.tls_cert) != bool(self.tls_key):
-            raise ServerConfigError("TLS needs both a certificate and a key")
-        if self.stats_interval_s < 0 or self.max_message_bytes < 256:
-            raise ServerConfigError("stats_interval_s must be >= 0, max_message_bytes >= 256")
+            raise ServerConfigError("TLS needs both a certificate and a key (tls_cert, tls_key)")
+        if not 0 <= self.stats_interval_s <= 3600:
+            raise ServerConfigError(
+                f"stats_interval_s must be within 0..3600, got {self.stats_interval_s}"
+            )
+        if not 256 <= self.max_message_bytes <= 16 * 1024 * 1024:
+            raise ServerConfigError(
+                f"max_message_bytes must be within 256..16777216, got {self.max_message_bytes}"
+            )
         if not self.token and not is_loopback(self.host):
             raise ServerConfigError(
-                f"refusing to serve on {self.host} without a token: set LISTENIN_WS_TOKEN "
-                "(or server.token in the config file), or bind to 127.0.0.1"
+                f"refusing to serve on {self.host} without a token: set {self.token_env} "
+                "(the variable named by [server] token_env), or bind to 127.0.0.1"
             )
 
     @property

@@ -5,6 +5,9 @@ ids in ``p-rc-api-ids`` and the monitored session / party in
 ``p-rc-api-monitoring-ids`` (``party-id=...;session-id=...``).  Other platforms
 can add configurable headers (e.g. ``X-Session-Id``, ``X-Party-Id``,
 ``X-Party-Role``); without any, the SIP Call-ID and the From user are used.
+Ids from headers must be plain tokens; the From user, free text, is cleaned
+of control characters and cut short (:func:`records.labels.clean_label`), so
+that what reaches events, file names and logs is safe to print.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from records.labels import clean_label
 
 MAX_HEADER_CHARS = 1024
 _ID_RE = re.compile(r"^[A-Za-z0-9._:@!~+\-]{1,128}$")
@@ -78,8 +83,9 @@ def _checked(value: str, what: str) -> str:
 
 
 def from_user(from_header: str) -> str | None:
-    m = re.search(r"sips?:([^@;>]+)@", from_header)
-    return m.group(1) if m else None
+    """The user part of a ``From`` URI, cleaned of control characters (it reaches logs)."""
+    m = re.search(r"sips?:([^@;>]+)@", from_header[:MAX_HEADER_CHARS])
+    return clean_label(m.group(1)) if m else None
 
 
 def identify(

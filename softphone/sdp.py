@@ -4,7 +4,9 @@ A RingCentral supervise INVITE can carry two ``m=audio`` lines, one per party,
 each with an ``i=`` (media title) line naming its ``party-id``.  :func:`parse_sdp`
 returns one :class:`AudioStream` per ``m=audio`` line with its payload formats,
 codec names, direction, SDES crypto offer and party id.  Malformed input raises
-:class:`SdpError` with the line number; nothing is guessed.
+:class:`SdpError` with the line number; nothing is guessed.  Control characters
+(an ESC in an ``i=`` line, say) are replaced before anything is parsed, and the
+title and party id are cut short, so that every string returned is safe to log.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from records.labels import clean_label
+
 MAX_SDP_BYTES = 16384
+MAX_TITLE_CHARS = 256
 STATIC_CODECS = {0: ("PCMU", 8000), 8: ("PCMA", 8000), 9: ("G722", 8000), 18: ("G729", 8000)}
 _PARTY_RE = re.compile(r"party-?id\s*[=:]\s*([^\s;,]+)", re.IGNORECASE)
 
@@ -65,7 +70,10 @@ def parse_sdp(body: str | bytes) -> SessionDescription:
             body = body.decode("utf-8")
         except UnicodeDecodeError as err:
             raise SdpError("SDP is not UTF-8") from err
-    lines = [ln for ln in body.replace("\r\n", "\n").split("\n") if ln.strip()]
+    elif len(body) > MAX_SDP_BYTES:
+        raise SdpError(f"SDP of {len(body)} chars is over the {MAX_SDP_BYTES} byte limit")
+    raw = (ln.strip().replace("\t", " ") for ln in body.replace("\r\n", "\n").split("\n"))
+    lines = [clean_label(ln, None) for ln in raw if ln]
     if not lines or not lines[0].startswith("v="):
         raise SdpError("SDP must start with a v= line")
     origin = ""
@@ -128,8 +136,8 @@ def parse_sdp(body: str | bytes) -> SessionDescription:
                 m["proto"],
                 tuple(codecs),
                 m["dir"],
-                m["title"],
-                party.group(1) if party else None,
+                clean_label(m["title"], MAX_TITLE_CHARS) if m["title"] is not None else None,
+                clean_label(party.group(1)) if party else None,
                 tuple(m["crypto"]),
                 m["connection"] or session_conn,
             )  # fmt: skip

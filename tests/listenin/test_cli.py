@@ -121,7 +121,15 @@ BAD_VALUES = [
     (["demo", "--seconds", "0"], "--seconds must be > 0"),
     (["demo", "--seconds", "-5"], "--seconds must be > 0"),
     (["transcribe", "--mixed", "x.wav", "--call-id", ""], "--call-id must not be empty"),
-]
+    (["run", "--tls-port", "5071", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/x"],
+     "--tls-cert: cannot read /nonexistent/c.pem (No such file or directory)"),
+    (["run", "--sip-port", "0", "--rtp-port", "0", "--ws-port", "70000"],
+     "--ws-port: port must be 0-65535, got 70000"),
+    (["run", "--sip-port", "0", "--rtp-port", "0", "--ws-host", ""],
+     "--ws-host: host must not be empty"),
+    (["run", "--sip-port", "0", "--rtp-port", "0", "--no-server", "--archive", ""],
+     "--archive: expected a folder, got an empty path"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("argv", "needle"), BAD_VALUES, ids=lambda v: " ".join(v))
@@ -141,7 +149,9 @@ def test_unwritable_archive_is_refused_at_start(tmp_path, capsys):
     blocker.write_text("")
     assert main(["run", "--no-server", "--archive", str(blocker / "calls")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("listenin: error: archive folder "), err
+    assert len(err) == 1 and err[0].startswith(
+        "listenin: error: --archive: cannot create folder "
+    ), err
 
 
 def test_verbose_after_the_sub_command_and_codecs_in_one_flag():

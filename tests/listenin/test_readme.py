@@ -21,3 +21,9 @@ def test_every_platform_key_is_documented(cls):
 
 def test_every_server_key_is_documented():
     assert not [k for k in SERVER_KEYS if f"`{k}`" not in README]
+
+
+def test_every_archive_key_is_documented():
+    from sinks.archive import ArchiveConfig
+
+    assert not [f.name for f in dataclasses.fields(ArchiveConfig) if f"`{f.name}`" not in README]

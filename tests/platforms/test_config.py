@@ -58,7 +58,7 @@ def test_a_table_becomes_a_frozen_checked_config():
             "ringcentral",
             {**RC, "groups": "Support"},
             "platforms.ringcentral.groups",
-            "list of strings",
+            "array of strings",
         ),
         (
             "ringcentral",

@@ -1,6 +1,15 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from softphone.identify import HeaderNames, IdentificationError, identify, parse_params
+from records.labels import is_clean
+from softphone.identify import (
+    HeaderNames,
+    IdentificationError,
+    from_user,
+    identify,
+    parse_params,
+)
 
 
 def test_ringcentral_monitoring_ids():
@@ -67,3 +76,31 @@ def test_parse_params_tolerates_spacing_and_commas():
         "party-id": "p-1",
         "session-id": "s-2",
     }
+
+
+def test_the_from_user_is_cleaned_of_control_characters_and_cut_short():
+    call = {"Call-ID": "c-1@host"}
+    who = identify({**call, "From": "<sip:\x1b]0:pwned\x07bob\r\n\x9b31m@pbx>;tag=1"})
+    assert who.party_id == "?]0:pwned?bob???31m" and who.label == who.party_id
+    assert identify({**call, "From": f"<sip:{'u' * 500}@pbx>"}).party_id == "u" * 128
+    assert from_user("sip:\u202eevil\u2028line@x") == "?evil?line"
+
+
+def test_control_characters_in_ids_are_refused_not_passed_on():
+    with pytest.raises(IdentificationError, match=r"malformed X-Party-Id 'p\\x1b\[31m'"):
+        identify({"X-Session-Id": "s", "X-Party-Id": "p\x1b[31m"})
+    with pytest.raises(IdentificationError, match="malformed Call-ID"):
+        identify({"Call-ID": "a\x1bb"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(user=st.text(min_size=1, max_size=300), call_id=st.text(max_size=40))
+def test_whatever_the_headers_say_the_identity_is_clean(user, call_id):
+    headers = {"Call-ID": call_id or "c", "From": f"<sip:{user}@pbx>", "X-Party-Role": user}
+    for h in (headers, {**headers, "X-Session-Id": call_id, "X-Party-Id": user}):
+        try:
+            who = identify(h)
+        except IdentificationError:
+            continue
+        for text in (who.session_id, who.party_id or "", who.role or "", who.label):
+            assert is_clean(text) and len(text) <= 256, text

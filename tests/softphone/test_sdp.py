@@ -1,5 +1,8 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from records.labels import MAX_LABEL_CHARS, is_clean
 from softphone.sdp import SdpError, parse_sdp
 
 # A RingCentral-style supervise offer: one INVITE, two audio streams, one per party.
@@ -73,3 +76,44 @@ def test_plain_offer_with_video_and_dynamic_codec():
 def test_malformed_sdp_is_rejected_with_the_reason(body, message):
     with pytest.raises(SdpError, match=message):
         parse_sdp(body)
+
+
+def test_control_characters_from_the_network_are_replaced_and_labels_cut_short():
+    body = (
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.1\x1b[2J\r\nm=audio 5000 RTP/AVP 0 96\r\n"
+        "i=party-id=p-1\x1b[31mred\x07;note=\x9b1m\u202eevil\r\n"
+        "a=rtpmap:96 op\x00us/48000\r\n"
+        f"m=audio 5002 RTP/AVP 0\r\ni=party-id={'x' * 500}\r\n"
+    )
+    sdp = parse_sdp(body)
+    a, b = sdp.audio
+    assert a.party_id == "p-1?[31mred?" and a.title == "party-id=p-1?[31mred?;note=?1m?evil"
+    assert sdp.origin == "- 1 1 IN IP4 10.0.0.1?[2J" and a.codecs[1].name == "OP?US"
+    assert b.party_id == "x" * 128 and b.title is not None and len(b.title) == 256
+
+
+def test_tabs_separate_fields_like_spaces():
+    sdp = parse_sdp("v=0\nm=audio\t5000 RTP/AVP\t0\na=rtpmap:0 PCMU/8000\t\n")
+    assert sdp.audio[0].port == 5000 and sdp.audio[0].codecs[0].name == "PCMU"
+
+
+def test_a_long_text_body_is_refused_like_a_long_byte_body():
+    with pytest.raises(SdpError, match="over the"):
+        parse_sdp("v=0\n" + "a=x\n" * 5000)
+
+
+@settings(max_examples=300, deadline=None)
+@given(title=st.text(max_size=400), attribute=st.text(max_size=60))
+def test_whatever_the_offer_says_every_string_returned_is_clean(title, attribute):
+    body = f"v=0\nc=IN IP4 {attribute}\nm=audio 5000 RTP/AVP 0\ni=party-id={title}\na={attribute}\n"
+    try:
+        sdp = parse_sdp(body)
+    except SdpError:
+        return
+    for stream in sdp.audio:
+        texts = [stream.title or "", stream.party_id or "", stream.connection or "",
+                 stream.protocol, *stream.crypto, *(c.name for c in stream.codecs)]  # fmt: skip
+        assert all(is_clean(t) for t in texts), texts
+        assert len(stream.party_id or "") <= MAX_LABEL_CHARS
+        assert len(stream.title or "") <= 256
+    assert is_clean(sdp.origin)
