@@ -222,7 +222,7 @@ class Device:
         t0 = time.perf_counter()
         source = str(prm.rdata.srcAddress)
         invite = str(prm.rdata.wholeMsg)  # one copy out of SWIG
-        log.debug("INVITE from %s:\n%s", source, invite)
+        log.debug("INVITE from %s: %r", source, invite)  # repr: no raw control bytes
         if not self._rate.allow(source, time.monotonic()):
             decision = Admission(503, f"INVITE rate limit for {source}")
         else:
