@@ -98,7 +98,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--invites", type=int, default=500)
     p.add_argument("--sources", type=int, default=50, help="untrusted loopback addresses")
-    p.add_argument("--rate", type=float, default=1000.0, help="INVITEs per second to send")
+    p.add_argument("--rate", type=float, default=100.0, help="INVITEs per second to send")
     p.add_argument("--seconds", type=float, default=8.0)
     args = p.parse_args()
     config = DeviceConfig(
