@@ -16,7 +16,7 @@ def write(tmp_path, text: str):
 def test_values_reach_the_server_and_archive_and_the_token_comes_from_the_env(
     tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("MY_TOKEN", "t0k")
+    monkeypatch.setenv("MY_TOKEN", "t0k-0123456789abcdef")
     app = load_config(
         write(
             tmp_path,
@@ -39,7 +39,7 @@ server = "https://platform.example"
     )
     server = server_config(app, port=9100, host=None)
     assert (server.host, server.port, server.token, server.hub.queue_events) == (
-        "0.0.0.0", 9100, "t0k", 10)  # fmt: skip
+        "0.0.0.0", 9100, "t0k-0123456789abcdef", 10)  # fmt: skip
     assert "t0k" not in repr(server)
     archive = archive_config(app)
     assert archive is not None and archive.folder == "{call_id}"
