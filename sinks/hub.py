@@ -134,15 +134,12 @@ class Subscriber:
             self.pending_bytes + msg.size <= self.capacity_bytes
         )
 
-    def offer(self, msg: Outgoing, must: bool = False) -> bool:
-        """Queue ``msg``; False (and ``overflowed``) when a must-deliver message cannot fit.
-
-        ``must``: never drop ``msg`` itself (a replayed partial, a reply).
-        """
+    def offer(self, msg: Outgoing) -> bool:
+        """Queue ``msg``; False (and ``overflowed``) when a must-deliver message cannot fit."""
         if self.overflowed:
             return False
         if not self._fits(msg):
-            if msg.droppable and not must:
+            if msg.droppable:
                 self.dropped += 1
                 return True
             while not self._fits(msg) and self._drop_oldest_droppable():
@@ -150,9 +147,20 @@ class Subscriber:
             if not self._fits(msg):
                 self.overflowed = True
                 return False
+        self._append(msg)
+        return True
+
+    def offer_backlog(self, msg: Outgoing) -> bool:
+        """Queue a replayed message in the room left, dropping nothing; False: overflowed."""
+        if self.overflowed or not self._fits(msg):
+            self.overflowed = True
+            return False
+        self._append(msg)
+        return True
+
+    def _append(self, msg: Outgoing) -> None:
         self.queue.append(msg)
         self.queued_bytes += msg.size
-        return True
 
     def _drop_oldest_droppable(self) -> bool:
         for i, old in enumerate(self.queue):
@@ -232,10 +240,11 @@ class Hub:
         """Start (or change) a subscription, first queueing what the client missed.
 
         ``resume`` maps call ids to the last ``seq`` the client saw; ``replay``
-        asks for everything still held of every matching call.  The backlog
-        goes into the queue as must-deliver messages, within
-        :func:`replay_allowance`.  False when it overflowed the queue: the
-        caller closes the subscriber with :data:`CLOSE_SLOW_CONSUMER`.
+        asks for everything still held of every matching call.  The backlog,
+        within :func:`replay_allowance`, goes into the room left in the queue
+        (nothing is dropped for it, nothing of it is dropped).  False when it
+        does not fit: the caller closes the subscriber with
+        :data:`CLOSE_SLOW_CONSUMER`.
         """
         sub.filter = flt
         wanted = dict(resume or {})
@@ -247,7 +256,7 @@ class Hub:
         for call_id, last in wanted.items():
             backlog = self._backlog(call_id, last, flt, left)
             for msg in backlog:
-                if not sub.offer(msg, must=True):
+                if not sub.offer_backlog(msg):
                     self.stats.overflowed += 1
                     return False
             left = Allowance(left.events - len(backlog), left.bytes - sum(m.size for m in backlog))

@@ -83,6 +83,9 @@ def test_server_values_are_checked_by_the_server_config(tmp_path, monkeypatch):
         server_config(app)
     with pytest.raises(ConfigError, match="port must be"):
         server_config(load_config(write(tmp_path, "[server]\nport = 70000")))
+    monkeypatch.setenv("LISTENIN_WS_TOKEN", "abc")
+    with pytest.raises(ConfigError, match="token is too short"):
+        server_config(app)
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
@@ -104,3 +107,7 @@ def test_cli_refuses_a_public_server_without_a_token_and_a_broken_config(tmp_pat
     r = subprocess.run([*run, "--config", str(bad)], capture_output=True, text=True,
                        timeout=60, env=env)  # fmt: skip
     assert r.returncode != 0 and "port has the wrong type" in r.stderr
+    r = subprocess.run(run, capture_output=True, text=True, timeout=60,
+                       env={**env, "LISTENIN_WS_TOKEN": "abc"})  # fmt: skip
+    assert r.returncode == 2 and r.stderr.startswith("listenin: error:") and "too short" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "abc" not in r.stderr
