@@ -10,6 +10,7 @@
     tls_key = "/etc/listenin/key.pem"
     stats_interval_s = 2.0
     queue_events = 1024           # per subscriber
+    queue_bytes = 1048576         # per subscriber, with what its socket still holds
     replay_events = 4096          # per call, for resuming clients
 
     [archive]                     # recordings and transcripts on disk
@@ -46,7 +47,7 @@ SECTIONS = ("server", "archive", "platforms")
 SERVER_KEYS = {
     "host": str, "port": int, "token_env": str, "tls_cert": str, "tls_key": str,
     "stats_interval_s": (int, float), "max_message_bytes": int, "compression": bool,
-    "queue_events": int, "replay_events": int, "replay_calls": int,
+    "queue_events": int, "queue_bytes": int, "replay_events": int, "replay_calls": int,
 }  # fmt: skip
 HUB_KEYS = {f.name for f in fields(HubConfig)}
 

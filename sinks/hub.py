@@ -206,7 +206,7 @@ class HubStats:
     published: int = 0
     delivered: int = 0
     dropped: int = 0  # droppable events dropped for slow subscribers
-    overflowed: int = 0  # subscribers disconnected as too slow
+    overflowed: int = 0  # subscribers disconnected as too slow (counted at disconnect)
     resyncs: int = 0
 
 
@@ -226,7 +226,8 @@ class Hub:
         return sub
 
     def disconnect(self, sub: Subscriber) -> None:
-        self.subscribers.pop(sub.id, None)
+        if self.subscribers.pop(sub.id, None) is not None and sub.overflowed:
+            self.stats.overflowed += 1
         self.stats.dropped += sub.dropped
         sub.dropped = 0
 
@@ -257,7 +258,6 @@ class Hub:
             backlog = self._backlog(call_id, last, flt, left)
             for msg in backlog:
                 if not sub.offer_backlog(msg):
-                    self.stats.overflowed += 1
                     return False
             left = Allowance(left.events - len(backlog), left.bytes - sum(m.size for m in backlog))
         return True
@@ -342,7 +342,6 @@ class Hub:
                 self.stats.delivered += 1
             elif sub.overflowed:
                 overflowed.append(sub)
-        self.stats.overflowed += len(overflowed)
         return overflowed
 
     def _forget_old_calls(self) -> None:

@@ -71,6 +71,10 @@ class ServerConfig:
     max_message_bytes: int = 64 * 1024  # larger client messages close the socket (1009)
     stats_interval_s: float = 2.0  # call.stats period; 0 disables
     close_timeout_s: float = 2.0
+    # keepalive: a client that has not answered a ping within ping_timeout_s reads
+    # nothing; it is closed as a slow consumer (4008), not left to fill its queue
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
     compression: bool = False  # permessage-deflate: less bandwidth, far more CPU per client
     hub: HubConfig = field(default_factory=HubConfig)
 
@@ -81,6 +85,8 @@ class ServerConfig:
             raise ServerConfigError("TLS needs both a certificate and a key")
         if self.stats_interval_s < 0 or self.max_message_bytes < 256:
             raise ServerConfigError("stats_interval_s must be >= 0, max_message_bytes >= 256")
+        if self.ping_interval_s <= 0 or self.ping_timeout_s <= 0:
+            raise ServerConfigError("ping_interval_s and ping_timeout_s must be > 0")
         if self.token and len(self.token) < MIN_TOKEN_CHARS:
             raise ServerConfigError(
                 f"the websocket token is too short ({len(self.token)} characters): use at "
@@ -201,6 +207,7 @@ class EventServer:
             process_request=self._process_request,
             max_size=self.config.max_message_bytes,
             close_timeout=self.config.close_timeout_s,
+            ping_interval=None,  # our own keepalive: a missing pong is a slow consumer
             write_limit=SOCKET_BUFFER_BYTES,
             compression="deflate" if self.config.compression else None,
         ) as server:
@@ -230,14 +237,19 @@ class EventServer:
             if sub.queue:
                 self._wake[sub.id].set()
 
-    def _overflow(self, sub: Subscriber) -> None:
+    def _overflow(self, sub: Subscriber, why: str = "queue overflow") -> None:
+        if sub.id not in self.hub.subscribers:
+            return  # already closed
+        sub.overflowed = True
         self.stats.slow_disconnects += 1
         ws = self._conns.get(sub.id)
-        log.warning("subscriber %s too slow (%d messages, %d bytes pending): closing with %s",
-                    sub.id, len(sub.queue), sub.pending_bytes, CLOSE_SLOW_CONSUMER)  # fmt: skip
+        log.warning(
+            "subscriber %s too slow (%s; %d messages, %d bytes pending): closing with %s",
+            sub.id, why, len(sub.queue), sub.pending_bytes, CLOSE_SLOW_CONSUMER,
+        )  # fmt: skip
         self.hub.disconnect(sub)
         if ws is not None:
-            asyncio.ensure_future(ws.close(CLOSE_SLOW_CONSUMER, "slow consumer: queue overflow"))
+            asyncio.ensure_future(ws.close(CLOSE_SLOW_CONSUMER, f"slow consumer: {why}"))
 
     async def _stats_ticker(self) -> None:
         if not self.stats_book or self.config.stats_interval_s <= 0:
@@ -289,6 +301,7 @@ class EventServer:
         calls = {c: self.hub.last_seq(c) for c in self.hub.active_calls()}
         self._reply(sub, {"type": "hello", "server": "listenin", "calls": calls})
         writer = asyncio.create_task(self._writer(ws, sub, wake))
+        pinger = asyncio.create_task(self._keepalive(ws, sub))
         try:
             async for raw in ws:
                 self._on_message(sub, raw)
@@ -296,6 +309,7 @@ class EventServer:
             pass
         finally:
             writer.cancel()
+            pinger.cancel()
             self.hub.disconnect(sub)
             self._wake.pop(sub.id, None)
             self._conns.pop(sub.id, None)
@@ -311,7 +325,6 @@ class EventServer:
         if sub.offer(msg):
             self._wake[sub.id].set()
         else:
-            self.hub.stats.overflowed += 1
             self._overflow(sub)
 
     def _on_message(self, sub: Subscriber, raw: str | bytes) -> None:
@@ -360,3 +373,21 @@ class EventServer:
             raise
         except Exception:
             log.exception("subscriber %s: writer failed", sub.id)
+
+    async def _keepalive(self, ws: ServerConnection, sub: Subscriber) -> None:
+        """Ping every ``ping_interval_s``; no pong within ``ping_timeout_s``: close with 4008.
+
+        The ping waits behind whatever the socket still holds, so a client that
+        reads nothing never answers it, however little it was sent.
+        """
+        try:
+            while True:
+                await asyncio.sleep(self.config.ping_interval_s)
+                try:
+                    async with asyncio.timeout(self.config.ping_timeout_s):
+                        await (await ws.ping())
+                except TimeoutError:
+                    self._overflow(sub, f"no pong within {self.config.ping_timeout_s:g} s")
+                    return
+        except ConnectionClosed:
+            pass

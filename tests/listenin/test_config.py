@@ -26,6 +26,7 @@ host = "0.0.0.0"
 port = 9000
 token_env = "MY_TOKEN"
 queue_events = 10
+queue_bytes = 65536
 stats_interval_s = 1
 
 [archive]
@@ -40,7 +41,7 @@ server = "https://platform.example"
     server = server_config(app, port=9100, host=None)
     assert (server.host, server.port, server.token, server.hub.queue_events) == (
         "0.0.0.0", 9100, "t0k-0123456789abcdef", 10)  # fmt: skip
-    assert "t0k" not in repr(server)
+    assert "t0k" not in repr(server) and server.hub.queue_bytes == 65536
     archive = archive_config(app)
     assert archive is not None and archive.folder == "{call_id}"
     assert app.platforms["ringcentral"]["server"] == "https://platform.example"

@@ -186,6 +186,7 @@ def test_replay_requests_that_are_not_read_overflow_the_queue():
     sub = hub.connect()
     results = [hub.subscribe(sub, Filter(), replay=True) for _ in range(4)]
     assert results == [True, True, True, False]  # 20 + 20 + 20 queued, then no room
+    hub.disconnect(sub)
     assert sub.overflowed and hub.stats.overflowed == 1
     assert len(sub.queue) == 64 and sub.dropped == 0  # replayed partials are not dropped
 

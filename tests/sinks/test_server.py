@@ -362,3 +362,29 @@ def test_deep_json_and_nan_get_error_events_without_tracebacks(server, caplog):
     lines = [r for r in caplog.records if "bad message" in r.getMessage()]
     assert [r.levelno for r in lines] == [logging.INFO, logging.DEBUG, logging.DEBUG]
     assert all("\n" not in r.getMessage() for r in lines)
+
+
+def test_a_client_that_reads_nothing_is_closed_with_4008_when_it_misses_a_pong():
+    # however little it is sent: the ping waits behind what it has not read
+    srv = EventServer(ServerConfig(port=0, token=TOKEN, stats_interval_s=0, close_timeout_s=30,
+                                   ping_interval_s=0.2, ping_timeout_s=2))  # fmt: skip
+    srv.start()
+
+    async def main():
+        async with stalled_client(srv.url) as sleepy, connect(srv.url, **auth()) as good:
+            await subscribed(sleepy)
+            await subscribed(good)
+            for n in range(3):  # past its one-message queue: the client stops reading
+                srv.publish(final("a", n))
+            assert [(await recv_json(good))["seq"] for _ in range(3)] == [1, 2, 3]
+            assert await eventually(lambda: srv.stats.slow_disconnects == 1)
+            assert await close_code(sleepy) == CLOSE_SLOW_CONSUMER
+            srv.publish(final("a", 4))
+            assert (await recv_json(good))["seq"] == 4  # it answers pings: still served
+        assert srv.stats.slow_disconnects == 1
+
+    try:
+        asyncio.run(main())
+    finally:
+        srv.stop()
+    assert srv.hub.stats.overflowed == 1
