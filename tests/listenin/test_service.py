@@ -157,8 +157,11 @@ def test_each_event_is_serialised_once_for_the_hub_the_archive_and_the_terminal(
 ):
     import io
 
+    import numpy as np
+
     import records.events as records_events
     from records.events import CallEnded, CallStarted, PartyJoined, PartyLeft, TranscriptFinal, Word
+    from records.frames import AudioFrame
     from sinks.terminal import JsonlRenderer
 
     made: list[str] = []  # JSON texts made
@@ -185,7 +188,7 @@ def test_each_event_is_serialised_once_for_the_hub_the_archive_and_the_terminal(
         PartyJoined("c1", "agent", 8000, 0.0),
         TranscriptFinal(
             "c1", "agent", "agent-1", 0.5, 1.5, "héllo", 1.9, (Word("héllo", 0.5, 1.5, 0.9),)
-        ),  # fmt: skip
+        ),
         PartyLeft("c1", "agent", 2.0),
         CallEnded("c1", 2.1, 2.0),
     ]
@@ -197,9 +200,15 @@ def test_each_event_is_serialised_once_for_the_hub_the_archive_and_the_terminal(
             await ws.recv()  # hello
             await ws.send(json.dumps({"type": "subscribe"}))
             await ws.recv()  # subscribed
-            for event in events:
+            for event in events[:3]:
                 outputs.on_event(event)
-            while len(got) < len(events):
+            outputs.on_audio(AudioFrame("c1", "agent", 8000, 0, np.zeros(8000, np.int16)))
+            await ws.send(json.dumps({"type": "recording.pause", "call_id": "c1"}))
+            while len(got) < 4:  # the pause comes back as an event, serialised once too
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+            for event in events[3:]:
+                outputs.on_event(event)
+            while len(got) < len(events) + 1:
                 got.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
 
     try:
@@ -209,8 +218,13 @@ def test_each_event_is_serialised_once_for_the_hub_the_archive_and_the_terminal(
         outputs.renderer.close()
         outputs.close()
     kinds = [e.type for e in events]
+    kinds.insert(3, "recording.paused")
     assert made == kinds and walked == kinds  # one serialisation per event, for all sinks
-    assert got == [{**e.to_dict(), "seq": n} for n, e in enumerate(events, 1)]
+    assert [m["type"] for m in got] == kinds and [m["seq"] for m in got] == [1, 2, 3, 4, 5, 6]
+    assert [{k: v for k, v in m.items() if k != "seq"} for m in got if m["type"] != kinds[3]] == [
+        e.to_dict() for e in events]  # fmt: skip
     assert terminal.getvalue().splitlines() == [e.to_json() for e in events]
     (jsonl,) = tmp_path.rglob("transcript.jsonl")
-    assert jsonl.read_text(encoding="utf-8").splitlines() == [events[2].to_json()]
+    lines = jsonl.read_text(encoding="utf-8").splitlines()
+    paused = {k: v for k, v in got[3].items() if k != "seq"}
+    assert lines == [events[2].to_json(), json.dumps(paused, ensure_ascii=False)]
