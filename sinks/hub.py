@@ -76,6 +76,12 @@ class Outgoing:
     type: str
     party: str | None
     data: bytes  # UTF-8 JSON text, sent as a text frame
+    size: int = field(init=False)  # bytes, len(data)
+    droppable: bool = field(init=False)  # a partial or a stats tick
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", len(self.data))
+        object.__setattr__(self, "droppable", self.type in DROPPABLE)
 
     @classmethod
     def reply(cls, body: dict[str, Any]) -> Outgoing:
@@ -84,14 +90,6 @@ class Outgoing:
     @property
     def text(self) -> str:
         return self.data.decode()
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
-
-    @property
-    def droppable(self) -> bool:
-        return self.type in DROPPABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +128,9 @@ class Subscriber:
         return self.queued_bytes + self.unsent()
 
     def _fits(self, msg: Outgoing) -> bool:
-        return len(self.queue) < self.capacity and (
-            self.pending_bytes + msg.size <= self.capacity_bytes
-        )
+        if len(self.queue) >= self.capacity:
+            return False
+        return self.queued_bytes + msg.size + self.unsent() <= self.capacity_bytes
 
     def offer(self, msg: Outgoing) -> bool:
         """Queue ``msg``; False (and ``overflowed``) when a must-deliver message cannot fit."""
