@@ -24,8 +24,9 @@ Bounded everywhere, each overflow with a named policy:
 * one subscribe request's backlog (resume / replay) is at most half the queue
   (events and bytes, :func:`replay_allowance`); a call whose missed events do
   not fit gets a ``resync`` instead (``resync_past_allowance``).  The backlog
-  is queued like any other message, so a client that asks again before
-  reading what it asked for fills its queue and is closed with 4008.
+  takes the room left in the queue and nothing is dropped for it or of it, so
+  a client that asks again before reading what it asked for fills its queue
+  and is closed with 4008.
 """
 
 from __future__ import annotations
