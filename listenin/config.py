@@ -10,6 +10,7 @@
     tls_key = "/etc/listenin/key.pem"
     stats_interval_s = 2.0
     queue_events = 1024           # per subscriber
+    queue_bytes = 1048576         # per subscriber, with what its socket still holds
     replay_events = 4096          # per call, for resuming clients
 
     [archive]                     # recordings and transcripts on disk
@@ -54,7 +55,7 @@ MAX_FILE_BYTES = 1024 * 1024
 SERVER_KEYS: dict[str, Any] = {
     "host": str, "port": int, "token_env": str, "tls_cert": Path, "tls_key": Path,
     "stats_interval_s": float, "max_message_bytes": int, "compression": bool,
-    "queue_events": int, "replay_events": int, "replay_calls": int,
+    "queue_events": int, "queue_bytes": int, "replay_events": int, "replay_calls": int,
 }  # fmt: skip
 HUB_KEYS = {f.name for f in fields(HubConfig)}
 

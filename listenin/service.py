@@ -4,7 +4,9 @@
 (:meth:`Outputs.on_event`), the audio tap in front of the pipeline
 (:meth:`Outputs.on_audio`) and the device's records (:meth:`Outputs.on_device_event`)
 each go to every configured output: the terminal renderer, the per-call stats
-book, the recording archive and the websocket server.  Each output is
+book, the recording archive and the websocket server.  A pipeline event becomes
+JSON text once, here (:meth:`records.events.Serialisable.to_json`); every
+output that writes JSON takes that text.  Each output is
 non-blocking on these paths (the server and the archive queue and return), so
 one slow output never delays the audio or another output.  Recording pause and
 resume requests from websocket clients come back through :meth:`Outputs.control`.
@@ -14,12 +16,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from records.device import DeviceEvent, StreamStats
 from records.events import Event
 from records.frames import AudioFrame, Gap
 from sinks.archive import Archive, ArchiveConfig
+from sinks.events import RecordingEvent
 from sinks.protocol import RecordingControl, RequestError
 from sinks.server import EventServer, ServerConfig
 from sinks.stats import CallStatsBook
@@ -65,6 +67,9 @@ class Outputs:
 
     # -- the three feeds ------------------------------------------------------
     def on_event(self, event: Event) -> None:
+        # serialise once, here, before the event reaches other threads: the hub,
+        # the archive and the JSON-lines terminal all take this one text
+        event.to_json()
         if self.renderer is not None:
             self.renderer(event)
         self.stats.on_event(event)
@@ -86,7 +91,7 @@ class Outputs:
             self.stats.on_stream_stats(event)
 
     # -- requests from websocket clients ---------------------------------------
-    def control(self, req: RecordingControl) -> dict[str, Any]:
+    def control(self, req: RecordingControl) -> RecordingEvent:
         """Pause or resume a call's recording now; the returned event is published."""
         if self.archive is None:
             raise RequestError("unsupported", "recording is off (no archive configured)")
@@ -102,4 +107,4 @@ class Outputs:
             state = "paused" if req.pause else "recording"
             raise RequestError("bad_field", f"call {req.call_id!r} is already {state}")
         log.info("call %s: recording %s at %.2f s", req.call_id, done.type.split(".")[1], at)
-        return done.to_dict()
+        return done

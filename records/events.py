@@ -3,6 +3,9 @@
 Every event is a small frozen dataclass with a ``type`` string and a
 ``to_dict()`` giving its JSON form (documented in README.md and
 ``schema/events.schema.json``), all from one field-driven :func:`to_dict`.
+An event becomes JSON text once, in :func:`to_json`: ``event.to_json()``
+keeps that text on the event, so every sink it fans out to (websocket hub,
+archive, terminal) shares the one string.
 Times are seconds on the call clock (0 = the first audio of the call);
 ``emitted_at`` is the call-clock time at which the pipeline emitted the event,
 so ``emitted_at - end`` of a final is its latency.
@@ -46,17 +49,35 @@ def _json_value(value: Any) -> Any:
 
 
 def to_json(record: Any) -> str:
-    """:func:`to_dict` as compact JSON text: serialise once, share the string."""
-    return json.dumps(to_dict(record), ensure_ascii=False)
+    """:func:`to_dict` as JSON text, the one place a record is serialised.
+
+    Strict JSON: a NaN or infinite float raises :class:`ValueError` (it would
+    be a bug upstream; no client has to parse ``NaN``).  Sinks call
+    :meth:`Serialisable.to_json`, which runs this once per record.
+    """
+    return json.dumps(to_dict(record), ensure_ascii=False, allow_nan=False)
 
 
 class Serialisable:
-    """Gives a record the ``to_dict()`` method, from :func:`to_dict`."""
+    """Gives a record ``to_dict()`` and a ``to_json()`` made once and then shared."""
 
-    __slots__ = ()
+    __slots__ = ("_json",)  # the cached text; not a dataclass field (eq, repr ignore it)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
+
+    def to_json(self) -> str:
+        """This record's JSON text: :func:`to_json` on the first call, the same string after.
+
+        Fan-out points call it before handing the record to other threads, so
+        the text is made exactly once per record.
+        """
+        try:
+            text: str = self._json  # type: ignore[attr-defined]
+        except AttributeError:
+            text = to_json(self)
+            object.__setattr__(self, "_json", text)  # the record is frozen; this is a cache
+        return text
 
 
 @dataclass(frozen=True, slots=True)

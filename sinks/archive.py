@@ -139,6 +139,7 @@ class Archive:
                 return None
             self._paused.add(call_id)
         event = RecordingPaused(call_id, at_s)
+        event.to_json()  # its one JSON text, made before the writer thread and the hub share it
         self._put(event)
         return event
 
@@ -149,6 +150,7 @@ class Archive:
                 return None
             self._paused.discard(call_id)
         event = RecordingResumed(call_id, at_s)
+        event.to_json()  # its one JSON text, made before the writer thread and the hub share it
         self._put(event)
         return event
 

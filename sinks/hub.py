@@ -3,7 +3,8 @@
 Sans-I/O and single-threaded: the websocket server calls :meth:`Hub.publish`
 and :meth:`Hub.subscribe` from its event loop and moves what the hub queued
 onto the wire.  Each published event gets the next per-call ``seq`` (1, 2, ...)
-and is serialised once; every matching subscriber gets the same bytes.
+spliced into the event's one JSON text (:meth:`records.events.Serialisable.to_json`),
+encoded to UTF-8 once; every matching subscriber gets the same bytes.
 
 Bounded everywhere, each overflow with a named policy:
 
@@ -13,28 +14,43 @@ Bounded everywhere, each overflow with a named policy:
 * at most ``replay_calls`` ended calls are remembered (``evict_oldest_ended``);
   a ``call.started`` for an id whose call has ended begins a new call log
   (its ``seq`` carries on from the old call's last);
-* each subscriber's queue holds ``queue_events``; when full, a droppable event
-  (a partial or a stats tick) is dropped, oldest droppable first
-  (``drop_partials_first``); when none can be dropped the subscriber is marked
-  ``overflowed`` and the server closes it with :data:`CLOSE_SLOW_CONSUMER`.
-  Finals are never dropped silently.
+* each subscriber's queue holds ``queue_events`` messages and ``queue_bytes``
+  bytes, counting what its socket has not yet sent (:attr:`Subscriber.unsent`);
+  when full, a droppable event (a partial or a stats tick) is dropped, oldest
+  droppable first (``drop_partials_first``); when none can be dropped the
+  subscriber is marked ``overflowed`` and the server closes it with
+  :data:`CLOSE_SLOW_CONSUMER` (``disconnect_slow_subscriber``).  Finals are
+  never dropped silently;
+* one subscribe request's backlog (resume / replay) is at most half the queue
+  (events and bytes, :func:`replay_allowance`); a call whose missed events do
+  not fit gets a ``resync`` instead (``resync_past_allowance``).  The backlog
+  takes the room left in the queue and nothing is dropped for it or of it, so
+  a client that asks again before reading what it asked for fills its queue
+  and is closed with 4008.
 """
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from records.events import Event
+
+from .events import RecordingEvent
 
 CLOSE_SLOW_CONSUMER = 4008  # websocket close code: the subscriber's queue overflowed
 DROPPABLE = frozenset({"transcript.partial", "call.stats"})
 
+Publishable = Event | RecordingEvent | dict[str, Any]  # a dict: has "type" and "call_id"
+
 
 @dataclass(frozen=True, slots=True)
 class HubConfig:
-    queue_events: int = 1024  # per subscriber
+    queue_events: int = 1024  # messages per subscriber
+    queue_bytes: int = 1 << 20  # per subscriber, queued plus unsent in its socket's buffer
     replay_events: int = 4096  # per call
     replay_calls: int = 64  # ended calls kept for resume
     finals_kept: int = 4096  # per call, for resync
@@ -43,6 +59,13 @@ class HubConfig:
         for name in ("queue_events", "replay_events", "replay_calls", "finals_kept"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
+        if self.queue_bytes < 16 * 1024:
+            raise ValueError(f"queue_bytes must be >= 16384, got {self.queue_bytes}")
+
+
+def dumps(body: dict[str, Any]) -> str:
+    """A message the server makes itself (replies, dict events) as strict JSON text."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +76,21 @@ class Outgoing:
     seq: int  # 0 for messages that are not call events
     type: str
     party: str | None
-    text: str
+    data: bytes  # UTF-8 JSON text, sent as a text frame
+    size: int = field(init=False)  # bytes, len(data)
+    droppable: bool = field(init=False)  # a partial or a stats tick
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", len(self.data))
+        object.__setattr__(self, "droppable", self.type in DROPPABLE)
+
+    @classmethod
+    def reply(cls, body: dict[str, Any]) -> Outgoing:
+        return cls(None, 0, str(body["type"]), None, dumps(body).encode())
 
     @property
-    def droppable(self) -> bool:
-        return self.type in DROPPABLE
+    def text(self) -> str:
+        return self.data.decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,33 +106,90 @@ class Filter:
         return party is None or self.parties is None or party in self.parties
 
 
+def _nothing_unsent() -> int:
+    return 0
+
+
 @dataclass(slots=True)
 class Subscriber:
     id: int
-    capacity: int
+    capacity: int  # messages
+    capacity_bytes: int
     filter: Filter | None = None  # None: not subscribed yet
     queue: deque[Outgoing] = field(default_factory=deque)
+    queued_bytes: int = 0
+    # bytes already handed to the socket but not yet sent (the server sets it)
+    unsent: Callable[[], int] = _nothing_unsent
     dropped: int = 0  # droppable events dropped under pressure
     overflowed: bool = False
+    bad_messages: int = 0  # client messages refused (the server counts them)
+
+    @property
+    def pending_bytes(self) -> int:
+        return self.queued_bytes + self.unsent()
+
+    def _fits(self, msg: Outgoing) -> bool:
+        if len(self.queue) >= self.capacity:
+            return False
+        return self.queued_bytes + msg.size + self.unsent() <= self.capacity_bytes
 
     def offer(self, msg: Outgoing) -> bool:
-        """Queue ``msg``; False (and ``overflowed``) when a must-deliver event cannot fit."""
+        """Queue ``msg``; False (and ``overflowed``) when a must-deliver message cannot fit."""
         if self.overflowed:
             return False
-        if len(self.queue) < self.capacity:
-            self.queue.append(msg)
-            return True
-        if msg.droppable:
-            self.dropped += 1
-            return True
+        if not self._fits(msg):
+            if msg.droppable:
+                self.dropped += 1
+                return True
+            while not self._fits(msg) and self._drop_oldest_droppable():
+                pass
+            if not self._fits(msg):
+                self.overflowed = True
+                return False
+        self._append(msg)
+        return True
+
+    def offer_backlog(self, msg: Outgoing) -> bool:
+        """Queue a replayed message in the room left, dropping nothing; False: overflowed."""
+        if self.overflowed or not self._fits(msg):
+            self.overflowed = True
+            return False
+        self._append(msg)
+        return True
+
+    def _append(self, msg: Outgoing) -> None:
+        self.queue.append(msg)
+        self.queued_bytes += msg.size
+
+    def _drop_oldest_droppable(self) -> bool:
         for i, old in enumerate(self.queue):
             if old.droppable:
                 del self.queue[i]
+                self.queued_bytes -= old.size
                 self.dropped += 1
-                self.queue.append(msg)
                 return True
-        self.overflowed = True
         return False
+
+    def take(self) -> Outgoing | None:
+        """The next message for the socket (the writer's side), None when empty."""
+        if not self.queue:
+            return None
+        msg = self.queue.popleft()
+        self.queued_bytes -= msg.size
+        return msg
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What one subscribe request may queue as backlog."""
+
+    events: int
+    bytes: int
+
+
+def replay_allowance(sub: Subscriber) -> Allowance:
+    """Half the subscriber's queue: a fresh client can always take its backlog."""
+    return Allowance(max(1, sub.capacity // 2), sub.capacity_bytes // 2)
 
 
 @dataclass(slots=True)
@@ -107,7 +197,7 @@ class _CallLog:
     seq: int = 0
     ended: bool = False
     events: deque[Outgoing] = field(default_factory=deque)
-    finals: deque[dict[str, Any]] = field(default_factory=deque)
+    finals: deque[bytes] = field(default_factory=deque)  # the finals' JSON, with their seq
 
 
 @dataclass(slots=True)
@@ -115,7 +205,7 @@ class HubStats:
     published: int = 0
     delivered: int = 0
     dropped: int = 0  # droppable events dropped for slow subscribers
-    overflowed: int = 0  # subscribers disconnected as too slow
+    overflowed: int = 0  # subscribers disconnected as too slow (counted at disconnect)
     resyncs: int = 0
 
 
@@ -129,13 +219,14 @@ class Hub:
 
     # -- subscribers -----------------------------------------------------
     def connect(self) -> Subscriber:
-        sub = Subscriber(self._next_id, self.config.queue_events)
+        sub = Subscriber(self._next_id, self.config.queue_events, self.config.queue_bytes)
         self._next_id += 1
         self.subscribers[sub.id] = sub
         return sub
 
     def disconnect(self, sub: Subscriber) -> None:
-        self.subscribers.pop(sub.id, None)
+        if self.subscribers.pop(sub.id, None) is not None and sub.overflowed:
+            self.stats.overflowed += 1
         self.stats.dropped += sub.dropped
         sub.dropped = 0
 
@@ -145,12 +236,15 @@ class Hub:
         flt: Filter,
         resume: dict[str, int] | None = None,
         replay: bool = False,
-    ) -> None:
+    ) -> bool:
         """Start (or change) a subscription, first queueing what the client missed.
 
         ``resume`` maps call ids to the last ``seq`` the client saw; ``replay``
-        asks for everything still held of every matching call.  Backlog goes
-        ahead of live events and is not subject to the drop policy.
+        asks for everything still held of every matching call.  The backlog,
+        within :func:`replay_allowance`, goes into the room left in the queue
+        (nothing is dropped for it, nothing of it is dropped).  False when it
+        does not fit: the caller closes the subscriber with
+        :data:`CLOSE_SLOW_CONSUMER`.
         """
         sub.filter = flt
         wanted = dict(resume or {})
@@ -158,45 +252,67 @@ class Hub:
             for call_id in self._calls:
                 if flt.matches(call_id, None):
                     wanted.setdefault(call_id, 0)
+        left = replay_allowance(sub)
         for call_id, last in wanted.items():
-            sub.queue.extend(self._backlog(call_id, last, flt))
+            backlog = self._backlog(call_id, last, flt, left)
+            for msg in backlog:
+                if not sub.offer_backlog(msg):
+                    return False
+            left = Allowance(left.events - len(backlog), left.bytes - sum(m.size for m in backlog))
+        return True
 
-    def _backlog(self, call_id: str, last: int, flt: Filter) -> Iterable[Outgoing]:
+    def _backlog(self, call_id: str, last: int, flt: Filter, left: Allowance) -> list[Outgoing]:
         log = self._calls.get(call_id)
         if log is None:
-            self.stats.resyncs += 1
-            return [self._resync(call_id, None, last, "call not known (ended long ago?)")]
+            return [self._resync(call_id, None, last, "call not known (ended long ago?)", left)]
         if last >= log.seq:
             return []
         oldest = log.events[0].seq if log.events else log.seq + 1
         if last + 1 < oldest:
-            self.stats.resyncs += 1
             reason = f"events {last + 1}..{oldest - 1} are no longer held"
-            return [self._resync(call_id, log, last, reason)]
-        return [m for m in log.events if m.seq > last and flt.matches(call_id, m.party)]
+            return [self._resync(call_id, log, last, reason, left)]
+        missed = [m for m in log.events if m.seq > last and flt.matches(call_id, m.party)]
+        size = sum(m.size for m in missed)
+        if len(missed) > left.events or size > left.bytes:
+            reason = f"{len(missed)} events ({size} bytes) are more than one request may replay"
+            return [self._resync(call_id, log, last, reason, left)]
+        return missed
 
-    def _resync(self, call_id: str, log: _CallLog | None, last: int, reason: str) -> Outgoing:
+    def _resync(
+        self, call_id: str, log: _CallLog | None, last: int, reason: str, left: Allowance
+    ) -> Outgoing:
+        """The call's finals so far (the newest that fit in ``left.bytes``), spliced as text."""
+        self.stats.resyncs += 1
         seq = log.seq if log else 0
-        body = {
-            "type": "resync",
-            "call_id": call_id,
-            "seq": seq,
-            "after_seq": last,
-            "reason": reason,
-            "ended": log.ended if log else None,
-            "finals": list(log.finals) if log else [],
-        }
-        return Outgoing(call_id, seq, "resync", None, json.dumps(body))
+        kept: deque[bytes] = log.finals if log else deque()
+        finals: list[bytes] = []
+        room = left.bytes - len(reason) - 256  # what the rest of the message takes
+        for text in reversed(kept):
+            room -= len(text) + 2
+            if room < 0:
+                reason += f"; the oldest {len(kept) - len(finals)} finals are over the allowance"
+                break
+            finals.append(text)
+        head = dumps({"type": "resync", "call_id": call_id, "seq": seq, "after_seq": last,
+                      "reason": reason, "ended": log.ended if log else None})  # fmt: skip
+        data = head[:-1].encode() + b', "finals": [' + b", ".join(reversed(finals)) + b"]}"
+        return Outgoing(call_id, seq, "resync", None, data)
 
     # -- publishing ------------------------------------------------------
-    def publish(self, event: dict[str, Any]) -> list[Subscriber]:
-        """Stamp ``event`` (a dict with ``type`` and ``call_id``) and queue it.
+    def publish(self, event: Publishable) -> list[Subscriber]:
+        """Stamp ``event`` (a record, or a dict with ``type`` and ``call_id``) and queue it.
 
         Returns the subscribers that overflowed on it: the caller closes them.
         """
-        call_id = str(event["call_id"])
+        if isinstance(event, dict):
+            body = {k: v for k, v in event.items() if k != "seq"}
+            call_id, kind, party = str(body["call_id"]), str(body["type"]), body.get("party")
+            text = dumps(body)
+        else:
+            call_id, kind, party = event.call_id, event.type, getattr(event, "party", None)
+            text = event.to_json()
         log = self._calls.get(call_id)
-        if log is not None and log.ended and event["type"] == "call.started":
+        if log is not None and log.ended and kind == "call.started":
             # the id came again: a new call, whose seq carries on from the old one's
             # so that a client resuming from the old call's last seq misses nothing
             del self._calls[call_id]
@@ -205,27 +321,26 @@ class Hub:
             log = self._calls[call_id] = _CallLog()
             self._forget_old_calls()
         log.seq += 1
-        body = {**event, "seq": log.seq}
-        msg = Outgoing(call_id, log.seq, str(event["type"]), event.get("party"), json.dumps(body))
+        data = with_seq(text, log.seq).encode()
+        msg = Outgoing(call_id, log.seq, kind, party, data)
         log.events.append(msg)
         if len(log.events) > self.config.replay_events:
             log.events.popleft()
-        if msg.type == "transcript.final":
-            log.finals.append(body)
+        if kind == "transcript.final":
+            log.finals.append(data)
             if len(log.finals) > self.config.finals_kept:
                 log.finals.popleft()
-        elif msg.type == "call.ended":
+        elif kind == "call.ended":
             log.ended = True
         self.stats.published += 1
         overflowed = []
         for sub in self.subscribers.values():
-            if sub.filter is None or not sub.filter.matches(call_id, msg.party):
+            if sub.filter is None or not sub.filter.matches(call_id, party):
                 continue
             if sub.offer(msg):
                 self.stats.delivered += 1
             elif sub.overflowed:
                 overflowed.append(sub)
-        self.stats.overflowed += len(overflowed)
         return overflowed
 
     def _forget_old_calls(self) -> None:
@@ -239,3 +354,10 @@ class Hub:
 
     def active_calls(self) -> list[str]:
         return [c for c, log in self._calls.items() if not log.ended]
+
+
+def with_seq(text: str, seq: int) -> str:
+    """``text`` (a JSON object) with ``"seq": seq`` added as its last key."""
+    if not text.endswith("}") or text == "{}":
+        raise ValueError("an event's JSON must be a non-empty object")
+    return f'{text[:-1]}, "seq": {seq}}}'

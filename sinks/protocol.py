@@ -11,17 +11,24 @@ stays open).  Messages::
     {"type": "recording.pause", "call_id": "id"}
     {"type": "recording.resume", "call_id": "id"}
     {"type": "ping", "id": anything}
+
+Only strict JSON is accepted: ``NaN``, ``Infinity`` and numbers too large for a
+float are refused (``bad_json``), and so is nesting deeper than
+:data:`MAX_DEPTH` (``too_deep``; the parser's own recursion limit is caught
+too), so whatever is echoed back (a ping's ``id``) serialises as strict JSON.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from .hub import Filter
 
 MAX_IDS = 256  # call ids / parties in one subscribe
+MAX_DEPTH = 32  # nested arrays / objects in one message
 
 
 class RequestError(Exception):
@@ -64,9 +71,13 @@ def parse_request(text: str | bytes) -> Request:
     if isinstance(text, bytes):
         raise RequestError("binary", "send JSON text messages, not binary ones")
     try:
-        msg = json.loads(text)
+        msg = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError as err:  # the parser's own limit (~1000 levels)
+        raise RequestError("too_deep", f"JSON nested deeper than {MAX_DEPTH} levels") from err
     except ValueError as err:
         raise RequestError("bad_json", f"not JSON: {err}") from err
+    if nesting(msg) > MAX_DEPTH:
+        raise RequestError("too_deep", f"JSON nested deeper than {MAX_DEPTH} levels")
     if not isinstance(msg, dict):
         raise RequestError("bad_message", "a message must be a JSON object")
     kind = msg.get("type")
@@ -82,6 +93,32 @@ def parse_request(text: str | bytes) -> Request:
     if kind == "ping":
         return Ping(msg.get("id"))
     raise RequestError("unknown_type", f"unknown message type {kind!r}")
+
+
+def nesting(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deep arrays and objects nest in a parsed ``value`` (counting stops past ``limit``)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > limit:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"{literal[:20]} is too large for a number")
+    return value
 
 
 def _ids(msg: dict[str, Any], key: str) -> frozenset[str] | None:

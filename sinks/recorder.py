@@ -5,7 +5,7 @@ thread drives it) and is told the time (``now_s``, for the flush cadence).  It
 creates every file as ``NAME.part`` (exclusively: nothing is overwritten),
 flushes the WAV files (header sizes patched) every ``flush_interval_ms`` and
 renames them to ``NAME`` at the end of the call.  The finals go to
-``transcript.jsonl`` (``event.to_dict()`` per line, with the
+``transcript.jsonl`` (``event.to_json()`` per line, with the
 ``recording.paused`` / ``recording.resumed`` events in between) and to
 ``transcript.txt`` (as :class:`listenin.render.TextRenderer` prints them), each
 line handed to the OS as it is written.  An :class:`OSError` on a file (a full
@@ -17,7 +17,6 @@ files and the transcription go on.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -227,7 +226,7 @@ class CallRecorder:
 
     # -- transcript --------------------------------------------------------
     def _transcript(self, event: TranscriptFinal | RecordingEvent) -> None:
-        self._line("jsonl", json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
+        self._line("jsonl", event.to_json() + "\n")  # the text the other sinks share
         if isinstance(event, TranscriptFinal):
             buf = io.StringIO()
             TextRenderer(buf, live=False)(event)

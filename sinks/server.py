@@ -5,8 +5,13 @@ dedicated thread.  Producers on any thread call :meth:`EventServer.publish`,
 which only schedules the event onto the loop (never blocks, never waits on a
 client); there the :class:`~sinks.hub.Hub` stamps it with its per-call ``seq``
 and queues it for each matching subscriber, and one writer task per client
-moves its queue to the socket.  A client whose queue overflows is closed with
-:data:`~sinks.hub.CLOSE_SLOW_CONSUMER` (4008).
+moves its queue to the socket.  A client whose queue overflows (in messages or
+in bytes, counting what its socket still holds: at most :data:`SOCKET_BUFFER_BYTES`
+in asyncio's write buffer and as much again in the kernel's) is closed with
+:data:`~sinks.hub.CLOSE_SLOW_CONSUMER` (4008); so is one whose replay requests
+overflow it.  Client messages that are not valid requests (bad or deeply nested
+JSON, ``NaN``) get an ``error`` event and are counted; the connection stays
+open.  Everything sent is strict JSON.
 
 Endpoints: ``/ws`` (websocket; bearer token in an ``Authorization: Bearer``
 header or, for browsers, a ``token`` query parameter) and ``/`` plus
@@ -18,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-import json
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -34,13 +39,17 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from .hub import CLOSE_SLOW_CONSUMER, Hub, HubConfig, Outgoing, Subscriber
+from .hub import CLOSE_SLOW_CONSUMER, Hub, HubConfig, Outgoing, Publishable, Subscriber
 from .protocol import Ping, RecordingControl, RequestError, Subscribe, Unsubscribe, parse_request
 from .stats import CallStatsBook
 
 log = logging.getLogger(__name__)
 
 WS_PATH = "/ws"
+MIN_TOKEN_CHARS = 16
+# asyncio's write buffer per client before a send waits (websockets' write_limit), and
+# the kernel's send buffer (fixed, so it does not grow to megabytes for a stalled client)
+SOCKET_BUFFER_BYTES = 64 * 1024
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -63,6 +72,10 @@ class ServerConfig:
     max_message_bytes: int = 64 * 1024  # larger client messages close the socket (1009)
     stats_interval_s: float = 2.0  # call.stats period; 0 disables
     close_timeout_s: float = 2.0
+    # keepalive: a client that has not answered a ping within ping_timeout_s reads
+    # nothing; it is closed as a slow consumer (4008), not left to fill its queue
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
     compression: bool = False  # permessage-deflate: less bandwidth, far more CPU per client
     hub: HubConfig = field(default_factory=HubConfig)
 
@@ -80,6 +93,14 @@ class ServerConfig:
         if not 256 <= self.max_message_bytes <= 16 * 1024 * 1024:
             raise ServerConfigError(
                 f"max_message_bytes must be within 256..16777216, got {self.max_message_bytes}"
+            )
+        if self.ping_interval_s <= 0 or self.ping_timeout_s <= 0:
+            raise ServerConfigError("ping_interval_s and ping_timeout_s must be > 0")
+        if self.token and len(self.token) < MIN_TOKEN_CHARS:
+            raise ServerConfigError(
+                f"the websocket token in {self.token_env} is too short ({len(self.token)} "
+                f"characters): use at least {MIN_TOKEN_CHARS}, e.g. "
+                f"{self.token_env}=$(openssl rand -hex 16)"
             )
         if not self.token and not is_loopback(self.host):
             raise ServerConfigError(
@@ -107,9 +128,10 @@ class ServerStats:
     auth_failures: int = 0
     bad_messages: int = 0
     slow_disconnects: int = 0
+    unserialisable: int = 0  # events or replies that were not strict JSON (dropped)
 
 
-ControlHandler = Callable[[RecordingControl], dict[str, Any]]
+ControlHandler = Callable[[RecordingControl], Publishable]
 
 
 class EventServer:
@@ -157,13 +179,18 @@ class EventServer:
             loop.call_soon_threadsafe(self._shutdown)
         self._thread.join(10)
 
-    def publish(self, event: Any) -> None:
-        """Queue a pipeline event (or a ``dict`` with ``type``/``call_id``); never blocks."""
-        body = event if isinstance(event, dict) else event.to_dict()
+    def publish(self, event: Publishable) -> None:
+        """Queue a pipeline event (or a ``dict`` with ``type``/``call_id``); never blocks.
+
+        A record's JSON text is made here, on the caller's thread, if no other
+        sink has made it yet (:meth:`records.events.Serialisable.to_json`).
+        """
+        if not isinstance(event, dict):
+            event.to_json()
         loop = self._loop
         if loop is not None and not loop.is_closed():
             try:
-                loop.call_soon_threadsafe(self._publish, body)
+                loop.call_soon_threadsafe(self._publish, event)
             except RuntimeError:  # loop closed between the check and the call
                 pass
 
@@ -190,7 +217,8 @@ class EventServer:
             process_request=self._process_request,
             max_size=self.config.max_message_bytes,
             close_timeout=self.config.close_timeout_s,
-            write_limit=2**16,
+            ping_interval=None,  # our own keepalive: a missing pong is a slow consumer
+            write_limit=SOCKET_BUFFER_BYTES,
             compression="deflate" if self.config.compression else None,
         ) as server:
             self._server = server
@@ -206,21 +234,32 @@ class EventServer:
     def _shutdown(self) -> None:
         self._stopped.set()
 
-    def _publish(self, body: dict[str, Any]) -> None:
-        for sub in self.hub.publish(body):
+    def _publish(self, event: Publishable) -> None:
+        try:
+            overflowed = self.hub.publish(event)
+        except ValueError as err:  # NaN or infinity in a dict event: not strict JSON
+            self.stats.unserialisable += 1
+            log.error("event not published (not strict JSON): %s", err)
+            return
+        for sub in overflowed:
             self._overflow(sub)
         for sub in list(self.hub.subscribers.values()):
             if sub.queue:
                 self._wake[sub.id].set()
 
-    def _overflow(self, sub: Subscriber) -> None:
+    def _overflow(self, sub: Subscriber, why: str = "queue overflow") -> None:
+        if sub.id not in self.hub.subscribers:
+            return  # already closed
+        sub.overflowed = True
         self.stats.slow_disconnects += 1
         ws = self._conns.get(sub.id)
-        log.warning("subscriber %s too slow (queue of %s full): closing with %s",
-                    sub.id, sub.capacity, CLOSE_SLOW_CONSUMER)  # fmt: skip
+        log.warning(
+            "subscriber %s too slow (%s; %d messages, %d bytes pending): closing with %s",
+            sub.id, why, len(sub.queue), sub.pending_bytes, CLOSE_SLOW_CONSUMER,
+        )  # fmt: skip
         self.hub.disconnect(sub)
         if ws is not None:
-            asyncio.ensure_future(ws.close(CLOSE_SLOW_CONSUMER, "slow consumer: queue overflow"))
+            asyncio.ensure_future(ws.close(CLOSE_SLOW_CONSUMER, f"slow consumer: {why}"))
 
     async def _stats_ticker(self) -> None:
         if not self.stats_book or self.config.stats_interval_s <= 0:
@@ -262,12 +301,17 @@ class EventServer:
     # -- one websocket client ---------------------------------------------------
     async def _handler(self, ws: ServerConnection) -> None:
         sub = self.hub.connect()
+        sub.unsent = ws.transport.get_write_buffer_size
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER_BYTES)
         wake = self._wake[sub.id] = asyncio.Event()
         self._conns[sub.id] = ws
         self.stats.connections += 1
         calls = {c: self.hub.last_seq(c) for c in self.hub.active_calls()}
         self._reply(sub, {"type": "hello", "server": "listenin", "calls": calls})
         writer = asyncio.create_task(self._writer(ws, sub, wake))
+        pinger = asyncio.create_task(self._keepalive(ws, sub))
         try:
             async for raw in ws:
                 self._on_message(sub, raw)
@@ -275,18 +319,27 @@ class EventServer:
             pass
         finally:
             writer.cancel()
+            pinger.cancel()
             self.hub.disconnect(sub)
             self._wake.pop(sub.id, None)
             self._conns.pop(sub.id, None)
 
     def _reply(self, sub: Subscriber, body: dict[str, Any]) -> None:
-        msg = Outgoing(None, 0, str(body["type"]), None, json.dumps(body))
+        try:
+            msg = Outgoing.reply(body)
+        except ValueError as err:  # not strict JSON: say so instead
+            self.stats.unserialisable += 1
+            log.info("subscriber %s: %s reply not sent (not strict JSON): %s",
+                     sub.id, body.get("type"), err)  # fmt: skip
+            msg = Outgoing.reply(RequestError("internal", "the reply was not JSON").to_dict())
         if sub.offer(msg):
             self._wake[sub.id].set()
         else:
             self._overflow(sub)
 
     def _on_message(self, sub: Subscriber, raw: str | bytes) -> None:
+        if sub.overflowed:
+            return  # being closed: nothing more is queued for it
         try:
             req = parse_request(raw)
             if isinstance(req, Subscribe):
@@ -296,7 +349,8 @@ class EventServer:
                     "calls": sorted(f.calls) if f.calls is not None else "*",
                     "parties": sorted(f.parties) if f.parties is not None else "*",
                 })  # fmt: skip
-                self.hub.subscribe(sub, req.filter, req.resume, req.replay)
+                if not self.hub.subscribe(sub, req.filter, req.resume, req.replay):
+                    self._overflow(sub)
             elif isinstance(req, Unsubscribe):
                 sub.filter = None
                 self._reply(sub, {"type": "unsubscribed"})
@@ -308,7 +362,9 @@ class EventServer:
                 self._publish(self.on_control(req))
         except RequestError as err:
             self.stats.bad_messages += 1
-            log.info("subscriber %s: bad message (%s): %s", sub.id, err.code, err.message)
+            level = logging.INFO if sub.bad_messages == 0 else logging.DEBUG  # one line, once
+            sub.bad_messages += 1
+            log.log(level, "subscriber %s: bad message (%s): %s", sub.id, err.code, err.message)
             self._reply(sub, err.to_dict())
         except Exception:
             log.exception("subscriber %s: request failed", sub.id)
@@ -319,11 +375,29 @@ class EventServer:
             while True:
                 await wake.wait()
                 wake.clear()
-                while sub.queue:
-                    await ws.send(sub.queue.popleft().text)
+                while (msg := sub.take()) is not None:
+                    await ws.send(msg.data, text=True)
         except ConnectionClosed:
             pass
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("subscriber %s: writer failed", sub.id)
+
+    async def _keepalive(self, ws: ServerConnection, sub: Subscriber) -> None:
+        """Ping every ``ping_interval_s``; no pong within ``ping_timeout_s``: close with 4008.
+
+        The ping waits behind whatever the socket still holds, so a client that
+        reads nothing never answers it, however little it was sent.
+        """
+        try:
+            while True:
+                await asyncio.sleep(self.config.ping_interval_s)
+                try:
+                    async with asyncio.timeout(self.config.ping_timeout_s):
+                        await (await ws.ping())
+                except TimeoutError:
+                    self._overflow(sub, f"no pong within {self.config.ping_timeout_s:g} s")
+                    return
+        except ConnectionClosed:
+            pass

@@ -8,7 +8,6 @@ live commands), :class:`CallClockOrder` releases finals in call-clock order
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import threading
@@ -73,7 +72,7 @@ class JsonlRenderer:
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
-        line = json.dumps(event.to_dict(), ensure_ascii=False)
+        line = event.to_json()  # the event's one JSON text, shared with the other sinks
         with self._lock:
             self.out.write(line + "\n")
             self.out.flush()

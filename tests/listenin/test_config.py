@@ -36,7 +36,7 @@ def write(tmp_path, text: str | bytes):
 def test_values_reach_the_server_and_archive_and_the_token_comes_from_the_env(
     tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("MY_TOKEN", "t0k")
+    monkeypatch.setenv("MY_TOKEN", "t0k-0123456789abcdef")
     app = load_config(
         write(
             tmp_path,
@@ -46,6 +46,7 @@ host = "0.0.0.0"
 port = 9000
 token_env = "MY_TOKEN"
 queue_events = 10
+queue_bytes = 65536
 stats_interval_s = 1
 
 [archive]
@@ -61,9 +62,9 @@ server_url = "https://platform.example"
     )
     server = server_config(app, port=9100, host=None)
     assert (server.host, server.port, server.token, server.hub.queue_events) == (
-        "0.0.0.0", 9100, "t0k", 10)  # fmt: skip
+        "0.0.0.0", 9100, "t0k-0123456789abcdef", 10)  # fmt: skip
     assert server.stats_interval_s == 1.0 and isinstance(server.stats_interval_s, float)
-    assert "t0k" not in repr(server)
+    assert "t0k" not in repr(server) and server.hub.queue_bytes == 65536
     archive = archive_config(app)
     assert archive is not None and archive.folder == "{call_id}" and archive.fsync is True
     rc = platform_settings(app, "ringcentral")
@@ -192,6 +193,11 @@ def test_server_values_are_checked_by_the_server_config(tmp_path, monkeypatch):
     monkeypatch.delenv("LISTENIN_WS_TOKEN", raising=False)
     app = load_config(write(tmp_path, '[server]\nhost = "10.0.0.5"'))
     with pytest.raises(ConfigError, match="without a token: set LISTENIN_WS_TOKEN"):
+        server_config(app)
+    with pytest.raises(ConfigError, match="port must be"):
+        server_config(load_config(write(tmp_path, "[server]\nport = 70000")))
+    monkeypatch.setenv("LISTENIN_WS_TOKEN", "abc")
+    with pytest.raises(ConfigError, match="token in LISTENIN_WS_TOKEN is too short"):
         server_config(app)
 
 
@@ -343,3 +349,11 @@ def _toml(value: object) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
     return str(value)
+
+
+def test_cli_refuses_a_short_token_without_printing_it():
+    env = {k: v for k, v in os.environ.items() if k != "LISTENIN_WS_TOKEN"}
+    r = subprocess.run(RUN, capture_output=True, text=True, timeout=60,
+                       env={**env, "LISTENIN_WS_TOKEN": "abc"})  # fmt: skip
+    assert r.returncode == 2 and r.stderr.startswith("listenin: error:") and "too short" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "abc" not in r.stderr

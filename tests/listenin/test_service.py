@@ -150,3 +150,81 @@ def test_live_sip_call_reaches_a_websocket_client_with_rtp_stats(engine, tmp_pat
     assert "echo" in text
     agent, rate = sf.read(next(tmp_path.rglob("agent.wav")), dtype="int16")
     assert abs(agent.size / rate - seconds) < 0.5
+
+
+def test_each_event_is_serialised_once_for_the_hub_the_archive_and_the_terminal(
+    tmp_path, monkeypatch
+):
+    import io
+
+    import numpy as np
+
+    import records.events as records_events
+    from records.events import CallEnded, CallStarted, PartyJoined, PartyLeft, TranscriptFinal, Word
+    from records.frames import AudioFrame
+    from sinks.terminal import JsonlRenderer
+
+    made: list[str] = []  # JSON texts made
+    walked: list[str] = []  # field walks (to_dict) of events: json.dumps(to_dict()) counts too
+    to_json, to_dict = records_events.to_json, records_events.to_dict
+
+    def counting_json(record):
+        made.append(record.type)
+        return to_json(record)
+
+    def counting_dict(record):
+        if hasattr(record, "type"):
+            walked.append(record.type)
+        return to_dict(record)
+
+    monkeypatch.setattr(records_events, "to_json", counting_json)
+    monkeypatch.setattr(records_events, "to_dict", counting_dict)
+    terminal = io.StringIO()
+    outputs = Outputs(ServerConfig(port=0, stats_interval_s=0), ArchiveConfig(tmp_path),
+                      renderer=JsonlRenderer(terminal))  # fmt: skip
+    outputs.start()
+    events = [
+        CallStarted("c1", 0.0),
+        PartyJoined("c1", "agent", 8000, 0.0),
+        TranscriptFinal(
+            "c1", "agent", "agent-1", 0.5, 1.5, "héllo", 1.9, (Word("héllo", 0.5, 1.5, 0.9),)
+        ),
+        PartyLeft("c1", "agent", 2.0),
+        CallEnded("c1", 2.1, 2.0),
+    ]
+    got: list[dict] = []
+
+    async def client() -> None:
+        assert outputs.server is not None
+        async with connect(outputs.server.url) as ws:
+            await ws.recv()  # hello
+            await ws.send(json.dumps({"type": "subscribe"}))
+            await ws.recv()  # subscribed
+            for event in events[:3]:
+                outputs.on_event(event)
+            outputs.on_audio(AudioFrame("c1", "agent", 8000, 0, np.zeros(8000, np.int16)))
+            await ws.send(json.dumps({"type": "recording.pause", "call_id": "c1"}))
+            while len(got) < 4:  # the pause comes back as an event, serialised once too
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+            for event in events[3:]:
+                outputs.on_event(event)
+            while len(got) < len(events) + 1:
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+
+    try:
+        asyncio.run(client())
+    finally:
+        assert outputs.renderer is not None
+        outputs.renderer.close()
+        outputs.close()
+    kinds = [e.type for e in events]
+    kinds.insert(3, "recording.paused")
+    assert made == kinds and walked == kinds  # one serialisation per event, for all sinks
+    assert [m["type"] for m in got] == kinds and [m["seq"] for m in got] == [1, 2, 3, 4, 5, 6]
+    assert [{k: v for k, v in m.items() if k != "seq"} for m in got if m["type"] != kinds[3]] == [
+        e.to_dict() for e in events]  # fmt: skip
+    assert terminal.getvalue().splitlines() == [e.to_json() for e in events]
+    (jsonl,) = tmp_path.rglob("transcript.jsonl")
+    lines = jsonl.read_text(encoding="utf-8").splitlines()
+    paused = {k: v for k, v in got[3].items() if k != "seq"}
+    assert lines == [events[2].to_json(), json.dumps(paused, ensure_ascii=False)]

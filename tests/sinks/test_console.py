@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 SECONDS = 12.0
-TOKEN = "console-token"
+TOKEN = "console-token-0123456789"
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None or DRIVER is None,

@@ -124,3 +124,83 @@ def test_an_id_that_comes_again_is_a_new_call_whose_seq_carries_on():
     (msg,) = late.queue  # seq 1-2 were the old call's: a resync into the new one
     body = json.loads(msg.text)
     assert body["type"] == "resync" and body["seq"] == 3 and body["ended"] is False
+
+
+def test_the_queue_is_bounded_in_bytes_too_counting_what_the_socket_holds():
+    hub = Hub(HubConfig(queue_events=1000, queue_bytes=16 * 1024))
+    sub = hub.connect()
+    hub.subscribe(sub, Filter())
+    on_the_wire = [0]
+    sub.unsent = lambda: on_the_wire[0]
+    big = "x" * 3000
+    hub.publish(ev("a", "transcript.partial", text=big))
+    for _ in range(3):
+        assert hub.publish(ev("a", "transcript.final", text=big)) == []
+    assert len(sub.queue) == 4 and sub.pending_bytes == sum(m.size for m in sub.queue)
+    on_the_wire[0] = 3000  # the writer handed bytes to the socket that are not sent yet
+    assert hub.publish(ev("a", "transcript.final", text=big)) == []  # the partial makes room
+    assert sub.dropped == 1 and all(m.type == "transcript.final" for m in sub.queue)
+    assert hub.publish(ev("a", "transcript.final", text=big)) == [sub] and sub.overflowed
+    assert sub.pending_bytes <= 16 * 1024
+
+
+def test_the_writer_takes_from_the_queue_and_the_byte_count_follows():
+    hub = Hub()
+    sub = hub.connect()
+    hub.subscribe(sub, Filter())
+    hub.publish(ev("a", "call.started", None))
+    msg = sub.take()
+    assert msg is not None and json.loads(msg.data) == {"type": "call.started", "call_id": "a",
+                                                        "seq": 1}  # fmt: skip
+    assert sub.take() is None and sub.queued_bytes == 0
+
+
+def test_a_replay_larger_than_half_the_queue_becomes_a_resync_with_the_newest_finals():
+    hub = Hub(HubConfig(queue_events=8))
+    for i in range(6):
+        hub.publish(ev("a", "transcript.final", text=f"f{i}"))
+    hub.publish(ev("b", "transcript.final", text="b0"))
+    sub = hub.connect()
+    assert hub.subscribe(sub, Filter(), replay=True)  # 4 events per request at most
+    resync_a, b0 = texts(sub)
+    assert resync_a["type"] == "resync" and "more than one request may replay" in resync_a["reason"]
+    assert [f["text"] for f in resync_a["finals"]] == [f"f{i}" for i in range(6)]
+    assert [f["seq"] for f in resync_a["finals"]] == list(range(1, 7))
+    assert (b0["type"], b0["seq"]) == ("transcript.final", 1)
+
+    small = Hub(HubConfig(queue_bytes=16 * 1024))
+    for i in range(40):
+        small.publish(ev("a", "transcript.final", text=f"{i:02d}" + "x" * 400))
+    sub = small.connect()
+    small.subscribe(sub, Filter(), resume={"a": 0})
+    (resync,) = texts(sub)  # the finals are cut to the newest that fit in 8 KiB
+    kept = [f["text"][:2] for f in resync["finals"]]
+    assert 0 < len(kept) < 40 and kept == [f"{i:02d}" for i in range(40 - len(kept), 40)]
+    assert f"the oldest {40 - len(kept)} finals" in resync["reason"]
+
+
+def test_replay_requests_that_are_not_read_overflow_the_queue():
+    hub = Hub(HubConfig(queue_events=64))
+    for i in range(20):
+        hub.publish(ev("a", "transcript.partial", text=str(i)))
+    sub = hub.connect()
+    results = [hub.subscribe(sub, Filter(), replay=True) for _ in range(4)]
+    assert results == [True, True, True, False]  # 20 + 20 + 20 queued, then no room
+    hub.disconnect(sub)
+    assert sub.overflowed and hub.stats.overflowed == 1
+    assert len(sub.queue) == 64 and sub.dropped == 0  # replayed partials are not dropped
+
+
+def test_records_are_published_with_their_one_json_text_and_seq_spliced_in():
+    from records.events import TranscriptFinal, Word
+
+    hub = Hub()
+    sub = hub.connect()
+    hub.subscribe(sub, Filter())
+    final = TranscriptFinal("c", "agent", "agent-1", 0, 1, "héllo", 2, (Word("héllo", 0, 1, 0.9),))
+    hub.publish(final)
+    hub.publish({"type": "call.stats", "call_id": "c", "at": 1.0, "parties": {}})
+    got, stats = sub.queue
+    assert got.data == (final.to_json()[:-1] + ', "seq": 1}').encode()
+    assert json.loads(got.data) == {**final.to_dict(), "seq": 1}
+    assert (got.type, got.party, stats.seq) == ("transcript.final", "agent", 2)

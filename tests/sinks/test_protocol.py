@@ -50,6 +50,11 @@ def test_other_requests():
         ('{"type": "subscribe", "resume": {"c": true}}', "bad_field"),
         ('{"type": "subscribe", "replay": "yes"}', "bad_field"),
         ('{"type": "recording.pause"}', "bad_field"),
+        ('{"type": "ping", "id": NaN}', "bad_json"),
+        ('{"type": "ping", "id": [-Infinity]}', "bad_json"),
+        ('{"type": "ping", "id": 1e999}', "bad_json"),
+        ("[" * 30000 + "]" * 30000, "too_deep"),
+        ('{"type": "ping", "id": ' + "[" * 40 + "]" * 40 + "}", "too_deep"),
     ],
 )
 def test_bad_messages_get_a_specific_code(text, code):
@@ -57,3 +62,12 @@ def test_bad_messages_get_a_specific_code(text, code):
         parse_request(text)
     assert err.value.code == code
     assert err.value.to_dict()["type"] == "error"
+
+
+def test_nesting_up_to_the_limit_is_fine():
+    from sinks.protocol import MAX_DEPTH, nesting
+
+    deep = "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
+    req = parse_request('{"type": "ping", "id": ' + deep + "}")
+    assert isinstance(req, Ping) and nesting(req.id) == MAX_DEPTH - 1
+    assert nesting({"a": [1, {"b": []}], "c": 2}) == 4 and nesting(5) == 0

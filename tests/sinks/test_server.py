@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import random
 import shutil
 import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from websockets.asyncio.client import connect
@@ -20,7 +22,7 @@ from sinks.hub import CLOSE_SLOW_CONSUMER, HubConfig
 from sinks.protocol import RecordingControl
 from sinks.server import EventServer, ServerConfig, ServerConfigError
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-0123456789"
 
 
 @pytest.fixture
@@ -54,10 +56,50 @@ async def subscribed(ws, **request) -> dict:
     return hello
 
 
+def strict_json(text: str | bytes) -> dict:
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} in a server message")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def stalled_client(url: str):
+    """A client that reads nothing until told to: a 4 kB kernel buffer, one message queued."""
+    sock = socket.socket()  # a small receive buffer: no megabytes of kernel autotuning
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", int(urlsplit(url).port or 0)))
+    sock.setblocking(False)
+    return connect(url, sock=sock, max_queue=1, **auth())
+
+
+async def eventually(predicate, timeout_s: float = 60) -> bool:
+    """Wait (generously) until ``predicate()``; the test asserts the result, not the time."""
+    for _ in range(int(timeout_s * 20)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return predicate()
+
+
+async def close_code(ws) -> int | None:
+    """Read what is left, then the close frame's code."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), 60)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else None
+
+
+def test_refuses_a_token_shorter_than_16_characters():
+    with pytest.raises(ServerConfigError, match="too short .1 characters.: use at least 16"):
+        ServerConfig(token="x")
+    ServerConfig(token="x" * 16)
+
+
 def test_refuses_to_serve_beyond_loopback_without_a_token():
     with pytest.raises(ServerConfigError, match="without a token"):
         ServerConfig(host="0.0.0.0")
-    ServerConfig(host="0.0.0.0", token="t")  # fine with one
+    ServerConfig(host="0.0.0.0", token="t" * 16)  # fine with one
     ServerConfig(host="::1")  # loopback needs none
 
 
@@ -241,3 +283,108 @@ def test_tls_when_a_certificate_is_configured(tmp_path):
         asyncio.run(main())
     finally:
         srv.stop()
+
+
+def test_a_client_that_never_reads_is_closed_with_4008_by_the_byte_bound():
+    # queue_events stays 1024: only the byte bound (queue, socket buffer, kernel) can trip
+    srv = EventServer(ServerConfig(port=0, token=TOKEN, stats_interval_s=0, close_timeout_s=30,
+                                   hub=HubConfig(queue_bytes=64 * 1024)))  # fmt: skip
+    srv.start()
+    text = "x" * 2000
+
+    async def main() -> int:
+        async with stalled_client(srv.url) as sleepy:
+            await subscribed(sleepy)
+            n = 0
+            while srv.stats.slow_disconnects == 0 and n < 5000:
+                srv.publish(final("a", n, text))
+                n += 1
+                if n % 20 == 0:
+                    await asyncio.sleep(0.01)  # the server's loop catches up
+            assert await eventually(lambda: srv.stats.slow_disconnects == 1)
+            assert await close_code(sleepy) == CLOSE_SLOW_CONSUMER
+            return n
+
+    try:
+        published = asyncio.run(main())
+    finally:
+        srv.stop()
+    # 64 KiB queued + 64 KiB in asyncio's buffer + the kernel's fixed send buffer: far
+    # fewer than 1,024 events of 2 kB (an autotuned kernel buffer alone takes ~4 MB)
+    assert published < 1024, published
+
+
+def test_replay_requests_that_are_never_read_get_4008(caplog):
+    srv = EventServer(ServerConfig(port=0, token=TOKEN, stats_interval_s=0, close_timeout_s=30))
+    srv.start()
+    for n in range(200):  # ~220 kB per replay: within one request's allowance (512 KiB)
+        srv.publish(final("a", n, "x" * 1000))
+
+    async def main() -> int:
+        async with stalled_client(srv.url) as sleepy:
+            assert (await recv_json(sleepy))["calls"] == {"a": 200}
+            requests = 0
+            while srv.stats.slow_disconnects == 0 and requests < 200:
+                await sleepy.send(json.dumps({"type": "subscribe", "replay": True}))
+                requests += 1
+                await eventually(lambda: srv.stats.slow_disconnects > 0, 0.1)
+            assert await eventually(lambda: srv.stats.slow_disconnects == 1)
+            assert await close_code(sleepy) == CLOSE_SLOW_CONSUMER
+            return requests
+
+    try:
+        requests = asyncio.run(main())
+    finally:
+        srv.stop()
+    assert requests < 20, requests  # 1 MiB of queue: a handful of unread replays
+    assert srv.hub.stats.overflowed == 1
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_deep_json_and_nan_get_error_events_without_tracebacks(server, caplog):
+    caplog.set_level(logging.DEBUG)
+
+    async def main():
+        async with connect(server.url, **auth()) as ws:
+            await recv_json(ws)  # hello
+            for junk in ("[" * 30000 + "]" * 30000, '{"type": "ping", "id": NaN}',
+                         '{"type": "ping", "id": {"x": 1e999}}'):  # fmt: skip
+                await ws.send(junk)
+                err = strict_json(await asyncio.wait_for(ws.recv(), 10))
+                assert err["type"] == "error" and err["code"] in ("too_deep", "bad_json")
+            await ws.send('{"type": "ping", "id": [1.5, "x", null]}')
+            pong = strict_json(await asyncio.wait_for(ws.recv(), 10))
+            assert (pong["type"], pong["id"]) == ("pong", [1.5, "x", None])
+
+    asyncio.run(main())
+    assert server.stats.bad_messages == 3
+    assert not [r for r in caplog.records if r.exc_info]
+    lines = [r for r in caplog.records if "bad message" in r.getMessage()]
+    assert [r.levelno for r in lines] == [logging.INFO, logging.DEBUG, logging.DEBUG]
+    assert all("\n" not in r.getMessage() for r in lines)
+
+
+def test_a_client_that_reads_nothing_is_closed_with_4008_when_it_misses_a_pong():
+    # however little it is sent: the ping waits behind what it has not read
+    srv = EventServer(ServerConfig(port=0, token=TOKEN, stats_interval_s=0, close_timeout_s=30,
+                                   ping_interval_s=0.2, ping_timeout_s=2))  # fmt: skip
+    srv.start()
+
+    async def main():
+        async with stalled_client(srv.url) as sleepy, connect(srv.url, **auth()) as good:
+            await subscribed(sleepy)
+            await subscribed(good)
+            for n in range(3):  # past its one-message queue: the client stops reading
+                srv.publish(final("a", n))
+            assert [(await recv_json(good))["seq"] for _ in range(3)] == [1, 2, 3]
+            assert await eventually(lambda: srv.stats.slow_disconnects == 1)
+            assert await close_code(sleepy) == CLOSE_SLOW_CONSUMER
+            srv.publish(final("a", 4))
+            assert (await recv_json(good))["seq"] == 4  # it answers pings: still served
+        assert srv.stats.slow_disconnects == 1
+
+    try:
+        asyncio.run(main())
+    finally:
+        srv.stop()
+    assert srv.hub.stats.overflowed == 1
