@@ -60,7 +60,7 @@ class CallChecker:
     def __call__(self, event: Event) -> None:
         with self.lock:
             if self.hub is not None:
-                self.hub.publish(event.to_dict())
+                self.hub.publish(event)
             seen = self.open.setdefault(event.call_id, [])
             seen.append((event.type, getattr(event, "party", "")))
             if event.type == "call.ended":
