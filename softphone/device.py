@@ -43,6 +43,7 @@ from .clock import SessionClock, StreamClock
 from .config import DeviceConfig
 from .endpoint import PjLog, create_endpoint, pj_error, quiet_stderr
 from .leg import Leg
+from .rtprelay import RelayStream, relay_for
 from .sessions import Sessions
 from .tap import Tap
 
@@ -150,6 +151,7 @@ class Device:
         self._ep = ep
         acc_cfg, self._trusted_extra = account_config(cfg)
         self._account = DeviceAccount(self._incoming, self._publish)
+        self._account.rtp_relay = self._relay = relay_for(cfg)
         self._account.create(acc_cfg)
         log.info("device listening on %s (codecs %s, srtp %s, max %d calls)", self.address,
                  ",".join(cfg.media.codecs), cfg.media.srtp, cfg.admission.max_calls)  # fmt: skip
@@ -356,3 +358,11 @@ class Device:
             except pj.Error as err:
                 log.warning("pjsua2 shutdown: %s", pj_error(err))
         self._ep = None
+        relay, self._relay = getattr(self, "_relay", None), None
+        if relay is not None:
+            relay.stop()
+
+    def rtp_streams(self) -> list[RelayStream]:
+        """The RTP gate's open streams: public port, locked source, drop counters."""
+        relay = getattr(self, "_relay", None)
+        return relay.streams() if relay is not None else []
