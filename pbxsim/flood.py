@@ -101,6 +101,10 @@ class Flood:
     def join(self, timeout_s: float | None = None) -> None:
         self._thread.join(timeout_s)
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def _socket(self) -> socket.socket:
         if self.spoof_source is None:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
