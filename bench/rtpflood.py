@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -27,10 +28,13 @@ import soundfile as sf
 
 from pbxsim import g711
 from pbxsim.flood import KINDS
+from pbxsim.rtp import Packetizer
 from records.device import LegAnswered, LegEnded
 from records.frames import AudioFrame
 from softphone.config import DeviceConfig, MediaConfig, RtpGateConfig, TransportConfig
 from softphone.device import Device
+from softphone.rtpports import RtpPorts
+from softphone.rtprelay import RtpRelay
 
 from .realtime import machine
 
@@ -203,6 +207,48 @@ def one_run(dev: Device, kind: str, pps: float, args: argparse.Namespace) -> dic
     return out
 
 
+def thread_cpu_s(native_id: int) -> float:
+    """CPU seconds (user + system) of one thread of this process, from /proc."""
+    fields = Path(f"/proc/self/task/{native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def relay_capacity(kind: str, packets: int = 1_000_000) -> dict:
+    """Datagrams per second of relay-thread CPU for one flood kind beside a locked party:
+    the relay alone on loopback, a flood process sending as fast as it can."""
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    relay = RtpRelay("127.0.0.1", RtpPorts(0, 16384, 32767))
+    relay.start()
+    try:
+        _, port = relay.open("bench", 0, "agent", sink.getsockname()[1], 9, frozenset({0}))
+        party = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        pk = Packetizer(0, 1234, 1, 1)
+        for _ in range(3):  # lock the stream to this party
+            party.sendto(pk.packet(bytes(160), 160), ("127.0.0.1", port))
+        time.sleep(0.2)
+        assert relay._thread is not None and relay._thread.native_id is not None
+        tid = relay._thread.native_id
+        cpu0, t0 = thread_cpu_s(tid), time.monotonic()
+        seconds = 4.0
+        proc = subprocess.run([sys.executable, "-m", "pbxsim.flood", str(port), kind,
+                               str(packets / seconds), str(seconds)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        time.sleep(0.3)
+        cpu, wall = thread_cpu_s(tid) - cpu0, time.monotonic() - t0
+        sent = json.loads(proc.stdout.strip().splitlines()[-1])["sent"]
+        (stream,) = relay.streams()
+        c = stream.counters
+        seen = c.forwarded + c.dropped - 3
+        party.close()
+    finally:
+        relay.stop()
+        sink.close()
+    return {"kind": kind, "sent": sent, "seen": seen, "sent_pps": round(sent / seconds),
+            "relay_cpu_share": round(cpu / wall, 2),
+            "pps_per_core": round(seen / cpu) if cpu else None}  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kinds", default=",".join(KINDS))
@@ -212,7 +258,12 @@ def main() -> None:
     p.add_argument("--flood-at-s", type=float, default=2.5)
     p.add_argument("--flood-s", type=float, default=4.0)
     p.add_argument("--no-gate", action="store_true", help="PJMEDIA faces the flood itself")
+    p.add_argument("--capacity", action="store_true", help="measure the relay alone and stop")
     args = p.parse_args()
+    if args.capacity:
+        for kind in args.kinds.split(","):
+            print(json.dumps(relay_capacity(kind)), flush=True)
+        return
     media = MediaConfig(stats_interval_s=60.0, rtp_gate=RtpGateConfig(enabled=not args.no_gate))
     dev = Device(DeviceConfig(transport=TransportConfig(udp_port=0, rtp_port=0), media=media))
     dev.start()
