@@ -5,7 +5,8 @@ relay's public sockets take the party's packets (:mod:`softphone.rtprelay`).
 PJSIP writes its own loopback ports into the answer; :func:`local_media` reads
 them, :func:`advertise` rewrites the answer to the relay's address and ports,
 and :func:`accepted_payload_types` names the payload types a stream may carry
-(the offer's types whose codec the answer lists too).  Pure text functions.
+(the offer's types whose codec the answer lists too), :func:`offered_source`
+where the party will send from.  Pure text functions.
 """
 
 from __future__ import annotations
@@ -74,3 +75,14 @@ def accepted_payload_types(local_sdp: str, remote_sdp: str, index: int) -> froze
         return frozenset()
     names = {(c.name, c.clock_rate) for c in local.codecs}
     return frozenset(c.payload_type for c in remote.codecs if (c.name, c.clock_rate) in names)
+
+
+def offered_source(remote_sdp: str, index: int) -> tuple[str, int] | None:
+    """(host, port) the offer's stream ``index`` receives on: where a symmetric-RTP party
+    sends from.  None without one (no such stream, port 0, no or a null address)."""
+    if not remote_sdp:
+        return None
+    stream = {s.index: s for s in parse_sdp(remote_sdp).audio}.get(index)
+    if stream is None or not stream.port or stream.connection in (None, "0.0.0.0"):
+        return None
+    return (str(stream.connection), stream.port)

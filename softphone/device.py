@@ -43,7 +43,7 @@ from .clock import SessionClock, StreamClock
 from .config import DeviceConfig
 from .endpoint import PjLog, create_endpoint, pj_error, quiet_stderr
 from .leg import Leg
-from .rtprelay import RelayStream, relay_for
+from .rtprelay import RelayStream, RtpRelay, relay_for
 from .sessions import Sessions
 from .tap import Tap
 
@@ -88,6 +88,7 @@ class Device:
         self._stop = threading.Event()
         self._error: str | None = None
         self._trusted_extra: tuple[str, ...] = ()
+        self._relay: RtpRelay | None = None  # the RTP gate's relay, while the device runs
 
     # -- consumer side ---------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> None:
@@ -358,11 +359,11 @@ class Device:
             except pj.Error as err:
                 log.warning("pjsua2 shutdown: %s", pj_error(err))
         self._ep = None
-        relay, self._relay = getattr(self, "_relay", None), None
+        relay, self._relay = self._relay, None
         if relay is not None:
             relay.stop()
 
     def rtp_streams(self) -> list[RelayStream]:
         """The RTP gate's open streams: public port, locked source, drop counters."""
-        relay = getattr(self, "_relay", None)
+        relay = self._relay
         return relay.streams() if relay is not None else []

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pjsua2 as pj
 
 from .admission import Admission
-from .advertise import accepted_payload_types, advertise, local_media
+from .advertise import accepted_payload_types, advertise, local_media, offered_source
 from .rtprelay import RtpRelay
 from .tap import Tap
 
@@ -69,7 +69,8 @@ class Leg(pj.Call):  # type: ignore[misc]
                 self.relay.close(known[0])
             label = self._label(media.index)
             handle, port = self.relay.open(self.key, media.index, label, media.rtp_port,
-                                           media.rtcp_port, pts)  # fmt: skip
+                                           media.rtcp_port, pts,
+                                           offered_source(remote, media.index))  # fmt: skip
             self.relayed[media.index] = (handle, port, media.rtp_port)
             ports[media.index] = (port, port + 1)
         return advertise(local, self.relay.host, ports)
@@ -82,13 +83,16 @@ class Leg(pj.Call):  # type: ignore[misc]
 
     def _narrow_relay(self) -> None:
         """Once negotiated, a relayed stream accepts its codec and telephone-event only."""
+        relay = self.relay
+        if relay is None:
+            return
         for index, (handle, _port, _target) in self.relayed.items():
             try:
                 si = self.getStreamInfo(index)
             except pj.Error:
                 continue
             pts = {int(si.rxPt)} | ({int(si.audRxEventPt)} if int(si.audRxEventPt) >= 0 else set())
-            self.relay.narrow(handle, frozenset(pt for pt in pts if 0 <= pt <= 127))  # type: ignore[union-attr]
+            relay.narrow(handle, frozenset(pt for pt in pts if 0 <= pt <= 127))
 
     def close_relay(self) -> None:
         if self.relay is not None:

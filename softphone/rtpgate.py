@@ -17,7 +17,11 @@ before it forwards it:
   only when the locked source has been silent for ``relearn_silence_ms`` and
   one challenger has sent ``relearn_packets`` in-sequence packets meanwhile, so
   a flood beside a live party never takes its place, and a real switch
-  (transfer, media server fail-over) is followed within about a second.
+  (transfer, media server fail-over) is followed within about a second.  One
+  exception, ``expected_source``: the address the offer's SDP names (where a
+  symmetric-RTP party sends from) takes the lock with its first packet from a
+  source that is not it, so a flood that raced the party's first packets
+  loses the lock as soon as the party is heard.
 
 Time is an input (``now_ms``, any monotonic millisecond clock).
 """
@@ -52,6 +56,9 @@ class GatePolicy:
     learn_packets: int = 2  # in-sequence packets that lock a new stream (RFC 3550 probation)
     relearn_silence_ms: int = 1000  # the locked source must be silent this long ...
     relearn_packets: int = 10  # ... while one challenger sends this many in sequence
+    # the (host, port) the offer's SDP says the party sends from (symmetric RTP): packets
+    # from exactly there take the lock at once from a source that is not
+    expected_source: tuple[str, int] | None = None
 
     def __post_init__(self) -> None:
         if not self.payload_types or any(not 0 <= pt <= 127 for pt in self.payload_types):
@@ -147,6 +154,15 @@ class RtpGate:
 
     def _stranger(self, data: bytes, ident: tuple[object, int], seq: int, now_ms: int) -> Verdict:
         """A valid packet from a source/SSRC that is not (or not yet) the locked one."""
+        expected = self.policy.expected_source
+        if expected is not None and ident[0] == expected:
+            lock = self._lock
+            if lock is None or lock[0] != expected:  # the signalled address wins at once
+                self.relearned += int(lock is not None)
+                self._lock, self._cand, self._cand_n, self._held = ident, None, 0, None
+                self._last_ms = now_ms
+                self.forwarded += 1
+                return Verdict.FORWARD
         if ident == self._cand and 0 < seq_ahead(seq, self._cand_seq) <= _SEQ_WINDOW:
             self._cand_n += 1
         else:

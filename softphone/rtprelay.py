@@ -17,7 +17,6 @@ which owns the table, the selector and every socket from then on.
 
 from __future__ import annotations
 
-import errno
 import logging
 import queue
 import selectors
@@ -70,6 +69,7 @@ class _Stream:
     leg: str
     media_index: int
     label: str
+    port: int  # public RTP port
     rtp: socket.socket
     rtcp: socket.socket
     inner_rtp: socket.socket
@@ -82,7 +82,7 @@ class _Stream:
 
     def snapshot(self) -> RelayStream:
         return RelayStream(self.handle, self.leg, self.media_index, self.label,
-                           self.rtp.getsockname()[1], self.target, self.gate.counters(),
+                           self.port, self.target, self.gate.counters(),
                            self.rtcp_forwarded, self.rtcp_dropped)  # fmt: skip
 
     def close(self) -> None:
@@ -127,21 +127,29 @@ class RtpRelay:
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        if self._thread is None:
-            return
-        self._stop.set()
-        self._wake()
-        self._thread.join(timeout_s)
-        self._thread = None
+        """End the thread and close every socket (streams not yet closed included)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._wake()
+            self._thread.join(timeout_s)
+            self._thread = None
+        self._sel.close()
         for stream in self._streams.values():
             stream.close()
         self._streams.clear()
+        while True:  # streams opened but never handed over
+            try:
+                self._commands.get_nowait()
+            except queue.Empty:
+                break
         self._wake_r.close()
         self._wake_w.close()
 
     def open(self, leg: str, media_index: int, label: str, target_rtp: int, target_rtcp: int,
-             payload_types: frozenset[int]) -> tuple[int, int]:  # fmt: skip
-        """Bind a public port pair for one stream; returns (handle, public RTP port)."""
+             payload_types: frozenset[int],
+             expected_source: tuple[str, int] | None = None) -> tuple[int, int]:  # fmt: skip
+        """Bind a public port pair for one stream; returns (handle, public RTP port).
+        ``expected_source``: where the offer says the party sends from (see the gate)."""
         rtp, rtcp = self._bind_pair()
         socks = [rtp, rtcp]
         try:
@@ -156,12 +164,12 @@ class RtpRelay:
                 s.close()
             raise
         learn, silence, relearn = self._policy
-        gate = RtpGate(GatePolicy(payload_types, learn, silence, relearn))
+        gate = RtpGate(GatePolicy(payload_types, learn, silence, relearn, expected_source))
         handle = next(self._handles)
-        stream = _Stream(handle, leg, media_index, label, rtp, rtcp, inner_rtp, inner_rtcp,
+        port = int(rtp.getsockname()[1])
+        stream = _Stream(handle, leg, media_index, label, port, rtp, rtcp, inner_rtp, inner_rtcp,
                          target_rtp, gate, sockets=tuple(socks))  # fmt: skip
         self._submit(lambda: self._add(stream))
-        port = int(rtp.getsockname()[1])
         log.info("leg %s stream %d (%s): RTP gate on %s:%d -> loopback %d", leg, media_index,
                  label, self.host, port, target_rtp)  # fmt: skip
         return handle, port
@@ -244,8 +252,6 @@ class RtpRelay:
                         pump(stream, now_ms)
         except Exception:
             log.exception("RTP relay failed; media of new and open calls stops")
-        finally:
-            self._sel.close()
 
     def _commands_due(self) -> None:
         try:
@@ -272,10 +278,10 @@ class RtpRelay:
                 data, source = recv(2048)
             except BlockingIOError:
                 return
-            except OSError as err:  # ICMP errors surface on some kernels; keep reading
-                if err.errno in (errno.ECONNREFUSED, errno.EINTR):
-                    continue
-                raise
+            except OSError as err:  # never ends the relay: this turn of the socket ends
+                log.debug("leg %s stream %d: receive failed: %s", stream.leg,
+                          stream.media_index, err)  # fmt: skip
+                return
             verdict = push(data, source, now_ms)
             try:
                 if verdict is Verdict.FORWARD:

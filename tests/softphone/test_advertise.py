@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from softphone.advertise import LocalMedia, accepted_payload_types, advertise, local_media
+from softphone.advertise import (
+    LocalMedia,
+    accepted_payload_types,
+    advertise,
+    local_media,
+    offered_source,
+)
 from softphone.sdp import parse_sdp
 
 PJSIP_ANSWER = (
@@ -44,3 +50,10 @@ def test_accepted_payload_types_are_the_offers_codecs_the_answer_knows():
     assert accepted_payload_types(PJSIP_ANSWER, OFFER, 2) == {0}
     assert accepted_payload_types(PJSIP_ANSWER, OFFER, 1) == frozenset()  # video
     assert accepted_payload_types(PJSIP_ANSWER, PJSIP_ANSWER, 0) == {0, 8, 9, 120}  # our offer
+
+
+def test_the_offered_source_is_the_offers_address_and_port():
+    assert offered_source(OFFER, 0) == ("198.51.100.7", 30000)
+    assert offered_source(OFFER, 2) == ("198.51.100.7", 30002)
+    assert offered_source(OFFER, 1) is None and offered_source("", 0) is None
+    assert offered_source(OFFER.replace("c=IN IP4 198.51.100.7", "c=IN IP4 0.0.0.0"), 0) is None

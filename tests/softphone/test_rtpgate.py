@@ -168,3 +168,24 @@ def test_policy_is_checked():
         GatePolicy(frozenset({128}))
     with pytest.raises(ValueError):
         GatePolicy(frozenset({0}), learn_packets=0)
+
+
+def test_the_offers_address_takes_the_lock_from_a_flood_that_raced_the_party():
+    g = RtpGate(GatePolicy(frozenset({0}), expected_source=PARTY))
+    flood = stream(0x9999)
+    for _ in range(2):
+        g.push(flood.packet(b"x", 160), OTHER, 0)
+    assert g.counters().locked == (OTHER[0], OTHER[1], 0x9999)  # the race was lost ...
+    party = stream(0x1234)
+    assert g.push(party.packet(b"x", 160), PARTY, 20) is Verdict.FORWARD  # ... and won back
+    for n in range(200):  # the flood never gets it back while the party talks
+        assert g.push(flood.packet(b"x", 160), OTHER, 40 + n) is Verdict.FOREIGN
+        if n % 20 == 0:
+            assert g.push(party.packet(b"x", 160), PARTY, 40 + n) is Verdict.FORWARD
+    assert g.counters().relearned == 1 and g.counters().locked == (PARTY[0], PARTY[1], 0x1234)
+
+
+def test_without_a_race_the_offers_address_locks_on_its_first_packet():
+    g = RtpGate(GatePolicy(frozenset({0}), expected_source=PARTY))
+    assert g.push(stream().packet(b"x", 160), PARTY, 0) is Verdict.FORWARD
+    assert g.counters() == GateCounters(forwarded=1, locked=(PARTY[0], PARTY[1], 0x1234))
