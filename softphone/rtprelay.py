@@ -17,6 +17,7 @@ which owns the table, the selector and every socket from then on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import selectors
@@ -111,6 +112,7 @@ class RtpRelay:
         self.host = host
         self.ports = ports
         self._policy = (learn_packets, relearn_silence_ms, relearn_packets)
+        self._opened: queue.SimpleQueue[_Stream] = queue.SimpleQueue()  # not yet handed over
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._streams: dict[int, _Stream] = {}  # relay thread's: handle -> stream
         self._handles = iter(range(1, 1 << 62))
@@ -139,7 +141,7 @@ class RtpRelay:
         self._streams.clear()
         while True:  # streams opened but never handed over
             try:
-                self._commands.get_nowait()
+                self._opened.get_nowait().close()
             except queue.Empty:
                 break
         self._wake_r.close()
@@ -169,7 +171,8 @@ class RtpRelay:
         port = int(rtp.getsockname()[1])
         stream = _Stream(handle, leg, media_index, label, port, rtp, rtcp, inner_rtp, inner_rtcp,
                          target_rtp, gate, sockets=tuple(socks))  # fmt: skip
-        self._submit(lambda: self._add(stream))
+        self._opened.put(stream)
+        self._wake()
         log.info("leg %s stream %d (%s): RTP gate on %s:%d -> loopback %d", leg, media_index,
                  label, self.host, port, target_rtp)  # fmt: skip
         return handle, port
@@ -259,6 +262,21 @@ class RtpRelay:
                 pass
         except BlockingIOError:
             pass
+        while True:  # first every opened stream: a later command may be about it
+            try:
+                stream = self._opened.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                self._add(stream)
+            except (OSError, ValueError, KeyError):
+                log.exception("leg %s stream %d: RTP relay could not watch its sockets",
+                              stream.leg, stream.media_index)  # fmt: skip
+                self._streams.pop(stream.handle, None)
+                for sock in (stream.rtp, stream.rtcp):
+                    with contextlib.suppress(KeyError, ValueError):
+                        self._sel.unregister(sock)
+                stream.close()
         while True:
             try:
                 fn = self._commands.get_nowait()
