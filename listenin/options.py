@@ -93,7 +93,19 @@ def device_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tls-port", type=int, help="also listen on TLS (needs --tls-cert/--tls-key)")
     g.add_argument("--tls-cert")
     g.add_argument("--tls-key")
-    g.add_argument("--rtp-port", type=int, default=40000, help="first RTP port (0: any)")
+    g.add_argument(
+        "--rtp-port",
+        type=int,
+        help="RTP ports handed out sequentially from this one (0: any; default: a random "
+        "even port within --rtp-ports for every stream)",
+    )
+    g.add_argument("--rtp-ports", default="16384-32767", metavar="LOW-HIGH",
+                   help="range of the random RTP ports")  # fmt: skip
+    g.add_argument(
+        "--no-rtp-gate",
+        action="store_true",
+        help="let PJMEDIA's RTP sockets face the network (no source/SSRC lock, no checks)",
+    )
     g.add_argument("--user", default="listenin", help="the device's SIP user")
     g.add_argument("--domain", help="SIP domain (default: the registrar host or --bind)")
     g.add_argument("--registrar", help="register here, e.g. sip:pbx.example.com")
@@ -148,6 +160,7 @@ def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         DeviceConfig,
         JitterConfig,
         MediaConfig,
+        RtpGateConfig,
         TransportConfig,
     )
 
@@ -162,9 +175,14 @@ def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         )  # fmt: skip
         init = min(max(args.jb_min_ms + 40, args.jb_min_ms), args.jb_max_ms)
         jitter = JitterConfig(init, args.jb_min_ms, args.jb_max_ms, max(1000, args.jb_max_ms * 2))
+        low, sep, high = args.rtp_ports.partition("-")
+        if not (sep and low.strip().isdigit() and high.strip().isdigit()):
+            raise ConfigError(
+                f"--rtp-ports wants LOW-HIGH, e.g. 16384-32767, got {args.rtp_ports!r}"
+            )
         transport = TransportConfig(
             args.bind, args.sip_port, args.tcp_port, args.tls_port, args.tls_cert, args.tls_key,
-            args.rtp_port,
+            args.rtp_port, int(low), int(high),
         )  # fmt: skip
         admission = AdmissionConfig(
             trusted=tuple(args.trust) or ("127.0.0.1",),
@@ -172,8 +190,9 @@ def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             max_calls=args.max_calls,
         )
         media = MediaConfig(
-            codecs=tuple(args.codec or CODEC_CHOICES), srtp=args.srtp, jitter=jitter
-        )
+            codecs=tuple(args.codec or CODEC_CHOICES), srtp=args.srtp, jitter=jitter,
+            rtp_gate=RtpGateConfig(enabled=not args.no_rtp_gate),
+        )  # fmt: skip
         config = DeviceConfig(account, transport, admission, media, log_level=args.pjsip_log_level)
     except ConfigError as err:
         raise CliError(str(err)) from err

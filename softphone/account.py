@@ -2,7 +2,8 @@
 
 :func:`account_config` turns :class:`~softphone.config.DeviceConfig` into a
 pjsua2 ``AccountConfig`` (registrar and proxy, digest credentials, SDES-SRTP
-policy, RTP ports) and names the hosts that become trusted callers with it.
+policy, where PJMEDIA binds its RTP sockets) and names the hosts that become
+trusted callers with it.
 :class:`DeviceAccount` hands incoming INVITEs and registration changes to the
 device; its callbacks run on the device thread and never raise into PJSIP.
 """
@@ -18,6 +19,7 @@ from records.device import RegistrationChanged
 
 from .addresses import uri_hostport
 from .config import DeviceConfig
+from .rtprelay import RtpRelay
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +51,27 @@ def account_config(cfg: DeviceConfig) -> tuple[pj.AccountConfig, tuple[str, ...]
         )
     acc_cfg.mediaConfig.srtpUse = _SRTP[cfg.media.srtp]
     acc_cfg.mediaConfig.srtpSecureSignaling = 0  # SDES keys over UDP signalling too
-    acc_cfg.mediaConfig.transportConfig.port = cfg.transport.rtp_port
-    acc_cfg.mediaConfig.transportConfig.boundAddress = cfg.transport.bind_address
-    acc_cfg.mediaConfig.transportConfig.publicAddress = cfg.transport.bind_address
+    media_transport(acc_cfg.mediaConfig.transportConfig, cfg)
     return acc_cfg, trusted
+
+
+def media_transport(tc: pj.TransportConfig, cfg: DeviceConfig) -> None:
+    """Where PJMEDIA binds its RTP sockets.  With the RTP gate: the loopback, on ports
+    the kernel picks (the relay's public sockets face the network).  Without it: the
+    bind address, from ``rtp_port`` sequentially, or with PJSIP's ``randomizePort``,
+    which randomises only where the sequential run starts (once per account)."""
+    t = cfg.transport
+    tc.publicAddress = t.bind_address
+    if cfg.media.rtp_gate.enabled:
+        tc.boundAddress = "127.0.0.1"
+        tc.port = 0
+        return
+    tc.boundAddress = t.bind_address
+    if t.rtp_port is None:
+        tc.port, tc.portRange = t.rtp_port_min, t.rtp_port_max - t.rtp_port_min
+        tc.randomizePort = True
+    else:
+        tc.port = t.rtp_port
 
 
 class DeviceAccount(pj.Account):  # type: ignore[misc]
@@ -64,6 +83,7 @@ class DeviceAccount(pj.Account):  # type: ignore[misc]
         super().__init__()
         self.on_incoming = on_incoming
         self.on_registration = on_registration
+        self.rtp_relay: RtpRelay | None = None  # the legs of this account relay through it
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
         try:

@@ -80,7 +80,11 @@ class TransportConfig:
     tls_port: int | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
-    rtp_port: int = 40000  # first RTP port; 0: any
+    # RTP: None: a random even port (and RTCP above it) within rtp_port_min..rtp_port_max
+    # for every stream; N: sequential pairs from N, as PJSIP hands them out; 0: any
+    rtp_port: int | None = None
+    rtp_port_min: int = 16384
+    rtp_port_max: int = 32767
 
     def __post_init__(self) -> None:
         ports = (self.udp_port, self.tcp_port, self.tls_port)
@@ -88,6 +92,12 @@ class TransportConfig:
             raise ConfigError("enable at least one of udp_port, tcp_port, tls_port")
         if any(p is not None and not 0 <= p <= 65535 for p in (*ports, self.rtp_port)):
             raise ConfigError("ports must be within 0..65535")
+        lo, hi = self.rtp_port_min, self.rtp_port_max
+        if not (1024 <= lo and lo + 3 <= hi <= 65535):
+            raise ConfigError(
+                "rtp_port_min..rtp_port_max must hold two port pairs within 1024..65535, got "
+                f"{lo}..{hi}"
+            )
         if self.tls_port is not None and not (self.tls_cert_file and self.tls_key_file):
             raise ConfigError("tls_port needs tls_cert_file and tls_key_file")
 
@@ -128,12 +138,32 @@ class AdmissionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RtpGateConfig:
+    """The RTP gate in front of PJMEDIA (softphone/rtpgate.py): on by default.
+
+    Off, PJMEDIA's sockets face the network and take any datagram (see the
+    README, "RTP hardening", for what that costs under a flood).
+    """
+
+    enabled: bool = True
+    learn_packets: int = 2  # in-sequence packets that lock a stream to its source and SSRC
+    relearn_silence_ms: int = 1000  # the lock moves only after the locked source is this quiet
+    relearn_packets: int = 10  # ... and a new source sent this many in-sequence packets
+
+    def __post_init__(self) -> None:
+        if self.learn_packets < 1 or self.relearn_packets < 1 or self.relearn_silence_ms < 0:
+            raise ConfigError("learn_packets and relearn_packets must be >= 1, "
+                              "relearn_silence_ms >= 0")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class MediaConfig:
     codecs: tuple[str, ...] = CODECS  # in order of preference
     srtp: str = "optional"  # off | optional | mandatory (SDES over RTP/SAVP)
     jitter: JitterConfig = field(default_factory=JitterConfig)
     tap_rate_hz: int = 16000  # conference bridge rate; a tap runs at min(codec rate, this)
     stats_interval_s: float = 5.0
+    rtp_gate: RtpGateConfig = field(default_factory=RtpGateConfig)
 
     def __post_init__(self) -> None:
         unknown = set(self.codecs) - set(CODECS)

@@ -44,6 +44,7 @@ from .config import DeviceConfig
 from .endpoint import PjLog, create_endpoint, pj_error, quiet_stderr
 from .leg import Leg
 from .ratelimit import SourceRateLimit
+from .rtprelay import RelayStream, RtpRelay, relay_for
 from .sessions import Sessions
 from .tap import Tap
 
@@ -109,6 +110,7 @@ class Device:
         self._stop = threading.Event()
         self._error: str | None = None
         self._trusted_extra: tuple[str, ...] = ()
+        self._relay: RtpRelay | None = None  # the RTP gate's relay, while the device runs
 
     # -- consumer side ---------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> None:
@@ -172,6 +174,7 @@ class Device:
         self._ep = ep
         acc_cfg, self._trusted_extra = account_config(cfg)
         self._account = DeviceAccount(self._incoming, self._publish)
+        self._account.rtp_relay = self._relay = relay_for(cfg)
         self._account.create(acc_cfg)
         log.info("device listening on %s (codecs %s, srtp %s, max %d calls)", self.address,
                  ",".join(cfg.media.codecs), cfg.media.srtp, cfg.admission.max_calls)  # fmt: skip
@@ -426,3 +429,11 @@ class Device:
             except pj.Error as err:
                 log.warning("pjsua2 shutdown: %s", pj_error(err))
         self._ep = None
+        relay, self._relay = self._relay, None
+        if relay is not None:
+            relay.stop()
+
+    def rtp_streams(self) -> list[RelayStream]:
+        """The RTP gate's open streams: public port, locked source, drop counters."""
+        relay = self._relay
+        return relay.streams() if relay is not None else []

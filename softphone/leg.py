@@ -4,6 +4,9 @@ A :class:`Leg` is answered (or refused) by the device, which keeps it alive
 until PJSIP reports it disconnected.  Its callbacks run on the device thread:
 a state change to DISCONNECTED calls ``on_ended``, a media change calls
 ``on_media`` (the device taps the streams then).  Neither raises into PJSIP.
+With the account's RTP relay, the leg owns its relayed streams: it opens one
+when PJSIP writes an SDP answer (advertising the relay's port), narrows its
+payload types once negotiated and closes them when the dialog ends.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from collections.abc import Callable
 import pjsua2 as pj
 
 from .admission import Admission
+from .advertise import accepted_payload_types, advertise, local_media, offered_source
+from .rtprelay import RtpRelay
 from .tap import Tap
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,68 @@ class Leg(pj.Call):  # type: ignore[misc]
         self.answered_at: float | None = None  # monotonic s of our 200, until ACKed
         self.confirmed = False  # the 200 was ACKed
         self.ended = False
+        self.relay: RtpRelay | None = getattr(account, "rtp_relay", None)
+        self.relayed: dict[int, tuple[int, int, int]] = {}  # media index -> handle, port, target
+
+    def onCallSdpCreated(self, prm: pj.OnCallSdpCreatedParam) -> None:  # noqa: N802
+        """Advertise the relay's public ports instead of PJMEDIA's loopback ones.
+
+        PJSUA also calls this for a new INVITE before the device has wrapped it, through
+        an ended leg whose call slot the INVITE took: only an answered, live leg acts."""
+        if self.relay is None or self.ended or self.admission is None:
+            return
+        try:
+            prm.sdp.wholeSdp = self._relay_sdp(str(prm.sdp.wholeSdp), str(prm.remSdp.wholeSdp))
+        except Exception:
+            log.exception("leg %s: RTP relay setup failed; the stream keeps PJMEDIA's port",
+                          self.key)  # fmt: skip
+
+    def _relay_sdp(self, local: str, remote: str) -> str:
+        assert self.relay is not None
+        ports: dict[int, tuple[int, int]] = {}
+        for media in local_media(local):
+            pts = accepted_payload_types(local, remote if remote else local, media.index)
+            if not pts:
+                continue  # nothing in common: PJSIP refuses the stream
+            known = self.relayed.get(media.index)
+            if known is not None and known[2] == media.rtp_port:  # re-INVITE, same socket
+                self.relay.narrow(known[0], pts)
+                ports[media.index] = (known[1], known[1] + 1)
+                continue
+            if known is not None:
+                self.relay.close(known[0])
+            label = self._label(media.index)
+            handle, port = self.relay.open(self.key, media.index, label, media.rtp_port,
+                                           media.rtcp_port, pts,
+                                           offered_source(remote, media.index))  # fmt: skip
+            self.relayed[media.index] = (handle, port, media.rtp_port)
+            ports[media.index] = (port, port + 1)
+        return advertise(local, self.relay.host, ports)
+
+    def _label(self, media_index: int) -> str:
+        for s in self.admission.streams if self.admission else ():
+            if s.media_index == media_index:
+                return s.label
+        return f"stream-{media_index}"
+
+    def _narrow_relay(self) -> None:
+        """Once negotiated, a relayed stream accepts its codec and telephone-event only."""
+        relay = self.relay
+        if relay is None:
+            return
+        for index, (handle, _port, _target) in self.relayed.items():
+            try:
+                si = self.getStreamInfo(index)
+            except pj.Error:
+                continue
+            pts = {int(si.rxPt)} | ({int(si.audRxEventPt)} if int(si.audRxEventPt) >= 0 else set())
+            relay.narrow(handle, frozenset(pt for pt in pts if 0 <= pt <= 127))
+
+    def close_relay(self) -> None:
+        if self.relay is not None:
+            for handle, _port, _target in self.relayed.values():
+                self.relay.close(handle)
+        self.relayed.clear()
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
         try:
@@ -45,12 +112,14 @@ class Leg(pj.Call):  # type: ignore[misc]
             if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
                 self.confirmed = True
             if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                self.close_relay()
                 self.on_ended(self, f"{info.lastStatusCode} {info.lastReason}")
         except Exception:
             log.exception("leg %s: call state callback failed", self.key)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
         try:
+            self._narrow_relay()
             self.on_media(self)
         except Exception:
             log.exception("leg %s: media state callback failed", self.key)

@@ -186,3 +186,25 @@ def test_sip_port_in_use_is_one_error_line(capsys):
         assert main(["run", "--no-server", "--sip-port", str(port)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"SIP UDP port 127.0.0.1:{port}" in err[0], err
+
+
+def test_rtp_ports_are_random_in_a_range_by_default_and_the_gate_is_on():
+    from listenin.cli import build_parser
+    from listenin.options import CliError, device_config
+
+    parser = build_parser()
+    cfg = device_config(parser.parse_args(["run"]))
+    t = cfg.transport
+    assert (t.rtp_port, t.rtp_port_min, t.rtp_port_max) == (None, 16384, 32767)
+    assert cfg.media.rtp_gate.enabled
+    cfg = device_config(
+        parser.parse_args(
+            ["run", "--rtp-port", "40000", "--rtp-ports", "20000-20999", "--no-rtp-gate"]
+        )  # fmt: skip
+    )
+    t = cfg.transport
+    assert (t.rtp_port, t.rtp_port_min, t.rtp_port_max) == (40000, 20000, 20999)
+    assert not cfg.media.rtp_gate.enabled
+    for bad in ("20000", "20000-20001", "x-y", "80-2000"):
+        with pytest.raises(CliError):
+            device_config(parser.parse_args(["run", "--rtp-ports", bad]))
