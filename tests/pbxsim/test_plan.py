@@ -39,6 +39,7 @@ def test_titled_offer_is_what_the_device_admits():
     (leg,) = legs(session, "two-streams")
     invite = (
         "INVITE sip:listenin@127.0.0.1 SIP/2.0\r\nCall-ID: x@y\r\n"
+        "Content-Type: application/sdp\r\n"
         + "".join(f"{k}: {v}\r\n" for k, v in leg.headers)
         + "\r\n"
         + titled
