@@ -204,3 +204,22 @@ def test_records_are_published_with_their_one_json_text_and_seq_spliced_in():
     assert got.data == (final.to_json()[:-1] + ', "seq": 1}').encode()
     assert json.loads(got.data) == {**final.to_dict(), "seq": 1}
     assert (got.type, got.party, stats.seq) == ("transcript.final", "agent", 2)
+
+
+def test_a_gateway_hub_delivers_what_a_node_stamped_with_the_same_seq_and_bytes():
+    stamped = []
+    node = Hub(on_stamped=stamped.append)
+    for kind in ("call.started", "transcript.partial", "transcript.final", "call.ended"):
+        node.publish(ev("a", kind))
+    gateway = Hub()
+    sub = gateway.connect()
+    gateway.subscribe(sub, Filter())
+    for msg in stamped[:3] + stamped[1:]:  # read twice (at-least-once): copies are skipped
+        gateway.deliver(msg)
+    assert [m.data for m in sub.queue] == [m.data for m in stamped]
+    assert gateway.stats.duplicates == 2
+    assert gateway.last_seq("a") == 4 and gateway.active_calls() == []
+    # a client resuming on the gateway gets what it missed, resync of finals included
+    late = gateway.connect()
+    gateway.subscribe(late, Filter(), resume={"a": 1})
+    assert [m["seq"] for m in texts(late)] == [2, 3, 4]
