@@ -45,8 +45,7 @@ class BusConfig:
     ended_ttl_s: int = 86_400  # a call's stream expires this long after it ended; 0: never
 
     def __post_init__(self) -> None:
-        url = urlsplit(self.url)
-        if url.scheme not in SCHEMES or not (url.hostname or url.path):
+        if not _redis_url(self.url):
             raise BusConfigError(
                 f"url must look like redis://host:port/db (or rediss://, unix://), got {self.url!r}"
             )
@@ -70,6 +69,20 @@ class BusConfig:
         return f"{url.scheme}://{url.hostname or ''}{':' if url.port else ''}{url.port or ''}" + (
             url.path
         )
+
+
+def _redis_url(text: str) -> bool:
+    """``redis://[user:password@]host[:port][/db]``, ``rediss://...`` or ``unix:///path``."""
+    try:
+        url = urlsplit(text)
+        url.port  # noqa: B018 (a bad port raises)
+    except ValueError:
+        return False
+    if url.scheme not in SCHEMES:
+        return False
+    if url.scheme == "unix":
+        return url.path.startswith("/")
+    return bool(url.hostname) and (url.path in ("", "/") or url.path[1:].isdigit())
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,10 @@ def test_control_entries_round_trip():
     [
         ({"url": "http://h/0"}, "url must look like"),
         ({"url": "redis://"}, "url must look like"),
+        ({"url": "redis:nope"}, "url must look like"),
+        ({"url": "redis://h:99999/0"}, "url must look like"),
+        ({"url": "redis://h/zero"}, "url must look like"),
+        ({"url": "unix://relative.sock"}, "url must look like"),
         ({"maxlen_per_call": 10}, "maxlen_per_call must be >= 100"),
         ({"index_maxlen": 0}, "index_maxlen must be >= 100"),
         ({"queue_entries": 1}, "queue_entries must be within"),
