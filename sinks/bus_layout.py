@@ -6,7 +6,8 @@ to the stream entries that carry them, and back.  The layout, under a prefix
 
     {prefix}:call:{call_id}   one stream per call: every event, fields
                               seq, type, party ("" for none), json (the event's
-                              one JSON text, seq included); MAXLEN ~ maxlen_per_call
+                              one JSON text, seq included), node (the publishing
+                              process's random id); MAXLEN ~ maxlen_per_call
     {prefix}:calls            the index: fields event ("started" | "ended"),
                               call_id, seq; MAXLEN ~ index_maxlen
     {prefix}:control          recording requests from gateways: fields call_id,
@@ -114,12 +115,13 @@ def control_key(prefix: str) -> str:
     return f"{prefix}:control"
 
 
-def entries_for(msg: Outgoing, config: BusConfig) -> list[Entry]:
-    """What a node XADDs for one stamped message: its call entry, and an index entry."""
+def entries_for(msg: Outgoing, config: BusConfig, node: str = "") -> list[Entry]:
+    """What ``node`` XADDs for one stamped message: its call entry, and an index entry."""
     call_id = str(msg.call_id)
     key = call_key(config.stream_prefix, call_id)
     fields: dict[str, bytes | str] = {
         "seq": str(msg.seq), "type": msg.type, "party": msg.party or "", "json": msg.data,
+        "node": node,
     }  # fmt: skip
     ttl = None
     if msg.type == "call.started":
@@ -153,7 +155,9 @@ def decode_call_entry(call_id: str, fields: Fields) -> Outgoing:
     if not data.startswith(b"{") or not data.endswith(b"}"):
         raise ValueError("the entry's json is not an object")
     party = _text(fields, "party") or None
-    return Outgoing(call_id, seq, _text(fields, "type"), party, data)
+    node = fields.get(b"node", fields.get("node", b""))
+    origin = node.decode() if isinstance(node, bytes) else node
+    return Outgoing(call_id, seq, _text(fields, "type"), party, data, origin)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ ones for calls it holds).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from .bus_layout import BusConfig, control_key, entries_for
@@ -26,6 +27,7 @@ class NodeBus:
         self, config: BusConfig, on_request: Callable[[RecordingControl], None] | None = None
     ) -> None:
         self.config = config
+        self.node = uuid.uuid4().hex[:12]  # this process, on every entry: a reused call id
         connect = connector(config)
         self.writer = BusWriter(connect, config.queue_entries, config.where)
         self.control = (
@@ -46,5 +48,5 @@ class NodeBus:
         self.writer.close(timeout_s)
 
     def on_stamped(self, msg: Outgoing) -> None:
-        for entry in entries_for(msg, self.config):
+        for entry in entries_for(msg, self.config, self.node):
             self.writer.offer(entry)

@@ -79,6 +79,7 @@ class Outgoing:
     type: str
     party: str | None
     data: bytes  # UTF-8 JSON text, sent as a text frame
+    origin: str = ""  # from a bus: the node (process) that stamped it
     size: int = field(init=False)  # bytes, len(data)
     droppable: bool = field(init=False)  # a partial or a stats tick
 
@@ -198,6 +199,7 @@ def replay_allowance(sub: Subscriber) -> Allowance:
 class _CallLog:
     seq: int = 0
     ended: bool = False
+    origin: str = ""  # the node that stamps it (a gateway's hub)
     events: deque[Outgoing] = field(default_factory=deque)
     finals: deque[bytes] = field(default_factory=deque)  # the finals' JSON, with their seq
 
@@ -328,15 +330,19 @@ class Hub:
         """Queue a message stamped elsewhere (a gateway's, read from the bus) as is.
 
         Its ``seq`` is the node's: a message at or below the call's last seq is a
-        copy already delivered (the bus is at-least-once) and is skipped.
+        copy already delivered (the bus is at-least-once) and is skipped, unless
+        it starts the ended call's id again from another node (or a restarted
+        one): that is a new call, numbered by its node from 1.
         """
         call_id = str(msg.call_id)
         known = self._calls.get(call_id)
         if known is not None and msg.seq <= known.seq:
-            self.stats.duplicates += 1
-            return []
+            if not (known.ended and msg.type == "call.started" and msg.origin != known.origin):
+                self.stats.duplicates += 1
+                return []
+            del self._calls[call_id]
         log = self._log_for(call_id, msg.type)
-        log.seq = msg.seq
+        log.seq, log.origin = msg.seq, msg.origin
         return self._fan_out(log, msg)
 
     def _log_for(self, call_id: str, kind: str) -> _CallLog:

@@ -32,15 +32,18 @@ def test_call_keys_round_trip_ids_with_colons():
 
 def test_an_event_is_one_call_entry_with_its_seq_and_bytes_and_decodes_back():
     partial = msg("transcript.partial", 7, "agent")
-    [entry] = entries_for(partial, CONFIG)
+    [entry] = entries_for(partial, CONFIG, "node-a")
     assert entry.key == "li:call:c:1"
     assert entry.fields == {"seq": "7", "type": "transcript.partial", "party": "agent",
-                            "json": partial.data}  # fmt: skip
+                            "json": partial.data, "node": "node-a"}  # fmt: skip
     assert entry.maxlen == CONFIG.maxlen_per_call
     assert entry.droppable and entry.ttl_s is None
     # as Redis gives it back: bytes keys and values
     raw = {k.encode(): v if isinstance(v, bytes) else v.encode() for k, v in entry.fields.items()}
-    assert decode_call_entry("c:1", raw) == partial
+    back = decode_call_entry("c:1", raw)
+    assert back.origin == "node-a"
+    assert (back.call_id, back.seq, back.type, back.party, back.data) == (
+        "c:1", 7, "transcript.partial", "agent", partial.data)  # fmt: skip
 
 
 def test_call_start_and_end_also_go_to_the_index_and_set_the_streams_expiry():

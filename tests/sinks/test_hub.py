@@ -223,3 +223,30 @@ def test_a_gateway_hub_delivers_what_a_node_stamped_with_the_same_seq_and_bytes(
     late = gateway.connect()
     gateway.subscribe(late, Filter(), resume={"a": 1})
     assert [m["seq"] for m in texts(late)] == [2, 3, 4]
+
+
+def test_a_call_id_reused_on_another_node_is_a_new_call_and_copies_are_not():
+    from dataclasses import replace
+
+    def stamped_by(node: str) -> list:
+        out: list = []
+        hub = Hub(on_stamped=out.append)
+        for kind in ("call.started", "transcript.final", "call.ended"):
+            hub.publish(ev("a", kind))
+        return [replace(m, origin=node) for m in out]
+
+    first, again = stamped_by("node-1"), stamped_by("node-2")
+    gateway = Hub()
+    sub = gateway.connect()
+    gateway.subscribe(sub, Filter())
+    for msg in first + first[:1] + again:  # a copy of node-1's start, then node-2's call
+        gateway.deliver(msg)
+    assert [(m.origin, m.seq) for m in sub.queue] == [
+        ("node-1", 1),
+        ("node-1", 2),
+        ("node-1", 3),
+        ("node-2", 1),
+        ("node-2", 2),
+        ("node-2", 3),
+    ]
+    assert gateway.stats.duplicates == 1
