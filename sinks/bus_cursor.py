@@ -4,12 +4,12 @@ Sans-I/O: the reader thread (:mod:`sinks.bus_reader`) asks :meth:`Cursor.streams
 what to XREAD next and tells the cursor what came back; the cursor turns call
 entries into messages for the hub and keeps each stream's last entry id, so a
 reconnect carries on where it stopped.  A call is followed from its index
-entry ``started`` (from the stream's start, or from where a reused call id
-stopped) until its ``call.ended`` entry; an index ``ended`` asks the reader to
-read the rest of the call once (:meth:`Cursor.on_index` returns the call) and
-stop following it, so a ``call.ended`` dropped on the way never leaves a call
-followed for ever.  Ids of ended calls are kept for ``max_ended`` calls
-(``evict_oldest_ended``).
+entry ``started`` or its ``call.started`` entry (from the stream's start, or
+from where a reused call id stopped) until its ``call.ended`` entry; an index
+``ended`` asks the reader to read the rest of the call once
+(:meth:`Cursor.on_index` returns the call) and stop following it, so a
+``call.ended`` dropped on the way never leaves a call followed for ever.  Ids
+of ended calls are kept for ``max_ended`` calls (``evict_oldest_ended``).
 
 At start, :func:`plan_load` picks from the whole index the calls still going
 and the newest ``max_ended`` that ended: the gateway reads those streams whole.
@@ -100,7 +100,9 @@ class Cursor:
         except ValueError as err:
             self._malformed(key, entry_id, err)
             return None
-        if msg.type == "call.ended":
+        if msg.type == "call.started":
+            self.follow(call_id)  # the id reused: its stream goes on after the old call.ended
+        elif msg.type == "call.ended":
             self.stop_following(call_id)
         return msg
 

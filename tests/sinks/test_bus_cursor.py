@@ -68,3 +68,12 @@ def test_malformed_entries_are_counted_and_skipped():
     assert cur.malformed == 2
     assert cur.streams()["li:call:c"] == "1-0"  # not read again
     assert cur.on_call_entry("elsewhere", "1-0", entry(1)) is None
+
+
+def test_a_reused_id_read_in_one_range_is_followed_again_by_its_call_started():
+    cur = Cursor("li")
+    cur.follow("c")
+    kinds = ["call.started", "call.ended", "call.started", "transcript.final"]
+    for n, kind in enumerate(kinds, 1):
+        cur.on_call_entry("li:call:c", f"{n}-0", entry(n, kind))
+    assert cur.streams()["li:call:c"] == "4-0"

@@ -193,3 +193,30 @@ def outage(node: Node, redis_server, events: list[dict]) -> None:  # type: ignor
     wait_until(lambda: not node.bus.writer.down and node.flushed(), "the writer recovered")
     node.publish(events[-20:])
     wait_until(node.flushed, "the last entries written")
+
+
+def test_a_call_id_reused_on_another_node_is_served_as_a_new_call(redis_server):
+    bus = BusConfig(redis_server.url)
+    first, second = call_events("c1", 5), call_events("c1", 8)
+    with Node(bus) as a:
+        a.publish(first)
+        wait_until(a.flushed, "node a's call written")
+    with Node(bus) as b:
+        b.publish(second[:6])
+        wait_until(b.flushed, "the start of node b's call written")
+        gateway = Gateway(ServerConfig(port=0), bus)  # reads both calls from one stream
+        gateway.start()
+        try:
+
+            async def main() -> list[dict]:
+                client = asyncio.create_task(collect(gateway.url, len(second), {"c1": 0}))
+                await asyncio.sleep(0.3)
+                b.publish(second[6:])
+                return await client
+
+            got = asyncio.run(main())
+        finally:
+            gateway.stop()
+    # resumed from 0: what the gateway holds of the call now, node b's, from its seq 1
+    assert [m["seq"] for m in got] == list(range(1, len(second) + 1))
+    assert [m["type"] for m in got] == [e["type"] for e in second]
