@@ -13,6 +13,10 @@ overflow it.  Client messages that are not valid requests (bad or deeply nested
 JSON, ``NaN``) get an ``error`` event and are counted; the connection stays
 open.  Everything sent is strict JSON.
 
+A gateway's server serves messages a node stamped, read from the bus
+(:meth:`EventServer.deliver`); a node's tells its bus publisher each message its
+hub stamps (``on_stamped``).
+
 Endpoints: ``/ws`` (websocket; bearer token in an ``Authorization: Bearer``
 header or, for browsers, a ``token`` query parameter) and ``/`` plus
 ``/static/...`` (the console, no secrets in it, served without a token).

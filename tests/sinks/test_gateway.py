@@ -12,7 +12,9 @@ import json
 import time
 from collections.abc import Callable
 
+import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from sinks.bus_layout import BusConfig
 from sinks.bus_node import NodeBus
@@ -220,3 +222,22 @@ def test_a_call_id_reused_on_another_node_is_served_as_a_new_call(redis_server):
     # resumed from 0: what the gateway holds of the call now, node b's, from its seq 1
     assert [m["seq"] for m in got] == list(range(1, len(second) + 1))
     assert [m["type"] for m in got] == [e["type"] for e in second]
+
+
+def test_a_gateway_asks_for_the_token_like_a_node(redis_server):
+    token = "t0k-0123456789abcdef"
+    gateway = Gateway(ServerConfig(port=0, token=token), BusConfig(redis_server.url))
+    gateway.start()
+    try:
+
+        async def main() -> dict:
+            with pytest.raises(InvalidStatus, match="401"):
+                async with connect(gateway.url):
+                    pass
+            headers = {"Authorization": f"Bearer {token}"}
+            async with connect(gateway.url, additional_headers=headers) as ws:
+                return json.loads(await asyncio.wait_for(ws.recv(), WAIT_S))  # type: ignore[no-any-return]
+
+        assert asyncio.run(main())["type"] == "hello"
+    finally:
+        gateway.stop()
