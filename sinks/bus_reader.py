@@ -174,4 +174,7 @@ class ControlReader(_Reader):
                     self.malformed += 1
                     log.warning("bus control entry %s skipped: %s", self.last_id, err)
                     continue
-                self.on_request(req)
+                try:
+                    self.on_request(req)
+                except Exception:  # the node's fault, not the bus's: log it and go on
+                    log.exception("call %s: bus request %s failed", req.call_id, self.last_id)
