@@ -1,4 +1,5 @@
-"""Command-line interface: ``listenin run | demo | transcribe | models | supervise | groups``.
+"""Command-line interface: ``listenin run | demo | transcribe | models | supervise | groups |
+gateway``.
 
 Parses flags and environment only here, at the edge (the shared options live in
 :mod:`listenin.options`), and turns every expected failure (missing file,
@@ -18,6 +19,7 @@ from models import ModelError, available
 from records.kinds import MIXED_LABEL, StreamKind
 
 from . import __version__
+from .gateway_cli import add_gateway_command
 from .options import (
     FORMATS,
     CliError,
@@ -116,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     asr_options(d)
     parser.set_defaults(platform_commands=add_platform_commands(sub))  # supervise, groups
+    parser.set_defaults(gateway_command=add_gateway_command(sub))
     for p in (t, m, r, d):
         verbosity(p)
     return parser
@@ -227,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"transcribe": cmd_transcribe, "models": cmd_models, "demo": cmd_demo,
                 "run": cmd_run}  # fmt: skip
     commands.update(args.platform_commands)
+    commands.update(args.gateway_command)
     if args.command is None:
         parser.print_help()
         return 2

@@ -23,6 +23,14 @@
     flush_interval_ms = 1000
     fsync = false
 
+    [bus]                         # scale-out: events to Redis Streams, for gateways
+    url = "redis://127.0.0.1:6379/0"
+    maxlen_per_call = 10000
+    index_maxlen = 10000
+    stream_prefix = "listenin"
+    queue_entries = 10000
+    ended_ttl_s = 86400
+
     [platforms.ringcentral]       # one table per platform adapter (see README)
 
 Unknown tables and keys, wrong types and bad values are refused with a
@@ -46,11 +54,12 @@ from typing import Any
 
 from records.settings import SettingError, check_env_name, field_types, read_table, show_key
 from sinks.archive import ArchiveConfig
+from sinks.bus_layout import BusConfig
 from sinks.hub import HubConfig
 from sinks.server import ServerConfig
 
 TOKEN_ENV = "LISTENIN_WS_TOKEN"
-SECTIONS = ("server", "archive", "platforms")
+SECTIONS = ("server", "archive", "bus", "platforms")
 MAX_FILE_BYTES = 1024 * 1024
 SERVER_KEYS: dict[str, Any] = {
     "host": str, "port": int, "token_env": str, "tls_cert": Path, "tls_key": Path,
@@ -58,6 +67,7 @@ SERVER_KEYS: dict[str, Any] = {
     "queue_events": int, "queue_bytes": int, "replay_events": int, "replay_calls": int,
 }  # fmt: skip
 HUB_KEYS = {f.name for f in fields(HubConfig)}
+BUS_KEYS = {f.name for f in fields(BusConfig)}
 
 
 class ConfigError(Exception):
@@ -68,6 +78,7 @@ class ConfigError(Exception):
 class AppConfig:
     server: dict[str, Any] = field(default_factory=dict)  # checked [server] keys
     archive: dict[str, Any] | None = None  # checked [archive] keys; None: no table
+    bus: dict[str, Any] = field(default_factory=dict)  # checked [bus] keys
     platforms: dict[str, Any] = field(default_factory=dict)  # name -> its checked PlatformConfig
     path: Path | None = None
 
@@ -85,7 +96,7 @@ def load_config(path: str | Path | None) -> AppConfig:
                 raise SettingError(
                     f"[{show_key(name)}]" if table else show_key(name),
                     f"unknown {'table' if table else 'key outside any table'} "
-                    "(known: [server], [archive], [platforms.NAME])",
+                    "(known: [server], [archive], [bus], [platforms.NAME])",
                 )
         server = read_table(data.get("server", {}), SERVER_KEYS, "server")
         if "token_env" in server:
@@ -94,10 +105,11 @@ def load_config(path: str | Path | None) -> AppConfig:
         if "archive" in data:
             hints, required = field_types(ArchiveConfig)
             archive = read_table(data["archive"], hints, "archive", required)
+        bus = read_table(data.get("bus", {}), field_types(BusConfig)[0], "bus")
         platforms = _platforms(data.get("platforms", {}))
     except SettingError as err:
         raise ConfigError(_located(path, err)) from None
-    return AppConfig(server, archive, platforms, path)
+    return AppConfig(server, archive, bus, platforms, path)
 
 
 def _parse(path: Path) -> dict[str, Any]:
@@ -216,3 +228,19 @@ def _check_writable(root: Path, where: str) -> None:
         raise ConfigError(f"{where}cannot create folder {root} ({err.strerror})") from None
     if not root.is_dir() or not os.access(root, os.W_OK | os.X_OK):
         raise ConfigError(f"{where}{root} is not a writable folder")
+
+
+def bus_config(app: AppConfig, url: str | None = None) -> BusConfig | None:
+    """The bus's config, or None when there is none (no ``--bus``, no [bus] ``url``)."""
+    values = dict(app.bus)
+    if url is not None:
+        values["url"] = url
+    if "url" not in values:
+        if app.bus:
+            raise ConfigError(f"{app.path}: [bus] url: missing (or give --bus URL)")
+        return None
+    try:
+        return BusConfig(**values)
+    except (TypeError, ValueError) as err:
+        flag = url is not None and str(err).startswith("url")
+        raise ConfigError(f"{'--bus: ' if flag else f'{app.path}: [bus] '}{err}") from err

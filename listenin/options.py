@@ -218,6 +218,8 @@ def output_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ws-port", type=int, help="websocket/console port (default 8765, 0: any)")
     g.add_argument("--no-server", action="store_true", help="do not serve websockets/console")
     g.add_argument("--archive", metavar="DIR", help="record WAVs and transcripts under DIR")
+    g.add_argument("--bus", metavar="URL", help="also publish events to Redis Streams, e.g. "
+                   "redis://127.0.0.1:6379/0, for `listenin gateway` (see README)")  # fmt: skip
     # the websocket bearer token comes from the environment only: LISTENIN_WS_TOKEN
 
 

@@ -58,7 +58,7 @@ def run_replay(args: argparse.Namespace, parties: list[PartyAudio], realtime: bo
 def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def]
     from sinks.server import ServerConfigError
 
-    from .config import ConfigError, archive_config, load_config, server_config
+    from .config import ConfigError, archive_config, bus_config, load_config, server_config
     from .service import Outputs
 
     try:
@@ -67,7 +67,11 @@ def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def
         if not args.no_server:
             server = server_config(app, host=args.ws_host, port=args.ws_port)
         archive = archive_config(app, args.archive, check_root=True)
-        out = Outputs(server, archive, on_screen)
+        bus = bus_config(app, getattr(args, "bus", None))
+        if bus is not None and server is None:
+            raise CliError("--no-server with a bus: the node's server numbers the events "
+                           "(bind it to 127.0.0.1 instead)")  # fmt: skip
+        out = Outputs(server, archive, on_screen, bus)
         out.start()
     except (ConfigError, ServerConfigError) as err:
         raise CliError(str(err)) from err
@@ -75,6 +79,8 @@ def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def
         token = "?token=..." if out.server.config.token else ""
         print(f"listenin: events on {out.server.url}, console at "
               f"{out.server.console_url}{token}", file=sys.stderr, flush=True)  # fmt: skip
+    if out.bus is not None:
+        print(f"listenin: publishing to the bus {out.bus.config.where}", file=sys.stderr)
     if out.archive is not None:
         print(f"listenin: recording to {out.archive.config.root}", file=sys.stderr)
     return out

@@ -10,6 +10,12 @@ output that writes JSON takes that text.  Each output is
 non-blocking on these paths (the server and the archive queue and return), so
 one slow output never delays the audio or another output.  Recording pause and
 resume requests from websocket clients come back through :meth:`Outputs.control`.
+
+With a bus (:class:`~sinks.bus_layout.BusConfig`), every event the server's hub
+stamps is also queued for Redis with the same ``seq`` and bytes
+(:class:`~sinks.bus_node.NodeBus`), and recording requests from gateways come
+back from the bus's control stream; the ones for calls this node holds are
+applied like a websocket client's.  A bus needs the server: its hub owns ``seq``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from records.device import DeviceEvent, StreamStats
 from records.events import Event
 from records.frames import AudioFrame, Gap
 from sinks.archive import Archive, ArchiveConfig
+from sinks.bus_layout import BusConfig
+from sinks.bus_node import NodeBus
 from sinks.events import RecordingEvent
 from sinks.protocol import RecordingControl, RequestError
 from sinks.server import EventServer, ServerConfig
@@ -36,14 +44,21 @@ class Outputs:
         server: ServerConfig | None = None,
         archive: ArchiveConfig | None = None,
         renderer: Callable[[Event], None] | None = None,
+        bus: BusConfig | None = None,
     ) -> None:
+        if bus is not None and server is None:
+            raise ValueError("a bus needs the websocket server (its hub numbers the events)")
         # the terminal behind a bounded queue: a blocked tty never stalls the pipeline
         self.renderer = QueuedRenderer(renderer) if renderer is not None else None
         self.stats = CallStatsBook()
         self.archive = Archive(archive) if archive is not None and archive.enabled else None
+        self.bus = NodeBus(bus, self._bus_request) if bus is not None else None
         self.server = (
-            EventServer(server, self.stats, on_control=self.control) if server is not None else None
-        )
+            EventServer(server, self.stats, on_control=self.control,
+                        on_stamped=self.bus.on_stamped if self.bus is not None else None)
+            if server is not None
+            else None
+        )  # fmt: skip
         self._listeners: list[Callable[[Event], None]] = []
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
@@ -55,6 +70,8 @@ class Outputs:
             repaired = self.archive.start()
             for path in repaired:
                 log.warning("repaired recording left unfinished by a crash: %s", path)
+        if self.bus is not None:
+            self.bus.start()
         if self.server is not None:
             self.server.start()
 
@@ -64,6 +81,8 @@ class Outputs:
             self.archive.close()
         if self.server is not None:
             self.server.stop()
+        if self.bus is not None:
+            self.bus.close()
 
     # -- the three feeds ------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -108,3 +127,12 @@ class Outputs:
             raise RequestError("bad_field", f"call {req.call_id!r} is already {state}")
         log.info("call %s: recording %s at %.2f s", req.call_id, done.type.split(".")[1], at)
         return done
+
+    def _bus_request(self, req: RecordingControl) -> None:
+        """A gateway client's request, from the bus: applied if this node holds the call."""
+        if self.server is None or self.stats.position_s(req.call_id) is None:
+            return  # another node's call (or one that has ended)
+        try:
+            self.server.publish(self.control(req))
+        except RequestError as err:
+            log.info("call %s: bus request not applied: %s", req.call_id, err.message)

@@ -4,7 +4,9 @@ Sans-I/O and single-threaded: the websocket server calls :meth:`Hub.publish`
 and :meth:`Hub.subscribe` from its event loop and moves what the hub queued
 onto the wire.  Each published event gets the next per-call ``seq`` (1, 2, ...)
 spliced into the event's one JSON text (:meth:`records.events.Serialisable.to_json`),
-encoded to UTF-8 once; every matching subscriber gets the same bytes.
+encoded to UTF-8 once; every matching subscriber gets the same bytes (and a
+node's bus publisher, :attr:`Hub.on_stamped`).  A gateway's hub takes messages
+a node stamped, from the bus, as they are (:meth:`Hub.deliver`).
 
 Bounded everywhere, each overflow with a named policy:
 
@@ -77,6 +79,7 @@ class Outgoing:
     type: str
     party: str | None
     data: bytes  # UTF-8 JSON text, sent as a text frame
+    origin: str = ""  # from a bus: the node (process) that stamped it
     size: int = field(init=False)  # bytes, len(data)
     droppable: bool = field(init=False)  # a partial or a stats tick
 
@@ -196,6 +199,7 @@ def replay_allowance(sub: Subscriber) -> Allowance:
 class _CallLog:
     seq: int = 0
     ended: bool = False
+    origin: str = ""  # the node that stamps it (a gateway's hub)
     events: deque[Outgoing] = field(default_factory=deque)
     finals: deque[bytes] = field(default_factory=deque)  # the finals' JSON, with their seq
 
@@ -207,11 +211,15 @@ class HubStats:
     dropped: int = 0  # droppable events dropped for slow subscribers
     overflowed: int = 0  # subscribers disconnected as too slow (counted at disconnect)
     resyncs: int = 0
+    duplicates: int = 0  # stamped messages delivered twice (skipped)
 
 
 class Hub:
-    def __init__(self, config: HubConfig | None = None) -> None:
+    def __init__(
+        self, config: HubConfig | None = None, on_stamped: Callable[[Outgoing], None] | None = None
+    ) -> None:
         self.config = config or HubConfig()
+        self.on_stamped = on_stamped  # told each message it stamps (a node's bus publisher)
         self.stats = HubStats()
         self.subscribers: dict[int, Subscriber] = {}
         self._calls: OrderedDict[str, _CallLog] = OrderedDict()
@@ -311,6 +319,33 @@ class Hub:
         else:
             call_id, kind, party = event.call_id, event.type, getattr(event, "party", None)
             text = event.to_json()
+        log = self._log_for(call_id, kind)
+        log.seq += 1
+        msg = Outgoing(call_id, log.seq, kind, party, with_seq(text, log.seq).encode())
+        if self.on_stamped is not None:
+            self.on_stamped(msg)
+        return self._fan_out(log, msg)
+
+    def deliver(self, msg: Outgoing) -> list[Subscriber]:
+        """Queue a message stamped elsewhere (a gateway's, read from the bus) as is.
+
+        Its ``seq`` is the node's: a message at or below the call's last seq is a
+        copy already delivered (the bus is at-least-once) and is skipped, unless
+        it starts the ended call's id again from another node (or a restarted
+        one): that is a new call, numbered by its node from 1.
+        """
+        call_id = str(msg.call_id)
+        known = self._calls.get(call_id)
+        if known is not None and msg.seq <= known.seq:
+            if not (known.ended and msg.type == "call.started" and msg.origin != known.origin):
+                self.stats.duplicates += 1
+                return []
+            del self._calls[call_id]
+        log = self._log_for(call_id, msg.type)
+        log.seq, log.origin = msg.seq, msg.origin
+        return self._fan_out(log, msg)
+
+    def _log_for(self, call_id: str, kind: str) -> _CallLog:
         log = self._calls.get(call_id)
         if log is not None and log.ended and kind == "call.started":
             # the id came again: a new call, whose seq carries on from the old one's
@@ -320,22 +355,22 @@ class Hub:
         elif log is None:
             log = self._calls[call_id] = _CallLog()
             self._forget_old_calls()
-        log.seq += 1
-        data = with_seq(text, log.seq).encode()
-        msg = Outgoing(call_id, log.seq, kind, party, data)
+        return log
+
+    def _fan_out(self, log: _CallLog, msg: Outgoing) -> list[Subscriber]:
         log.events.append(msg)
         if len(log.events) > self.config.replay_events:
             log.events.popleft()
-        if kind == "transcript.final":
-            log.finals.append(data)
+        if msg.type == "transcript.final":
+            log.finals.append(msg.data)
             if len(log.finals) > self.config.finals_kept:
                 log.finals.popleft()
-        elif kind == "call.ended":
+        elif msg.type == "call.ended":
             log.ended = True
         self.stats.published += 1
         overflowed = []
         for sub in self.subscribers.values():
-            if sub.filter is None or not sub.filter.matches(call_id, party):
+            if sub.filter is None or not sub.filter.matches(msg.call_id, msg.party):
                 continue
             if sub.offer(msg):
                 self.stats.delivered += 1

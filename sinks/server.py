@@ -13,6 +13,10 @@ overflow it.  Client messages that are not valid requests (bad or deeply nested
 JSON, ``NaN``) get an ``error`` event and are counted; the connection stays
 open.  Everything sent is strict JSON.
 
+A gateway's server serves messages a node stamped, read from the bus
+(:meth:`EventServer.deliver`); a node's tells its bus publisher each message its
+hub stamps (``on_stamped``).
+
 Endpoints: ``/ws`` (websocket; bearer token in an ``Authorization: Bearer``
 header or, for browsers, a ``token`` query parameter) and ``/`` plus
 ``/static/...`` (the console, no secrets in it, served without a token).
@@ -65,7 +69,9 @@ class ServerStats:
     unserialisable: int = 0  # events or replies that were not strict JSON (dropped)
 
 
-ControlHandler = Callable[[RecordingControl], Publishable]
+# a recording request: the event to publish, or None when it is applied elsewhere
+# (a gateway passes it on to the node that holds the call)
+ControlHandler = Callable[[RecordingControl], Publishable | None]
 
 
 class EventServer:
@@ -74,9 +80,10 @@ class EventServer:
         config: ServerConfig,
         stats_book: CallStatsBook | None = None,
         on_control: ControlHandler | None = None,
+        on_stamped: Callable[[Outgoing], None] | None = None,
     ) -> None:
         self.config = config
-        self.hub = Hub(config.hub)
+        self.hub = Hub(config.hub, on_stamped)
         self.stats = ServerStats()
         self.stats_book = stats_book
         self.on_control = on_control
@@ -128,7 +135,19 @@ class EventServer:
             except RuntimeError:  # loop closed between the check and the call
                 pass
 
+    def deliver(self, msg: Outgoing) -> None:
+        """Queue a message already stamped with its ``seq`` (a gateway's, from the bus)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._deliver, msg)
+            except RuntimeError:  # loop closed between the check and the call
+                pass
+
     # -- loop thread ----------------------------------------------------------
+    def _deliver(self, msg: Outgoing) -> None:
+        self._wake_after(self.hub.deliver(msg))
+
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
@@ -175,6 +194,9 @@ class EventServer:
             self.stats.unserialisable += 1
             log.error("event not published (not strict JSON): %s", err)
             return
+        self._wake_after(overflowed)
+
+    def _wake_after(self, overflowed: list[Subscriber]) -> None:
         for sub in overflowed:
             self._overflow(sub)
         for sub in list(self.hub.subscribers.values()):
@@ -293,7 +315,9 @@ class EventServer:
             elif isinstance(req, RecordingControl):
                 if self.on_control is None:
                     raise RequestError("unsupported", "this server records nothing")
-                self._publish(self.on_control(req))
+                done = self.on_control(req)
+                if done is not None:
+                    self._publish(done)
         except RequestError as err:
             self.stats.bad_messages += 1
             level = logging.INFO if sub.bad_messages == 0 else logging.DEBUG  # one line, once

@@ -46,3 +46,11 @@ def utterance_pcm(call: dict, index: int, pad_s: float = 0.2) -> np.ndarray:
     a = max(0, int((u["start"] - pad_s) * rate))
     b = int((u["end"] + pad_s) * rate)
     return call["audio"][u["party"]][a:b]
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server on a free port, stopped after the test (skipped if not installed)."""
+    from tests.redis_server import redis_or_skip
+
+    yield from redis_or_skip(tmp_path)

@@ -357,3 +357,44 @@ def test_cli_refuses_a_short_token_without_printing_it():
                        env={**env, "LISTENIN_WS_TOKEN": "abc"})  # fmt: skip
     assert r.returncode == 2 and r.stderr.startswith("listenin: error:") and "too short" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "abc" not in r.stderr
+
+
+def test_the_bus_table_reaches_the_bus_config_and_the_flag_wins(tmp_path):
+    from listenin.config import bus_config
+
+    path = write(tmp_path, '[bus]\nurl = "redis://10.0.0.5:6379/1"\nmaxlen_per_call = 500\n'
+                           'index_maxlen = 200\nstream_prefix = "site-a"\nqueue_entries = 64\n'
+                           "ended_ttl_s = 0\n")  # fmt: skip
+    app = load_config(path)
+    config = bus_config(app)
+    assert config is not None
+    assert (config.url, config.maxlen_per_call, config.index_maxlen, config.stream_prefix,
+            config.queue_entries, config.ended_ttl_s) == (
+        "redis://10.0.0.5:6379/1", 500, 200, "site-a", 64, 0)  # fmt: skip
+    assert bus_config(app, "redis://127.0.0.1:7000/0").url == "redis://127.0.0.1:7000/0"
+    assert bus_config(load_config(None)) is None
+
+
+@pytest.mark.parametrize(
+    "table, needle",
+    [
+        ('[bus]\nurl = "redis://h/0"\nmaxlen = 5\n', "[bus] maxlen: unknown key"),
+        (
+            '[bus]\nurl = "redis://h/0"\nmaxlen_per_call = "big"\n',
+            "[bus] maxlen_per_call: expected",
+        ),
+        (
+            '[bus]\nurl = "redis://h/0"\nmaxlen_per_call = 5\n',
+            "[bus] maxlen_per_call must be >= 100",
+        ),
+        ('[bus]\nurl = "ftp://h/0"\n', "[bus] url must look like redis://"),
+        ("[bus]\nmaxlen_per_call = 500\n", "[bus] url: missing (or give --bus URL)"),
+    ],
+)
+def test_bad_bus_tables_are_one_precise_line(tmp_path, table, needle):
+    from listenin.config import bus_config
+
+    path = write(tmp_path, table)
+    with pytest.raises(ConfigError) as err:
+        bus_config(load_config(path))
+    assert str(err.value).startswith(f"{path}: ") and needle in str(err.value)

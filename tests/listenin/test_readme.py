@@ -27,3 +27,9 @@ def test_every_archive_key_is_documented():
     from sinks.archive import ArchiveConfig
 
     assert not [f.name for f in dataclasses.fields(ArchiveConfig) if f"`{f.name}`" not in README]
+
+
+def test_every_bus_key_is_documented():
+    from listenin.config import BUS_KEYS
+
+    assert not [k for k in BUS_KEYS if f"`{k}`" not in README]

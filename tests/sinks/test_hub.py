@@ -204,3 +204,49 @@ def test_records_are_published_with_their_one_json_text_and_seq_spliced_in():
     assert got.data == (final.to_json()[:-1] + ', "seq": 1}').encode()
     assert json.loads(got.data) == {**final.to_dict(), "seq": 1}
     assert (got.type, got.party, stats.seq) == ("transcript.final", "agent", 2)
+
+
+def test_a_gateway_hub_delivers_what_a_node_stamped_with_the_same_seq_and_bytes():
+    stamped = []
+    node = Hub(on_stamped=stamped.append)
+    for kind in ("call.started", "transcript.partial", "transcript.final", "call.ended"):
+        node.publish(ev("a", kind))
+    gateway = Hub()
+    sub = gateway.connect()
+    gateway.subscribe(sub, Filter())
+    for msg in stamped[:3] + stamped[1:]:  # read twice (at-least-once): copies are skipped
+        gateway.deliver(msg)
+    assert [m.data for m in sub.queue] == [m.data for m in stamped]
+    assert gateway.stats.duplicates == 2
+    assert gateway.last_seq("a") == 4 and gateway.active_calls() == []
+    # a client resuming on the gateway gets what it missed, resync of finals included
+    late = gateway.connect()
+    gateway.subscribe(late, Filter(), resume={"a": 1})
+    assert [m["seq"] for m in texts(late)] == [2, 3, 4]
+
+
+def test_a_call_id_reused_on_another_node_is_a_new_call_and_copies_are_not():
+    from dataclasses import replace
+
+    def stamped_by(node: str) -> list:
+        out: list = []
+        hub = Hub(on_stamped=out.append)
+        for kind in ("call.started", "transcript.final", "call.ended"):
+            hub.publish(ev("a", kind))
+        return [replace(m, origin=node) for m in out]
+
+    first, again = stamped_by("node-1"), stamped_by("node-2")
+    gateway = Hub()
+    sub = gateway.connect()
+    gateway.subscribe(sub, Filter())
+    for msg in first + first[:1] + again:  # a copy of node-1's start, then node-2's call
+        gateway.deliver(msg)
+    assert [(m.origin, m.seq) for m in sub.queue] == [
+        ("node-1", 1),
+        ("node-1", 2),
+        ("node-1", 3),
+        ("node-2", 1),
+        ("node-2", 2),
+        ("node-2", 3),
+    ]
+    assert gateway.stats.duplicates == 1
