@@ -127,6 +127,19 @@ def device_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--jb-max-ms", type=int, default=300, help="jitter buffer maximum prefetch")
     g.add_argument("--max-calls", type=int, default=4, help="at most 4 (pjsua2 wheel limit)")
     g.add_argument("--pjsip-log-level", type=int, default=0, help="PJSIP's own log (0-6)")
+    g.add_argument(
+        "--front",
+        choices=("auto", "kamailio", "none"),
+        default="auto",
+        help="the SIP front on --bind/--sip-port that filters what reaches the device "
+        "(auto: kamailio when installed, else none: the device is exposed directly)",
+    )
+    g.add_argument(
+        "--front-source",
+        metavar="IP:PORT",
+        help="with --front none behind your own kamailio: the address it sends from; "
+        "its X-Listenin-Source header is believed",
+    )
     # the password comes from the environment only: LISTENIN_SIP_PASSWORD
 
 
@@ -170,6 +183,7 @@ def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             trusted=tuple(args.trust) or ("127.0.0.1",),
             require_identification=args.require_id,
             max_calls=args.max_calls,
+            front_source=args.front_source,
         )
         media = MediaConfig(
             codecs=tuple(args.codec or CODEC_CHOICES), srtp=args.srtp, jitter=jitter

@@ -13,7 +13,7 @@ import secrets
 import socket
 import time
 
-from softphone.message import parse_message
+from softphone.message import SipMessage, parse_message
 
 from . import sip
 
@@ -42,7 +42,7 @@ class RawInvite:
         self.sock.bind((source_ip, 0))
         local = f"{source_ip}:{self.sock.getsockname()[1]}"
         self.dialog = sip.Dialog(f"sip:listenin@{dest[0]}:{dest[1]}", local)
-        self.final_msg = None
+        self.final_msg: SipMessage | None = None
 
     def send(
         self,

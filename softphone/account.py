@@ -43,6 +43,8 @@ def account_config(cfg: DeviceConfig) -> tuple[pj.AccountConfig, tuple[str, ...]
         acc_cfg.sipConfig.proxies.append(a.proxy)
         if cfg.admission.trust_registrar:
             trusted += (uri_hostport(a.proxy),)
+    if a.contact:  # behind a SIP front: calls must come through it
+        acc_cfg.sipConfig.contactForced = f"<{a.contact}>"
     if a.password:
         acc_cfg.sipConfig.authCreds.append(
             pj.AuthCredInfo("digest", "*", a.auth_user or a.user, 0, a.password)
@@ -50,8 +52,9 @@ def account_config(cfg: DeviceConfig) -> tuple[pj.AccountConfig, tuple[str, ...]
     acc_cfg.mediaConfig.srtpUse = _SRTP[cfg.media.srtp]
     acc_cfg.mediaConfig.srtpSecureSignaling = 0  # SDES keys over UDP signalling too
     acc_cfg.mediaConfig.transportConfig.port = cfg.transport.rtp_port
-    acc_cfg.mediaConfig.transportConfig.boundAddress = cfg.transport.bind_address
-    acc_cfg.mediaConfig.transportConfig.publicAddress = cfg.transport.bind_address
+    rtp_address = cfg.transport.rtp_address or cfg.transport.bind_address
+    acc_cfg.mediaConfig.transportConfig.boundAddress = rtp_address
+    acc_cfg.mediaConfig.transportConfig.publicAddress = rtp_address
     return acc_cfg, trusted
 
 
