@@ -113,14 +113,15 @@ def render_config(cfg: FrontConfig) -> str:
     tcp = "" if cfg.tcp_port is not None else "disable_tcp=yes\n"
     device = f"sip:{DEVICE_HOST}:{cfg.device_port}"
     flood = (
-        'append_to_reply("Retry-After: 5\\r\\n"); sl_send_reply("503", "Flood");'
+        'append_to_reply("Retry-After: 5\\r\\n"); sl_send_reply("503", "Flood"); '
         if cfg.flood_reply
         else ""
     )
     media, audio = cfg.max_media_lines + 1, cfg.max_audio_lines + 1
     per_s, window_us = 1000 // cfg.invite_window_ms, cfg.invite_window_ms * 1000
     return f"""#!KAMAILIO
-# listenin SIP front (rendered by softphone/front.py): public {cfg.public}, device {device}
+# listenin SIP front (rendered by softphone/front.py)
+# public {cfg.public}, device {device}
 debug=-1
 log_stderror=yes
 children={cfg.children}
@@ -136,17 +137,23 @@ modparam("sanity", "autodrop", 1)
 modparam("htable", "htable", "invites=>size=4;autoexpire=2;")
 
 request_route {{
+    # the device's own requests (its BYE) go out along the dialog's route
     if ($si == "{DEVICE_HOST}" && $sp == {cfg.device_port}) {{ route(FROM_DEVICE); exit; }}
+    # the rules, in order: nothing refused here reaches the device
     if (!sanity_check()) {{ exit; }}
     if (is_method("ACK") && $ml > {cfg.max_message_bytes}) {{ exit; }}
     if ($ml > {cfg.max_message_bytes}) {{ sl_send_reply("513", "Message Too Large"); exit; }}
-    if (!pike_check_req()) {{ {flood}exit; }}
+    # a source IP over pike_requests per pike_window_s is blocked while it keeps sending
+    if (!pike_check_req()) {{
+        {flood}exit;
+    }}
     if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
     if (is_method("INVITE")) {{
         if (!route(TRUSTED)) {{ sl_send_reply("403", "Untrusted Source"); exit; }}
         if ($rb =~ "(\\nm=.*){{{media}}}") {{ sl_send_reply("488", "Too Many Media"); exit; }}
         if ($rb =~ "(\\nm=audio.*){{{audio}}}") {{ sl_send_reply("488", "Too Many Audio"); exit; }}
         if (!has_totag() && !has_body()) {{ sl_send_reply("488", "No SDP Offer"); exit; }}
+        # all sources together: each offer holds PJSIP sockets for ~500 ms after it ends
         $var(window) = ($TV(s) mod 1000) * {per_s} + $TV(u) / {window_us};
         $var(n) = $shtinc(invites=>$var(window));
         if ($var(n) == 0) {{ $sht(invites=>$var(window)) = 1; $var(n) = 1; }}
@@ -154,6 +161,7 @@ request_route {{
             append_to_reply("Retry-After: 1\\r\\n"); sl_send_reply("503", "Busy"); exit;
         }}
     }}
+    # forwarding: only to the device, never anywhere else
     if (is_method("CANCEL")) {{ if (t_check_trans()) {{ route(TO_DEVICE); }} exit; }}
     if (has_totag()) {{
         if (!loose_route() && is_method("ACK")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
@@ -168,6 +176,7 @@ request_route {{
 }}
 
 route[TO_DEVICE] {{
+    # the device believes this header only from this front's loopback socket
     remove_hf("{SOURCE_HEADER}");
     if (af == INET6) {{ append_hf("{SOURCE_HEADER}: [$si]:$sp\\r\\n"); }}
     else {{ append_hf("{SOURCE_HEADER}: $si:$sp\\r\\n"); }}

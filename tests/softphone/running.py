@@ -5,7 +5,7 @@ unless ``--front none``, its kamailio front), collects its JSONL events on a
 thread and keeps its stderr in a file; :func:`wait_until_answering` sends
 OPTIONS until something answers on the SIP port; :func:`answered_by` tells a
 reply of the front from one of the device; :func:`place_call` has the
-simulator place a two-party call and returns the process's transcript.
+simulator place a two-party call and returns its transcript.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class RunningDevice:
 
     def __init__(self, port: int, tmp: Path, *args: str) -> None:
         cmd = [sys.executable, "-m", "listenin", "run", "--sip-port", str(port), "--rtp-port",
-               "0", "--no-server", "--format", "jsonl", "--calls", "1", *args]  # fmt: skip
+               "0", "--no-server", "--format", "jsonl", *args]  # fmt: skip
         self.stderr = (tmp / "stderr.log").open("w+")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.stderr,
@@ -98,14 +98,19 @@ def answered_by(invite: RawInvite) -> str:
 
 
 def place_call(port: int, dev: RunningDevice, seconds: float = 12) -> str:
-    """A two-stream call2 call through ``port``; the transcript once ``dev`` has exited."""
+    """A two-stream call2 call through ``port``: its transcript once the call has ended."""
     sim = subprocess.run(
         [sys.executable, "-m", "pbxsim", f"sip:listenin@127.0.0.1:{port}", "--fixture",
-         "call2", "--form", "two-streams", "--seconds", str(seconds)],
+         "call2", "--form", "two-streams", "--seconds", str(seconds), "--session-prefix",
+         "real"],
         cwd=ROOT, capture_output=True, text=True, timeout=90,
     )  # fmt: skip
     assert sim.returncode == 0, sim.stderr[-2000:] + dev.log()
-    dev.proc.wait(90)  # --calls 1: it exits once the call has ended
-    finals = [e for e in dev.events if e.get("type") == "transcript.final"]
-    assert dev.events[-1]["type"] == "call.ended", dev.log()
-    return " ".join(e["text"] for e in finals).lower()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and dev.alive():
+        if any(e["type"] == "call.ended" and e.get("call_id") == "real-1" for e in dev.events):
+            break
+        time.sleep(0.2)
+    ours = [e for e in dev.events if e.get("call_id") == "real-1"]
+    assert ours and ours[-1]["type"] == "call.ended", dev.log()
+    return " ".join(e["text"] for e in ours if e["type"] == "transcript.final").lower()
