@@ -121,6 +121,12 @@ BAD_VALUES = [
     (["demo", "--seconds", "0"], "--seconds must be > 0"),
     (["demo", "--seconds", "-5"], "--seconds must be > 0"),
     (["transcribe", "--mixed", "x.wav", "--call-id", ""], "--call-id must not be empty"),
+    (["run", "--front-source", "127.0.0.1"], "front source '127.0.0.1' must be IP:PORT"),
+    (
+        ["run", "--front", "kamailio", "--tls-port", "5061", "--tls-cert", "c", "--tls-key", "k"],
+        "TLS is not carried by the SIP front",
+    ),  # fmt: skip
+    (["run", "--print-front-config", "--bind", "pbx.example.com"], "needs an IP address"),
 ]
 
 
@@ -176,3 +182,19 @@ def test_sip_port_in_use_is_one_error_line(capsys):
         assert main(["run", "--no-server", "--sip-port", str(port)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"SIP UDP port 127.0.0.1:{port}" in err[0], err
+
+
+def test_print_front_config_is_the_front_listenin_would_run(capsys):
+    import shutil
+
+    from listenin.cli import main
+    from softphone.kamailio import check_config
+
+    argv = ["run", "--print-front-config", "--bind", "192.0.2.10", "--sip-port", "5060"]
+    assert main([*argv, "--trust", "10.0.0.0/8"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("#!KAMAILIO\n")
+    assert "listen=udp:192.0.2.10:5060\n" in text and "listen=udp:127.0.0.1:5062\n" in text
+    assert 'is_in_subnet("$si", "10.0.0.0/8")' in text and "127.0.0.1/32" not in text
+    if shutil.which("kamailio"):
+        assert check_config(text) is None
