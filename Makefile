@@ -27,6 +27,7 @@ bench: $(STAMP)  ## pipeline then device benchmarks; each ends with one JSON lin
 	$(BIN)/python -m bench.fanout --subscribers 100
 	$(BIN)/python -m bench.diarize
 	$(BIN)/python -m bench.soak --calls 2000
+	$(BIN)/python -m bench.invites --rate 1000 --invites 1500 --front
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -68,8 +68,13 @@ def flood(dest: tuple[str, int], count: int, sources: int, rate: float, lines: i
     deadline = t0 + count / rate + 10
     while time.monotonic() < deadline and (sender.is_alive() or pending):
         with lock:
-            socks = list(pending)
-        ready = select.select(socks, [], [], 0.05)[0] if socks else []
+            socks = {sock.fileno(): sock for sock in pending}
+        poller = select.poll()  # select() stops at fd 1024
+        for fd in socks:
+            poller.register(fd, select.POLLIN)
+        ready = [socks[fd] for fd, _ in poller.poll(5)] if socks else []
+        if not socks:
+            time.sleep(0.01)
         for sock in ready:
             with lock:
                 inv, sent = pending[sock]
