@@ -94,6 +94,7 @@ def device_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tls-cert")
     g.add_argument("--tls-key")
     g.add_argument("--rtp-port", type=int, default=40000, help="first RTP port (0: any)")
+    g.add_argument("--rtp-address", help="address for RTP when it is not --bind's")
     g.add_argument("--user", default="listenin", help="the device's SIP user")
     g.add_argument("--domain", help="SIP domain (default: the registrar host or --bind)")
     g.add_argument("--registrar", help="register here, e.g. sip:pbx.example.com")
@@ -177,7 +178,7 @@ def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         jitter = JitterConfig(init, args.jb_min_ms, args.jb_max_ms, max(1000, args.jb_max_ms * 2))
         transport = TransportConfig(
             args.bind, args.sip_port, args.tcp_port, args.tls_port, args.tls_cert, args.tls_key,
-            args.rtp_port,
+            args.rtp_port, args.rtp_address,
         )  # fmt: skip
         admission = AdmissionConfig(
             trusted=tuple(args.trust) or ("127.0.0.1",),

@@ -216,7 +216,7 @@ def behind_front(config: DeviceConfig, internal_port: int) -> DeviceConfig:
     t = config.transport
     transport = replace(
         t, bind_address=DEVICE_HOST, udp_port=0, tcp_port=None, tls_port=None,
-        rtp_address=t.bind_address,
+        rtp_address=t.rtp_address or t.bind_address,
     )  # fmt: skip
     account = config.account
     if account.registrar:

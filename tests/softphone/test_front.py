@@ -198,6 +198,8 @@ def test_the_front_and_the_device_are_derived_from_one_device_config():
     assert device.admission.front_source == "127.0.0.1:41001"
     unregistered = replace(config, account=AccountConfig("1042", "example.com"))
     assert behind_front(unregistered, 41001).account.contact is None
+    nat = replace(config, transport=replace(config.transport, rtp_address="198.51.100.4"))
+    assert behind_front(nat, 41001).transport.rtp_address == "198.51.100.4"
 
 
 # -- a real 'listenin run' behind its front -------------------------------------------
