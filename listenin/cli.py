@@ -30,7 +30,7 @@ from .options import (
 )
 from .platform_cli import add_platform_commands
 from .replay import InputError, load_party
-from .serve import finish, run_replay, serve_until_stopped, start_live
+from .serve import finish, front_rules, run_replay, serve_until_stopped, start_live
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -158,7 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = device_config(args)
     if args.print_front_config:
-        return print_front_config(config)
+        return print_front_config(args, config)
     job, pipeline, outputs = start_live(args, config)
     registrar = config.account.registrar
     mode = f"registering with {registrar}" if registrar else "not registering"
@@ -175,7 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return status
 
 
-def print_front_config(config) -> int:  # type: ignore[no-untyped-def]
+def print_front_config(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-def]
     """The front's kamailio.cfg for an operator's own kamailio: run the device with
     ``--front none --bind 127.0.0.1 --sip-port SIP_PORT+1 --front-source 127.0.0.1:SIP_PORT+2``."""
     from softphone.config import ConfigError
@@ -183,7 +183,8 @@ def print_front_config(config) -> int:  # type: ignore[no-untyped-def]
 
     port = config.transport.udp_port or 5070
     try:
-        print(render_config(front_config(config, port + 1, port + 2)), end="")
+        front = front_config(config, port + 1, port + 2, **front_rules(args))
+        print(render_config(front), end="")
     except ConfigError as err:
         raise CliError(str(err)) from err
     return 0

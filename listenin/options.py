@@ -136,6 +136,13 @@ def device_options(p: argparse.ArgumentParser) -> None:
         "(auto: kamailio when installed, else none: the device is exposed directly)",
     )
     g.add_argument(
+        "--front-requests",
+        type=int,
+        default=30,
+        metavar="N",
+        help="requests one source IP may send the front per 2 s before it is dropped (pike)",
+    )
+    g.add_argument(
         "--front-source",
         metavar="IP:PORT",
         help="with --front none behind your own kamailio: the address it sends from; "

@@ -139,6 +139,11 @@ def front_wanted(args: argparse.Namespace, config) -> bool:  # type: ignore[no-u
     return False
 
 
+def front_rules(args: argparse.Namespace) -> dict[str, int]:
+    """The front's tunable rules from the flags."""
+    return {"pike_requests": args.front_requests}
+
+
 def public_config(config):  # type: ignore[no-untyped-def]
     """``config`` with a concrete public SIP port (the front cannot listen on "any port")."""
     from dataclasses import replace
@@ -180,7 +185,8 @@ def start_live(args: argparse.Namespace, config, roles=None, names=None):  # typ
         job.start()
         if fronted:
             device_port = int(str(job.device.address).rsplit(":", 1)[1])
-            job.front = KamailioFront(front_config(config, device_port, internal))
+            rules = front_rules(args)
+            job.front = KamailioFront(front_config(config, device_port, internal, **rules))
             job.front.start()
     except (DeviceError, FrontError, ConfigError) as err:
         job.stop()

@@ -191,10 +191,11 @@ def test_print_front_config_is_the_front_listenin_would_run(capsys):
     from softphone.kamailio import check_config
 
     argv = ["run", "--print-front-config", "--bind", "192.0.2.10", "--sip-port", "5060"]
-    assert main([*argv, "--trust", "10.0.0.0/8"]) == 0
+    assert main([*argv, "--trust", "10.0.0.0/8", "--front-requests", "12"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("#!KAMAILIO\n")
     assert "listen=udp:192.0.2.10:5060\n" in text and "listen=udp:127.0.0.1:5062\n" in text
     assert 'is_in_subnet("$si", "10.0.0.0/8")' in text and "127.0.0.1/32" not in text
+    assert 'modparam("pike", "reqs_density_per_unit", 12)' in text
     if shutil.which("kamailio"):
         assert check_config(text) is None
