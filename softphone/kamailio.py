@@ -6,7 +6,9 @@ stderr) in its own process group, and waits until an OPTIONS sent to the public
 address is answered (by the device, through the front).  kamailio's log lines go
 to Python logging (logger ``kamailio``, debug level; errors at error level) and
 the last :data:`LOG_LINES` are kept for the error message when it fails
-(policy ``drop_oldest_line``).  :meth:`KamailioFront.stop` ends the group.
+(policy ``drop_oldest_line``).  :meth:`KamailioFront.stop` ends the group; where
+``setpriv`` exists kamailio also gets SIGTERM when the thread that started it
+dies (start it from the main thread), so a crashed device leaves no front behind.
 """
 
 from __future__ import annotations
@@ -96,8 +98,12 @@ class KamailioFront:
         self._folder = tempfile.TemporaryDirectory(prefix="listenin-front-")
         path = Path(self._folder.name) / "kamailio.cfg"
         path.write_text(text)
+        cmd = [self.binary, "-f", str(path), "-DD", "-E", "-w", self._folder.name]
+        setpriv = shutil.which("setpriv")
+        if setpriv is not None:  # SIGTERM to kamailio if this process dies without stop()
+            cmd = [setpriv, "--pdeathsig", "TERM", *cmd]
         self._proc = subprocess.Popen(
-            [self.binary, "-f", str(path), "-DD", "-E", "-w", self._folder.name],
+            cmd,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True, errors="replace", start_new_session=True,
         )  # fmt: skip
