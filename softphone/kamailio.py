@@ -142,10 +142,11 @@ class KamailioFront:
         return None if self._proc is None else self._proc.poll()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """TERM to kamailio's process group (its workers too), KILL if it lingers."""
+        """TERM to kamailio's process group (its workers too, even when the main process
+        has died), KILL if it lingers."""
         self._stopping = True
         proc = self._proc
-        if proc is not None and proc.returncode is None:
+        if proc is not None:
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, sig)
