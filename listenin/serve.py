@@ -168,8 +168,12 @@ def start_live(args: argparse.Namespace, config, roles=None, names=None):  # typ
     from .live import LiveJob
 
     fronted = front_wanted(args, config)
-    if fronted:
-        config = public_config(config)
+    if fronted:  # a front that cannot work is refused before anything starts
+        try:
+            config = public_config(config)
+            front_config(config, 1, 1, **front_rules(args))
+        except (ConfigError, OSError) as err:
+            raise CliError(f"SIP front: {err}") from err
     check_ports(config)
     internal = free_udp_port() if fronted else 0
     out = outputs(args, renderer(args))

@@ -127,6 +127,7 @@ BAD_VALUES = [
         "TLS is not carried by the SIP front",
     ),  # fmt: skip
     (["run", "--print-front-config", "--bind", "pbx.example.com"], "needs an IP address"),
+    (["run", "--print-front-config", "--front-requests", "0"], "pike_requests"),
 ]
 
 
