@@ -8,7 +8,10 @@ other loopback addresses (untrusted: 403), half with an SDP offer, a quarter
 without one and a quarter garbage.  Prints one JSON object as the last line:
 INVITEs per second sent, answers by status, answer time p50/p95/max (ms, send
 -> final response), and for the ongoing call the frames tapped per party
-against the frames played, jitter-buffer loss and dropped frames.
+against the frames played, jitter-buffer loss and dropped frames.  ``--front``
+puts the device behind its kamailio SIP front (:mod:`softphone.front`), as
+``listenin run`` does; ``--lines N`` offers N audio streams per INVITE (16: the
+offers whose sockets alone used to exhaust PJSIP's socket table).
 """
 
 from __future__ import annotations
@@ -29,13 +32,15 @@ from records.device import StreamStats
 from records.frames import AudioFrame
 from softphone.config import DeviceConfig, MediaConfig, TransportConfig
 from softphone.device import Device
+from softphone.front import behind_front, front_config
+from softphone.kamailio import KamailioFront, free_udp_port
 
 from .realtime import machine, pct
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def flood(dest: tuple[str, int], count: int, sources: int, rate: float) -> dict:
+def flood(dest: tuple[str, int], count: int, sources: int, rate: float, lines: int = 1) -> dict:
     """Send ``count`` INVITEs at ``rate``/s on one thread, collect answers on this one."""
     lock = threading.Lock()
     pending: dict[socket.socket, tuple[RawInvite, float]] = {}
@@ -52,7 +57,7 @@ def flood(dest: tuple[str, int], count: int, sources: int, rate: float) -> dict:
                 pending[inv.sock] = (inv, time.monotonic())
             kind = n % 4
             if kind in (0, 1):
-                inv.send(body=sdp())
+                inv.send(body=sdp(["audio"] * lines))
             elif kind == 2:
                 inv.send(body="")
             else:
@@ -63,8 +68,13 @@ def flood(dest: tuple[str, int], count: int, sources: int, rate: float) -> dict:
     deadline = t0 + count / rate + 10
     while time.monotonic() < deadline and (sender.is_alive() or pending):
         with lock:
-            socks = list(pending)
-        ready = select.select(socks, [], [], 0.05)[0] if socks else []
+            socks = {sock.fileno(): sock for sock in pending}
+        poller = select.poll()  # select() stops at fd 1024
+        for fd in socks:
+            poller.register(fd, select.POLLIN)
+        ready = [socks[fd] for fd, _ in poller.poll(5)] if socks else []
+        if not socks:
+            time.sleep(0.01)
         for sock in ready:
             with lock:
                 inv, sent = pending[sock]
@@ -100,12 +110,23 @@ def main() -> None:
     p.add_argument("--sources", type=int, default=50, help="untrusted loopback addresses")
     p.add_argument("--rate", type=float, default=100.0, help="INVITEs per second to send")
     p.add_argument("--seconds", type=float, default=8.0)
+    p.add_argument("--lines", type=int, default=1, help="audio m= lines per offer")
+    p.add_argument("--front", action="store_true", help="behind the kamailio SIP front")
     args = p.parse_args()
     config = DeviceConfig(
-        transport=TransportConfig(udp_port=0, rtp_port=0), media=MediaConfig(stats_interval_s=1.0)
+        transport=TransportConfig(udp_port=free_udp_port() if args.front else 0, rtp_port=0),
+        media=MediaConfig(stats_interval_s=1.0),
     )
-    dev = Device(config)
+    internal = free_udp_port()
+    dev = Device(behind_front(config, internal) if args.front else config)
     dev.start()
+    assert dev.address is not None
+    front = None
+    target = dev.address
+    if args.front:
+        front = KamailioFront(front_config(config, int(dev.address.rsplit(":", 1)[1]), internal))
+        front.start()
+        target = front.config.public
     frames: Counter[str] = Counter()
     last: dict[str, StreamStats] = {}
     stop = threading.Event()
@@ -121,17 +142,20 @@ def main() -> None:
     consumer = threading.Thread(target=consume)
     consumer.start()
     sim = subprocess.Popen(
-        [sys.executable, "-m", "pbxsim", f"sip:listenin@{dev.address}", "--fixture", "call1",
+        [sys.executable, "-m", "pbxsim", f"sip:listenin@{target}", "--fixture", "call1",
          "--form", "two-streams", "--seconds", str(args.seconds)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     time.sleep(2.0)
-    host, port = dev.address.rsplit(":", 1)  # type: ignore[union-attr]
-    result = flood((host, int(port)), args.invites, args.sources, args.rate)
+    host, port = target.rsplit(":", 1)
+    result = flood((host, int(port)), args.invites, args.sources, args.rate, args.lines)
     sim.wait(args.seconds + 30)
     time.sleep(1.0)
     stop.set()
     consumer.join()
+    front_alive = front is not None and front.alive()
+    if front is not None:
+        front.stop()
     dev.stop()
     call = {
         party: {
@@ -143,6 +167,10 @@ def main() -> None:
         for party, s in last.items()
     }
     result.update(
+        front=args.front,
+        front_alive=front_alive if args.front else None,
+        lines=args.lines,
+        sim_status=sim.returncode,
         call=call,
         dropped_frames=dev.stats.dropped_frames,
         machine=machine(),

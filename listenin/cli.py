@@ -32,7 +32,7 @@ from .options import (
 )
 from .platform_cli import add_platform_commands
 from .replay import InputError, load_party
-from .serve import finish, run_replay, serve_until_stopped, start_live
+from .serve import finish, front_rules, run_replay, serve_until_stopped, start_live
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     output_options(r)
     r.add_argument("--format", choices=FORMATS, default="text", help="output format")
     r.add_argument("--calls", type=int, help="exit after this many calls have ended")
+    r.add_argument(
+        "--print-front-config",
+        action="store_true",
+        help="print the kamailio.cfg of the SIP front for these options and exit (device on "
+        "127.0.0.1:SIP_PORT+1, front's own loopback socket SIP_PORT+2)",
+    )
     asr_options(r)
 
     d = sub.add_parser(
@@ -154,17 +160,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     import threading
 
     config = device_config(args)
+    if args.print_front_config:
+        return print_front_config(args, config)
     job, pipeline, outputs = start_live(args, config)
     registrar = config.account.registrar
     mode = f"registering with {registrar}" if registrar else "not registering"
+    if job.front is not None:
+        mode += f"; SIP front kamailio, device behind it on {job.device.address}"
     print(f"listenin: device {config.account.user}@{job.address} ready ({mode})",
           file=sys.stderr, flush=True)  # fmt: skip
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        serve_until_stopped(job, stop, args.calls)
+        status = serve_until_stopped(job, stop, args.calls)
     finally:
         finish(job, pipeline, outputs)
+    return status
+
+
+def print_front_config(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-def]
+    """The front's kamailio.cfg for an operator's own kamailio: run the device with
+    ``--front none --bind 127.0.0.1 --sip-port SIP_PORT+1 --front-source 127.0.0.1:SIP_PORT+2``."""
+    from softphone.config import ConfigError
+    from softphone.front import front_config, render_config
+
+    port = config.transport.udp_port or 5070
+    try:
+        front = front_config(config, port + 1, port + 2, **front_rules(args))
+        print(render_config(front), end="")
+    except ConfigError as err:
+        raise CliError(str(err)) from err
     return 0
 
 

@@ -1,6 +1,7 @@
 """The live job: the SIP device feeding the pipeline.
 
-:class:`LiveJob` owns a :class:`~softphone.device.Device` and a hand-off thread
+:class:`LiveJob` owns a :class:`~softphone.device.Device` (and its SIP front, when
+:func:`~listenin.serve.start_live` puts one in front of it) and a hand-off thread
 that drains the device's outbox into a :class:`~softphone.feed.Feed` (and so
 into the pipeline).  The device thread and the media thread never wait on the
 pipeline; the hand-off thread is the pipeline's single producer.
@@ -21,6 +22,7 @@ from softphone.admission import PartyRoles
 from softphone.config import DeviceConfig
 from softphone.device import Device
 from softphone.feed import Feed
+from softphone.kamailio import KamailioFront
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class LiveJob:
     ) -> None:
         self.pipeline = pipeline
         self.device = Device(config, roles)
+        self.front: KamailioFront | None = None  # the SIP front, when the device is behind one
         self.feed = Feed(pipeline, tap, names)
         self.on_device_event = on_device_event
         self._stop = threading.Event()
@@ -46,17 +49,22 @@ class LiveJob:
 
     @property
     def address(self) -> str | None:
-        return self.device.address
+        """Where peers send SIP: the front's public address, else the device's."""
+        return self.front.config.public if self.front is not None else self.device.address
 
     def start(self) -> None:
         self.device.start()
         self._thread.start()
 
     def stop(self) -> None:
-        """Hang up, let the last frames and call ends reach the pipeline, then stop."""
+        """Hang up (the BYEs pass the front), let the last frames and call ends reach the
+        pipeline, then stop the front."""
         self.device.stop()
+        if self.front is not None:
+            self.front.stop()
         self._stop.set()
-        self._thread.join(10)
+        if self._thread.is_alive():
+            self._thread.join(10)
 
     def note_event(self, event: Event) -> None:
         """Pass the pipeline's events through here to let :meth:`wait_calls_ended` work."""

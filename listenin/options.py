@@ -106,6 +106,7 @@ def device_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let PJMEDIA's RTP sockets face the network (no source/SSRC lock, no checks)",
     )
+    g.add_argument("--rtp-address", help="address for RTP when it is not --bind's")
     g.add_argument("--user", default="listenin", help="the device's SIP user")
     g.add_argument("--domain", help="SIP domain (default: the registrar host or --bind)")
     g.add_argument("--registrar", help="register here, e.g. sip:pbx.example.com")
@@ -139,6 +140,26 @@ def device_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--jb-max-ms", type=int, default=300, help="jitter buffer maximum prefetch")
     g.add_argument("--max-calls", type=int, default=4, help="at most 4 (pjsua2 wheel limit)")
     g.add_argument("--pjsip-log-level", type=int, default=0, help="PJSIP's own log (0-6)")
+    g.add_argument(
+        "--front",
+        choices=("auto", "kamailio", "none"),
+        default="auto",
+        help="the SIP front on --bind/--sip-port that filters what reaches the device "
+        "(auto: kamailio when installed, else none: the device is exposed directly)",
+    )
+    g.add_argument(
+        "--front-requests",
+        type=int,
+        default=30,
+        metavar="N",
+        help="requests one source IP may send the front per 2 s before it is dropped (pike)",
+    )
+    g.add_argument(
+        "--front-source",
+        metavar="IP:PORT",
+        help="with --front none behind your own kamailio: the address it sends from; "
+        "its X-Listenin-Source header is believed",
+    )
     # the password comes from the environment only: LISTENIN_SIP_PASSWORD
 
 
@@ -182,12 +203,13 @@ def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             )
         transport = TransportConfig(
             args.bind, args.sip_port, args.tcp_port, args.tls_port, args.tls_cert, args.tls_key,
-            args.rtp_port, int(low), int(high),
+            args.rtp_port, int(low), int(high), args.rtp_address,
         )  # fmt: skip
         admission = AdmissionConfig(
             trusted=tuple(args.trust) or ("127.0.0.1",),
             require_identification=args.require_id,
             max_calls=args.max_calls,
+            front_source=args.front_source,
         )
         media = MediaConfig(
             codecs=tuple(args.codec or CODEC_CHOICES), srtp=args.srtp, jitter=jitter,

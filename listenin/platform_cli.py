@@ -246,7 +246,7 @@ def _watch(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-
     thread = threading.Thread(target=run, name="platform-watcher", daemon=True)
     thread.start()
     try:
-        serve_until_stopped(job, stop, args.calls)
+        status = serve_until_stopped(job, stop, args.calls)
     finally:
         stop.set()
         thread.join(15)
@@ -255,7 +255,7 @@ def _watch(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-
         if isinstance(failure[0], _call_errors()):
             raise failure[0]
         raise CliError(f"the {args.platform} watcher failed: {failure[0]!r}")
-    return 0
+    return status
 
 
 # -- groups -----------------------------------------------------------------------------

@@ -107,25 +107,85 @@ def check_ports(config) -> None:  # type: ignore[no-untyped-def]
                                "(another listenin or SIP program?)") from err  # fmt: skip
 
 
+def front_wanted(args: argparse.Namespace, config) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the device runs behind the kamailio front (``--front``); auto without
+    kamailio (or with TLS, which the front does not carry) warns once: exposed directly."""
+    from softphone.kamailio import kamailio_binary
+
+    mode = getattr(args, "front", "none")
+    if mode == "none":
+        return False
+    why = None
+    if config.transport.tls_port is not None:
+        why = "TLS is not carried by the SIP front"
+    elif config.transport.udp_port is None:
+        why = "the SIP front needs a UDP port"
+    elif kamailio_binary() is None:
+        why = "kamailio is not installed"
+    if why is None:
+        return True
+    if mode == "kamailio":
+        raise CliError(f"--front kamailio: {why} (or use --front none)")
+    print(f"listenin: warning: {why}: no SIP front, the device is exposed directly "
+          "(--front none to silence this)", file=sys.stderr)  # fmt: skip
+    return False
+
+
+def front_rules(args: argparse.Namespace) -> dict[str, int]:
+    """The front's tunable rules from the flags."""
+    return {"pike_requests": args.front_requests}
+
+
+def public_config(config):  # type: ignore[no-untyped-def]
+    """``config`` with a concrete public SIP port (the front cannot listen on "any port")."""
+    from dataclasses import replace
+
+    from softphone.kamailio import free_udp_port
+
+    t = config.transport
+    if t.udp_port:
+        return config
+    return replace(config, transport=replace(t, udp_port=free_udp_port(t.bind_address)))
+
+
 def start_live(args: argparse.Namespace, config, roles=None, names=None):  # type: ignore[no-untyped-def]
-    """Outputs, model, pipeline and the started SIP device: ``(job, pipeline, outputs)``."""
+    """Outputs, model, pipeline and the started SIP device (behind its front when
+    ``--front`` asks for one): ``(job, pipeline, outputs)``."""
     from pipeline.runtime import Pipeline
+    from softphone.config import ConfigError
     from softphone.device import DeviceError
+    from softphone.front import behind_front, front_config
+    from softphone.kamailio import FrontError, KamailioFront, free_udp_port
 
     from .live import LiveJob
 
+    fronted = front_wanted(args, config)
+    if fronted:  # a front that cannot work is refused before anything starts
+        try:
+            config = public_config(config)
+            front_config(config, 1, 1, **front_rules(args))
+        except (ConfigError, OSError) as err:
+            raise CliError(f"SIP front: {err}") from err
     check_ports(config)
+    internal = free_udp_port() if fronted else 0
     out = outputs(args, renderer(args))
     try:
         pipeline = Pipeline(engine(args), out.on_event, pipeline_config(args))
     except BaseException:
         out.close()
         raise
-    job = LiveJob(pipeline, config, roles, out.on_device_event, out.on_audio, names)
+    device = behind_front(config, internal) if fronted else config
+    job = LiveJob(pipeline, device, roles, out.on_device_event, out.on_audio, names)
     out.add_listener(job.note_event)
     try:
         job.start()
-    except DeviceError as err:
+        if fronted:
+            device_port = int(str(job.device.address).rsplit(":", 1)[1])
+            rules = front_rules(args)
+            job.front = KamailioFront(front_config(config, device_port, internal, **rules))
+            job.front.start()
+    except (DeviceError, FrontError, ConfigError) as err:
+        job.stop()
         pipeline.close()
         out.close()
         raise CliError(str(err)) from err
@@ -141,12 +201,19 @@ def finish(job, pipeline, outputs) -> None:  # type: ignore[no-untyped-def]
         outputs.renderer.close()
 
 
-def serve_until_stopped(job, stop, calls: int | None) -> None:  # type: ignore[no-untyped-def]
-    """Block until ``stop`` is set, Ctrl-C, or ``calls`` calls have ended."""
+def serve_until_stopped(job, stop, calls: int | None) -> int:  # type: ignore[no-untyped-def]
+    """Block until ``stop`` is set, Ctrl-C, or ``calls`` calls have ended: 0; or until the
+    SIP front dies: 1 (logged; the device is not left exposed without it)."""
     try:
         while not stop.is_set():
             if calls is not None and job.wait_calls_ended(calls, 0.2):
-                return
+                return 0
+            if job.front is not None and not job.front.alive():
+                tail = "\n".join(job.front.lines)
+                log.error("the SIP front (kamailio) exited with status %s; stopping:\n%s",
+                          job.front.returncode, tail)  # fmt: skip
+                return 1
             stop.wait(0.2)
     except KeyboardInterrupt:
         pass
+    return 0

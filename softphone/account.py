@@ -45,6 +45,8 @@ def account_config(cfg: DeviceConfig) -> tuple[pj.AccountConfig, tuple[str, ...]
         acc_cfg.sipConfig.proxies.append(a.proxy)
         if cfg.admission.trust_registrar:
             trusted += (uri_hostport(a.proxy),)
+    if a.contact:  # behind a SIP front: calls must come through it
+        acc_cfg.sipConfig.contactForced = f"<{a.contact}>"
     if a.password:
         acc_cfg.sipConfig.authCreds.append(
             pj.AuthCredInfo("digest", "*", a.auth_user or a.user, 0, a.password)
@@ -61,12 +63,12 @@ def media_transport(tc: pj.TransportConfig, cfg: DeviceConfig) -> None:
     bind address, from ``rtp_port`` sequentially, or with PJSIP's ``randomizePort``,
     which randomises only where the sequential run starts (once per account)."""
     t = cfg.transport
-    tc.publicAddress = t.bind_address
+    tc.publicAddress = t.media_address
     if cfg.media.rtp_gate.enabled:
         tc.boundAddress = "127.0.0.1"
         tc.port = 0
         return
-    tc.boundAddress = t.bind_address
+    tc.boundAddress = t.media_address
     if t.rtp_port is None:
         tc.port, tc.portRange = t.rtp_port_min, t.rtp_port_max - t.rtp_port_min
         tc.randomizePort = True

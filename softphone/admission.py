@@ -8,11 +8,14 @@ INVITE PJSIP had to cut (513), an unidentified call when identification is
 required (403), a malformed request or a Content-Length that is not the body's
 (400), a device at its call limit (486), an INVITE without an SDP offer, with
 no audio or too many streams (488) or another body type (415), two streams of
-one party (400) are refused with a reason to log.
+one party (400) are refused with a reason to log.  Behind a SIP front every
+INVITE comes from the front's address: :func:`source_of` then reads the real
+source from the front's :data:`SOURCE_HEADER`.
 """
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -27,6 +30,8 @@ from .sdp import SdpError, SessionDescription, parse_sdp
 
 PJSIP_MAX_PKT_BYTES = 4000  # PJSIP_MAX_PKT_LEN compiled into the wheel: longer INVITEs are cut
 MAX_SDP_MEDIA = 8  # m= lines of any kind; PJMEDIA crashes on ~20 audio ones (measured)
+SOURCE_HEADER = "X-Listenin-Source"  # the SIP front's "ip:port" of the peer it forwards
+_SOURCE_RE = re.compile(rb"^" + SOURCE_HEADER.encode() + rb"[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,18 @@ class PartyRoles:
 
     def get(self, session_id: str, party_id: str | None) -> str | None:
         return self._roles.get((session_id, party_id)) if party_id else None
+
+
+def source_of(invite: str | bytes, received_from: str, front: str | None) -> str:
+    """The peer an INVITE is from: where it came from, or, when it came from the SIP front,
+    the last :data:`SOURCE_HEADER` of its header (the front removes what the peer sent and
+    appends its own); "" when the front's INVITE has none (trusted by nobody)."""
+    if front is None or received_from != front:
+        return received_from
+    data = invite.encode("utf-8", "surrogateescape") if isinstance(invite, str) else invite
+    head = data.split(b"\r\n\r\n", 1)[0]
+    found = _SOURCE_RE.findall(head)
+    return found[-1].decode("ascii", "replace").strip() if found else ""
 
 
 def admit(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .addresses import check_trusted
+from .addresses import check_trusted, split_source
 from .identify import HeaderNames
 
 WHEEL_MAX_CALLS = 4  # PJSUA_MAX_CALLS compiled into the pjsua2-python wheel
@@ -61,11 +61,12 @@ class AccountConfig:
     auth_user: str | None = None  # when it differs from user
     register_expires_s: int = 300
     retry_interval_s: int = 10  # re-register after failure (registrar restart)
+    contact: str | None = None  # Contact to advertise instead of the transport's (a SIP front)
 
     def __post_init__(self) -> None:
         if not self.user or not self.domain:
             raise ConfigError("account needs a user and a domain")
-        for uri in (self.registrar, self.proxy):
+        for uri in (self.registrar, self.proxy, self.contact):
             if uri is not None and not _uri_has_host(uri):
                 raise ConfigError(f"{uri!r} is not a sip: URI (e.g. sip:pbx.example.com)")
         if self.register_expires_s < 10 or self.retry_interval_s < 1:
@@ -85,6 +86,7 @@ class TransportConfig:
     rtp_port: int | None = None
     rtp_port_min: int = 16384
     rtp_port_max: int = 32767
+    rtp_address: str | None = None  # RTP's address when it is not bind_address (behind a front)
 
     def __post_init__(self) -> None:
         ports = (self.udp_port, self.tcp_port, self.tls_port)
@@ -101,6 +103,11 @@ class TransportConfig:
         if self.tls_port is not None and not (self.tls_cert_file and self.tls_key_file):
             raise ConfigError("tls_port needs tls_cert_file and tls_key_file")
 
+    @property
+    def media_address(self) -> str:
+        """Where RTP is received: ``rtp_address`` when set (behind a front), else the bind."""
+        return self.rtp_address or self.bind_address
+
 
 @dataclass(frozen=True, slots=True)
 class AdmissionConfig:
@@ -115,6 +122,7 @@ class AdmissionConfig:
     ack_timeout_s: float = 5.0  # a 200 never ACKed is hung up after this, freeing its slot
     invite_rate_per_s: float = 10.0  # INVITEs per second one source IP may send ...
     invite_burst: int = 20  # ... with this burst; beyond, 503 (bounded table of sources)
+    front_source: str | None = None  # "ip:port" of a SIP front: its source header is believed
 
     def __post_init__(self) -> None:
         for entry in self.trusted:
@@ -124,6 +132,13 @@ class AdmissionConfig:
                 raise ConfigError(
                     f"trusted source {entry!r} is not an IP address, address:port or CIDR network"
                 ) from err
+        if self.front_source is not None:
+            try:
+                check_trusted(self.front_source)
+            except ValueError as err:
+                raise ConfigError(f"front source {self.front_source!r}: {err}") from err
+            if "/" in self.front_source or split_source(self.front_source)[1] is None:
+                raise ConfigError(f"front source {self.front_source!r} must be IP:PORT")
         if not 1 <= self.max_streams <= MAX_STREAMS:
             raise ConfigError(f"max_streams must be 1..{MAX_STREAMS}")
         if not 0.5 <= self.ack_timeout_s <= 32:

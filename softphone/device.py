@@ -38,7 +38,7 @@ from records.device import (
 from records.frames import AudioFrame
 
 from .account import DeviceAccount, account_config
-from .admission import Admission, PartyRoles, admit
+from .admission import Admission, PartyRoles, admit, source_of
 from .clock import SessionClock, StreamClock
 from .config import DeviceConfig
 from .endpoint import PjLog, create_endpoint, pj_error, quiet_stderr
@@ -223,8 +223,8 @@ class Device:
 
     def _incoming(self, account: DeviceAccount, prm: pj.OnIncomingCallParam) -> None:
         t0 = time.perf_counter()
-        source = str(prm.rdata.srcAddress)
         invite = str(prm.rdata.wholeMsg)  # one copy out of SWIG
+        source = source_of(invite, str(prm.rdata.srcAddress), self.config.admission.front_source)
         log.debug("INVITE from %s: %r", source, invite)  # repr: no raw control bytes
         if not self._rate.allow(source, time.monotonic()):
             decision = Admission(503, f"INVITE rate limit for {source}")

@@ -341,7 +341,7 @@ def relay_for(cfg: DeviceConfig) -> RtpRelay | None:
     gate, t = cfg.media.rtp_gate, cfg.transport
     if not gate.enabled:
         return None
-    relay = RtpRelay(t.bind_address, RtpPorts(t.rtp_port, t.rtp_port_min, t.rtp_port_max),
+    relay = RtpRelay(t.media_address, RtpPorts(t.rtp_port, t.rtp_port_min, t.rtp_port_max),
                      gate.learn_packets, gate.relearn_silence_ms, gate.relearn_packets)  # fmt: skip
     relay.start()
     return relay

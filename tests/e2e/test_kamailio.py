@@ -6,9 +6,11 @@ import threading
 
 from records.device import LegAnswered, LegEnded, LegRejected, RegistrationChanged
 from softphone.config import AccountConfig, AdmissionConfig, DeviceConfig, TransportConfig
+from softphone.front import behind_front, front_config
+from softphone.kamailio import KamailioFront
 
 from ..softphone.conftest import drain, run_sim
-from .conftest import PASSWORD
+from .conftest import PASSWORD, free_udp_port
 
 
 def registered_device(make_device, kamailio, password=PASSWORD, expires=300):
@@ -73,3 +75,31 @@ def test_recovers_after_the_registrar_restarts(make_device, kamailio):
     drain(dev, lambda g: any(r.code == 200 for r in later(g)), timeout=30, into=got)
     regs = later(got)
     assert any(r.code == 200 for r in regs), got.of(RegistrationChanged)
+
+
+def test_behind_the_front_the_registered_contact_is_the_front(make_device, kamailio):
+    """REGISTER advertises the front's public address, so the registrar's INVITEs pass the
+    front, and the device still knows they came from the registrar (the front's header)."""
+    public, internal = free_udp_port(), free_udp_port()
+    config = DeviceConfig(
+        account=AccountConfig("listenin", "127.0.0.1", PASSWORD, registrar=kamailio.uri),
+        transport=TransportConfig(udp_port=public, rtp_port=0),
+        admission=AdmissionConfig(trusted=()),  # only the registrar may call us
+    )
+    dev = make_device(behind_front(config, internal))
+    front = KamailioFront(front_config(config, int(dev.address.rsplit(":", 1)[1]), internal))
+    front.start()
+    try:
+        got = drain(dev, lambda g: any(r.registered for r in g.of(RegistrationChanged)), 10)
+        assert any(r.code == 200 and r.registered for r in got.of(RegistrationChanged))
+        rc, _ = run_sim(kamailio.uri.replace("sip:", "sip:listenin@"), "--seconds", "2")
+        assert rc == 0
+        drain(dev, lambda g: g.of(LegEnded), into=got)
+        (answered,) = got.of(LegAnswered)
+        assert answered.source == f"127.0.0.1:{kamailio.port}"  # not the front's address
+        rc, legs = run_sim(f"sip:listenin@{front.config.public}", "--seconds", "1")
+        assert rc == 3 and legs[0]["status"] == 403  # around the registrar: the front refuses
+    finally:
+        front.stop()
+    rc, legs = run_sim(kamailio.uri.replace("sip:", "sip:listenin@"), "--seconds", "1")
+    assert rc != 0  # no front, no call: the registrar knows only the front's address

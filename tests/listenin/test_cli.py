@@ -121,15 +121,40 @@ BAD_VALUES = [
     (["demo", "--seconds", "0"], "--seconds must be > 0"),
     (["demo", "--seconds", "-5"], "--seconds must be > 0"),
     (["transcribe", "--mixed", "x.wav", "--call-id", ""], "--call-id must not be empty"),
-    (["run", "--tls-port", "5071", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/x"],
-     "--tls-cert: cannot read /nonexistent/c.pem (No such file or directory)"),
-    (["run", "--sip-port", "0", "--rtp-port", "0", "--ws-port", "70000"],
-     "--ws-port: port must be 0-65535, got 70000"),
-    (["run", "--sip-port", "0", "--rtp-port", "0", "--ws-host", ""],
-     "--ws-host: host must not be empty"),
-    (["run", "--sip-port", "0", "--rtp-port", "0", "--no-server", "--archive", ""],
-     "--archive: expected a folder, got an empty path"),
-]  # fmt: skip
+    (
+        ["run", "--tls-port", "5071", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/x"],
+        "--tls-cert: cannot read /nonexistent/c.pem (No such file or directory)",
+    ),
+    (
+        ["run", "--sip-port", "0", "--rtp-port", "0", "--ws-port", "70000"],
+        "--ws-port: port must be 0-65535, got 70000",
+    ),
+    (
+        ["run", "--sip-port", "0", "--rtp-port", "0", "--ws-host", ""],
+        "--ws-host: host must not be empty",
+    ),
+    (
+        ["run", "--sip-port", "0", "--rtp-port", "0", "--no-server", "--archive", ""],
+        "--archive: expected a folder, got an empty path",
+    ),
+    (["run", "--front-source", "127.0.0.1"], "front source '127.0.0.1' must be IP:PORT"),
+    (
+        [
+            "run",
+            "--front",
+            "kamailio",
+            "--tls-port",
+            "5061",
+            "--tls-cert",
+            "/etc/hostname",
+            "--tls-key",
+            "/etc/hostname",
+        ],
+        "TLS is not carried by the SIP front",
+    ),  # fmt: skip
+    (["run", "--print-front-config", "--bind", "pbx.example.com"], "needs an IP address"),
+    (["run", "--print-front-config", "--front-requests", "0"], "pike_requests"),
+]
 
 
 @pytest.mark.parametrize(("argv", "needle"), BAD_VALUES, ids=lambda v: " ".join(v))
@@ -208,3 +233,20 @@ def test_rtp_ports_are_random_in_a_range_by_default_and_the_gate_is_on():
     for bad in ("20000", "20000-20001", "x-y", "80-2000"):
         with pytest.raises(CliError):
             device_config(parser.parse_args(["run", "--rtp-ports", bad]))
+
+
+def test_print_front_config_is_the_front_listenin_would_run(capsys):
+    import shutil
+
+    from listenin.cli import main
+    from softphone.kamailio import check_config
+
+    argv = ["run", "--print-front-config", "--bind", "192.0.2.10", "--sip-port", "5060"]
+    assert main([*argv, "--trust", "10.0.0.0/8", "--front-requests", "12"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("#!KAMAILIO\n")
+    assert "listen=udp:192.0.2.10:5060\n" in text and "listen=udp:127.0.0.1:5062\n" in text
+    assert 'is_in_subnet("$si", "10.0.0.0/8")' in text and "127.0.0.1/32" not in text
+    assert 'modparam("pike", "reqs_density_per_unit", 12)' in text
+    if shutil.which("kamailio"):
+        assert check_config(text) is None

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from softphone.admission import PartyRoles, admit
+from softphone.admission import PartyRoles, admit, source_of
 from softphone.config import AdmissionConfig, ConfigError
 
 TWO_PARTY_SDP = (
@@ -183,3 +183,27 @@ def test_any_sdp_gets_a_status_and_accepted_ones_are_consistent(lines):
         assert 1 <= len(got.streams) <= 4
         indexes = [s.media_index for s in got.streams]
         assert indexes == sorted(set(indexes))
+
+
+FRONT = "127.0.0.1:40002"
+FROM_FRONT = (
+    "INVITE sip:listenin@127.0.0.1 SIP/2.0\r\nX-Listenin-Source: 10.6.6.6:5060\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:40002\r\nx-listenin-source : 203.0.113.9:5061\r\n\r\n"
+    "X-Listenin-Source: 10.0.0.1:1\r\n"
+)
+
+
+def test_the_front_names_the_source_and_only_the_front_is_believed():
+    # the front's header is the last one (it removes the peer's and appends its own);
+    # one in the body is no header
+    assert source_of(FROM_FRONT, FRONT, FRONT) == "203.0.113.9:5061"
+    assert source_of(FROM_FRONT, "127.0.0.1:5999", FRONT) == "127.0.0.1:5999"  # not the front
+    assert source_of(FROM_FRONT, FRONT, None) == FRONT  # no front configured
+    assert source_of("INVITE sip:x SIP/2.0\r\n\r\n", FRONT, FRONT) == ""  # trusted by nobody
+    assert admit(FROM_FRONT, "", 0, AdmissionConfig()).status == 403
+
+
+@pytest.mark.parametrize("entry", ["127.0.0.1", "10.0.0.0/8", "127.0.0.1:0", "pbx:5060"])
+def test_a_front_source_is_an_ip_and_port(entry):
+    with pytest.raises(ConfigError, match="front source"):
+        AdmissionConfig(front_source=entry)

@@ -1,21 +1,19 @@
 """Hostile INVITEs against a real ``listenin run`` process, then a real call through it.
 
-Every case of the table is sent over UDP to one device process; each must get
-the status the table names (or, where PJSIP cannot parse the request at all,
-no answer), the process must still be alive after it, and a supervised call
-placed by the simulator afterwards must still be answered and transcribed.
+Every case of the table is sent over UDP to one ``listenin run`` process behind its
+kamailio front (the default where kamailio is installed); each must get the status
+the table names, from the side the table names (the front's own rules, or the
+device behind it), the process must still be alive after it, and a supervised
+call placed by the simulator afterwards must still be answered and transcribed.
+The same table is sent to a bare in-process device, which must answer each case
+itself with the same status (its own admission, for ``--front none``).
 """
 
 from __future__ import annotations
 
-import json
-import os
+import shutil
 import socket
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,146 +24,93 @@ from pbxsim.rtp import Packetizer
 from records.device import LegAnswered, LegEnded, LegRejected
 
 from .conftest import device_config, drain
+from .running import RunningDevice, answered_by, free_udp_port, place_call, wait_until_answering
 
-ROOT = Path(__file__).resolve().parents[2]
 GOOD = sdp()
 # PJSUA opens RTP/RTCP sockets for every offered audio line (up to 16) before the device
 # sees the INVITE, and PJSIP reuses a closed socket's ioqueue slot only after 500 ms: two
-# 16-line offers inside that window exhaust its 64 slots and abort (README, security).
+# 16-line offers inside that window exhaust its 64 slots and abort (README, SIP front).
 PJSIP_SOCKET_REUSE_S = 0.6
+FRONT, DEVICE = "front", "device"
 
-# (case, how to send it, expected final status; None: PJSIP drops it unanswered)
+# (case, how to send it, the status the peer sees, who answers it behind the front)
 CASES = [
-    ("no body (late offer)", dict(body="", content_type=None), 488),
-    ("empty SDP body", dict(body="", content_type="application/sdp"), 488),
-    ("text/plain body", dict(body="hello", content_type="text/plain"), 415),
+    ("no body (late offer)", dict(body="", content_type=None), 488, FRONT),
+    ("empty SDP body", dict(body="", content_type="application/sdp"), 488, FRONT),
+    ("text/plain body", dict(body="hello", content_type="text/plain"), 415, DEVICE),
     (
         "multipart body",
         dict(body="--b\r\n\r\nx\r\n--b--\r\n", content_type="multipart/mixed;boundary=b"),
         415,
+        DEVICE,
     ),
-    ("untyped SDP body", dict(body=GOOD, content_type=None), 415),
-    ("Content-Length too long", dict(body=GOOD, content_length=len(GOOD) + 30), 400),
-    ("Content-Length 999999999", dict(body=GOOD, content_length=999999999), 400),
-    ("Content-Length too short", dict(body=GOOD, content_length=40), 400),
-    ("63 KB header", dict(body=GOOD, headers=["X-Pad: " + "a" * 63000]), 513),
-    ("5 KB header", dict(body=GOOD, headers=["X-Pad: " + "a" * 5000]), 513),
-    ("17 KB SDP", dict(body=GOOD + "a=x:" + "y" * 17000 + "\r\n"), 513),
-    ("5 audio streams", dict(body=sdp(["audio"] * 5)), 488),
-    ("20 audio streams", dict(body=sdp(["audio"] * 20)), 488),
-    ("50 audio streams", dict(body=sdp(["audio"] * 50)), 513),
-    ("video only", dict(body=sdp(["video"])), 488),
-    ("same party twice", dict(body=sdp(["audio", "audio"], ["p1", "p1"])), 400),
-    ("not SDP", dict(body="garbage\r\n"), 400),
-    ("bad m= line", dict(body="v=0\r\nm=audio x RTP/AVP 0\r\n"), 400),
-    ("bad session header", dict(body=GOOD, headers=["X-Session-Id: a b;c"]), 400),
-    ("ESC in party id", dict(body=sdp(["audio"], ["p\x1b[31mred"])), None),
+    ("untyped SDP body", dict(body=GOOD, content_type=None), 415, DEVICE),
+    ("Content-Length too long", dict(body=GOOD, content_length=len(GOOD) + 30), 400, FRONT),
+    ("Content-Length 999999999", dict(body=GOOD, content_length=999999999), 400, FRONT),
+    ("Content-Length too short", dict(body=GOOD, content_length=40), 400, FRONT),
+    ("63 KB header", dict(body=GOOD, headers=["X-Pad: " + "a" * 63000]), 513, FRONT),
+    ("5 KB header", dict(body=GOOD, headers=["X-Pad: " + "a" * 5000]), 513, FRONT),
+    ("17 KB SDP", dict(body=GOOD + "a=x:" + "y" * 17000 + "\r\n"), 513, FRONT),
+    ("5 audio streams", dict(body=sdp(["audio"] * 5)), 488, FRONT),
+    ("20 audio streams", dict(body=sdp(["audio"] * 20)), 488, FRONT),
+    ("50 audio streams", dict(body=sdp(["audio"] * 50)), 513, FRONT),
+    ("video only", dict(body=sdp(["video"])), 488, DEVICE),
+    ("same party twice", dict(body=sdp(["audio", "audio"], ["p1", "p1"])), 400, DEVICE),
+    ("not SDP", dict(body="garbage\r\n"), 400, DEVICE),
+    ("bad m= line", dict(body="v=0\r\nm=audio x RTP/AVP 0\r\n"), 400, DEVICE),
+    ("bad session header", dict(body=GOOD, headers=["X-Session-Id: a b;c"]), 400, DEVICE),
+    ("ESC in party id", dict(body=sdp(["audio"], ["p\x1b[31mred"])), None, DEVICE),
 ]
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RunningDevice:
-    """``listenin run`` in a child process, its JSONL events collected on a thread."""
-
-    def __init__(self, port: int, tmp: Path) -> None:
-        cmd = [sys.executable, "-m", "listenin", "run", "--sip-port", str(port), "--rtp-port",
-               "0", "--no-server", "--format", "jsonl", "--calls", "1"]  # fmt: skip
-        self.stderr = (tmp / "stderr.log").open("w+")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.stderr,
-                                     text=True, env=env)  # fmt: skip
-        self.events: list[dict] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                self.events.append(json.loads(line))
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def log(self) -> str:
-        self.stderr.seek(0)
-        return self.stderr.read()[-3000:]
-
-    def stop(self) -> None:
-        if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.stderr.close()
-
-
-def wait_until_answering(dest: tuple[str, int], dev: RunningDevice, timeout_s: float = 60) -> None:
-    """OPTIONS until the device answers (the model loads before the device starts)."""
-    deadline = time.monotonic() + timeout_s
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(0.5)
-        local = s.getsockname()[1]
-        while time.monotonic() < deadline and dev.alive():
-            s.sendto(
-                (f"OPTIONS sip:listenin@{dest[0]}:{dest[1]} SIP/2.0\r\n"
-                 f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bKopt{time.monotonic_ns()}\r\n"
-                 f"From: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:listenin@{dest[0]}>\r\n"
-                 f"Call-ID: opt-{time.monotonic_ns()}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
-                 "Content-Length: 0\r\n\r\n").encode(),
-                dest,
-            )  # fmt: skip
-            try:
-                s.recvfrom(4096)
-                return
-            except TimeoutError:
-                continue
-    raise AssertionError(f"device never answered OPTIONS:\n{dev.log()}")
+def send_cases(dest: tuple[str, int], alive) -> dict[str, tuple[int | None, str | None]]:
+    """Each case in turn: ``name -> (final status, who answered)``; ``alive()`` after each."""
+    got = {}
+    for name, how, _, _ in CASES:
+        inv = RawInvite(dest).send(**how)
+        status = inv.final(timeout_s=2.0)
+        got[name] = (status, answered_by(inv) if status is not None else None)
+        if status == 200:  # answered: finish the dialog so it frees its slot
+            inv.ack()
+            inv.bye()
+        inv.close()
+        assert alive(), f"died on {name!r}"
+        time.sleep(PJSIP_SOCKET_REUSE_S)
+    return got
 
 
 def test_hostile_invites_are_answered_and_a_real_call_still_transcribes(tmp_path):
+    if shutil.which("kamailio") is None:
+        pytest.skip("kamailio is not installed (apt-get install kamailio)")
     port = free_udp_port()
     dest = ("127.0.0.1", port)
-    dev = RunningDevice(port, tmp_path)
+    dev = RunningDevice(port, tmp_path, "--front", "kamailio")
     try:
         wait_until_answering(dest, dev)
-        got = {}
-        for name, how, _ in CASES:
-            inv = RawInvite(dest).send(**how)
-            got[name] = inv.final(timeout_s=2.0)
-            if got[name] == 200:  # answered: finish the dialog so it frees its slot
-                inv.ack()
-                inv.bye()
-            inv.close()
-            assert dev.alive(), f"device died on {name!r}:\n{dev.log()}"
-            time.sleep(PJSIP_SOCKET_REUSE_S)
-        want = {name: status for name, _, status in CASES}
-        assert got == want | {"ESC in party id": got["ESC in party id"]}
-        assert got["ESC in party id"] in (200, 400)
+        got = send_cases(dest, dev.alive)
+        esc = got["ESC in party id"]
+        assert esc in ((200, DEVICE), (400, DEVICE), (None, None))
+        assert got == {name: (status, by) for name, _, status, by in CASES} | {
+            "ESC in party id": esc
+        }, dev.log()
         assert "\x1b" not in dev.log()
-
-        sim = subprocess.run(
-            [sys.executable, "-m", "pbxsim", f"sip:listenin@127.0.0.1:{port}", "--fixture",
-             "call2", "--form", "two-streams", "--seconds", "12"],
-            cwd=ROOT, capture_output=True, text=True, timeout=90,
-        )  # fmt: skip
-        assert sim.returncode == 0, sim.stderr[-2000:]
-        dev.proc.wait(90)  # --calls 1: it exits once the call has ended
-        finals = [e for e in dev.events if e.get("type") == "transcript.final"]
-        text = " ".join(e["text"] for e in finals).lower()
-        assert dev.events[-1]["type"] == "call.ended", dev.log()
+        text = place_call(port, dev)
         assert len(text.split()) >= 5, (text, dev.log())
     finally:
         dev.stop()
 
 
 # -- the same device in this process, where its records can be read -------------------
+
+
+def test_the_device_alone_answers_every_hostile_case_itself(make_device):
+    """``--front none``: the device's own admission gives the peer the same statuses."""
+    dev = make_device()
+    dest = ("127.0.0.1", int(dev.address.rsplit(":", 1)[1]))
+    got = send_cases(dest, lambda: dev.running)
+    assert got["ESC in party id"][0] in (200, 400, None)
+    want = {name: (status, DEVICE if status else None) for name, _, status, _ in CASES}
+    assert got == want | {"ESC in party id": got["ESC in party id"]}
 
 
 def test_a_refusal_beside_an_answer_leaves_no_ghost_call(make_device):

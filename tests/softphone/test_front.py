@@ -1,0 +1,278 @@
+"""The SIP front: its rendered kamailio config, exactly, and a real ``listenin run`` behind it.
+
+The process tests flood a ``listenin run --front kamailio`` process the way that
+used to abort PJSIP (offers with 16 audio lines, ~1000 INVITEs per second from
+many loopback addresses), then check it is alive and still answers and
+transcribes a real call; and that the process stops, status 1, when kamailio dies.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pbxsim.hostile import RawInvite, sdp
+from softphone.config import (
+    AccountConfig,
+    AdmissionConfig,
+    ConfigError,
+    DeviceConfig,
+    TransportConfig,
+)
+from softphone.front import FrontConfig, behind_front, front_config, render_config, trust_test
+from softphone.kamailio import check_config
+
+from .running import RunningDevice, answered_by, free_udp_port, place_call, wait_until_answering
+
+needs_kamailio = pytest.mark.skipif(
+    shutil.which("kamailio") is None, reason="kamailio is not installed (apt-get install kamailio)"
+)
+
+EXAMPLE = FrontConfig(
+    "192.0.2.10", 5060, 40001, 40002, tcp_port=5061,
+    trusted=("127.0.0.1", "10.0.0.0/8", "192.0.2.7:5060", "::1", "pbx.example.com"),
+    flood_reply=True,
+)  # fmt: skip
+
+EXPECTED = """\
+#!KAMAILIO
+# listenin SIP front (rendered by softphone/front.py)
+# public 192.0.2.10:5060, device sip:127.0.0.1:40001
+debug=-1
+log_stderror=yes
+children=2
+auto_aliases=no
+listen=udp:192.0.2.10:5060
+listen=udp:127.0.0.1:40002
+listen=tcp:192.0.2.10:5061
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "sanity.so"
+loadmodule "pike.so"
+loadmodule "ipops.so"
+loadmodule "htable.so"
+modparam("pike", "sampling_time_unit", 2)
+modparam("pike", "reqs_density_per_unit", 30)
+modparam("pike", "remove_latency", 4)
+modparam("rr", "enable_double_rr", 1)
+modparam("sanity", "autodrop", 1)
+modparam("htable", "htable", "invites=>size=4;autoexpire=2;")
+
+request_route {
+    # the device's own requests (its BYE) go out along the dialog's route
+    if ($si == "127.0.0.1" && $sp == 40001) { route(FROM_DEVICE); exit; }
+    # the rules, in order: nothing refused here reaches the device
+    if (!sanity_check()) { exit; }
+    if (is_method("ACK") && $ml > 3900) { exit; }
+    if ($ml > 3900) { sl_send_reply("513", "Message Too Large"); exit; }
+    # a source IP over pike_requests per pike_window_s is blocked while it keeps sending
+    if (!pike_check_req()) {
+        append_to_reply("Retry-After: 5\\r\\n"); sl_send_reply("503", "Flood"); exit;
+    }
+    if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+    if (is_method("INVITE")) {
+        if (!route(TRUSTED)) { sl_send_reply("403", "Untrusted Source"); exit; }
+        if ($rb =~ "(\\nm=.*){9}") { sl_send_reply("488", "Too Many Media"); exit; }
+        if ($rb =~ "(\\nm=audio.*){5}") { sl_send_reply("488", "Too Many Audio"); exit; }
+        if (!has_totag() && !has_body()) { sl_send_reply("488", "No SDP Offer"); exit; }
+        # all sources together: each offer holds PJSIP sockets for ~500 ms after it ends
+        $var(window) = ($TV(s) mod 1000) * 4 + $TV(u) / 250000;
+        $var(n) = $shtinc(invites=>$var(window));
+        if ($var(n) == 0) { $sht(invites=>$var(window)) = 1; $var(n) = 1; }
+        if ($var(n) > 2) {
+            append_to_reply("Retry-After: 1\\r\\n"); sl_send_reply("503", "Busy"); exit;
+        }
+    }
+    # forwarding: only to the device, never anywhere else
+    if (is_method("CANCEL")) { if (t_check_trans()) { route(TO_DEVICE); } exit; }
+    if (has_totag()) {
+        if (!loose_route() && is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
+    } else if (!is_method("INVITE|OPTIONS")) {
+        sl_send_reply("405", "Method Not Allowed"); exit;
+    }
+    if (uri != myself && !($rd == "127.0.0.1" && $rp == 40001)) {
+        sl_send_reply("404", "Not Here"); exit;
+    }
+    if (is_method("INVITE") && !has_totag()) { record_route(); }
+    route(TO_DEVICE);
+}
+
+route[TO_DEVICE] {
+    # the device believes this header only from this front's loopback socket
+    remove_hf("X-Listenin-Source");
+    if (af == INET6) { append_hf("X-Listenin-Source: [$si]:$sp\\r\\n"); }
+    else { append_hf("X-Listenin-Source: $si:$sp\\r\\n"); }
+    $du = "sip:127.0.0.1:40001";
+    force_send_socket(udp:127.0.0.1:40002);
+    if (!t_relay()) { sl_reply_error(); }
+    exit;
+}
+
+route[FROM_DEVICE] {
+    if (has_totag() && loose_route()) { t_relay(); exit; }
+    sl_send_reply("404", "Not Here");
+}
+
+route[TRUSTED] {
+    if (is_in_subnet("$si", "127.0.0.1/32")) { return 1; }
+    if (is_in_subnet("$si", "10.0.0.0/8")) { return 1; }
+    if ((is_in_subnet("$si", "192.0.2.7/32") && $sp == 5060)) { return 1; }
+    if (is_in_subnet("$si", "::1/128")) { return 1; }
+    return -1;
+}
+"""
+
+
+def test_render_config_is_exactly_the_rules_in_order():
+    assert render_config(EXAMPLE) == EXPECTED
+
+
+def test_trusted_entries_become_source_conditions():
+    assert trust_test("10.1.2.3/16") == 'is_in_subnet("$si", "10.1.0.0/16")'
+    assert trust_test("[::1]:5060") == '(is_in_subnet("$si", "::1/128") && $sp == 5060)'
+    assert trust_test("pbx.example.com") is None  # sources are addresses, never names
+
+
+@needs_kamailio
+@pytest.mark.parametrize(
+    "config",
+    [
+        EXAMPLE,
+        FrontConfig("127.0.0.1", 5070, 40001, 40002),
+        FrontConfig("::1", 5070, 40001, 40002, trusted=()),
+        FrontConfig("127.0.0.1", 5070, 40001, 40002, max_audio_lines=1, invite_window_ms=1000),
+    ],
+    ids=["example", "default", "ipv6-nobody-trusted", "one-stream"],
+)
+def test_kamailio_accepts_the_rendered_config(config):
+    assert check_config(render_config(config)) is None
+
+
+def test_a_config_kamailio_would_refuse_is_refused_first():
+    with pytest.raises(ConfigError, match="IP address"):
+        FrontConfig("pbx.example.com", 5060, 40001, 40002)
+    with pytest.raises(ConfigError, match="max_audio_lines"):
+        FrontConfig("127.0.0.1", 5060, 40001, 40002, max_audio_lines=9)
+    with pytest.raises(ConfigError, match="invite_window_ms"):
+        FrontConfig("127.0.0.1", 5060, 40001, 40002, invite_window_ms=300)
+
+
+def test_the_front_and_the_device_are_derived_from_one_device_config():
+    config = DeviceConfig(
+        account=AccountConfig("1042", "example.com", registrar="sip:10.0.0.9:5080"),
+        transport=TransportConfig("192.0.2.10", 5060, tcp_port=5061, rtp_port=40000),
+        admission=AdmissionConfig(trusted=("203.0.113.0/24",), max_streams=2),
+    )
+    front = front_config(config, 41000, 41001)
+    assert (front.public, front.tcp_port, front.device_port, front.internal) == (
+        "192.0.2.10:5060",
+        5061,
+        41000,
+        "127.0.0.1:41001",
+    )
+    assert front.trusted == ("203.0.113.0/24", "10.0.0.9:5080")  # the registrar too
+    assert front.max_audio_lines == 2
+    device = behind_front(config, 41001)
+    t = device.transport
+    assert (t.bind_address, t.udp_port, t.tcp_port, t.rtp_address, t.rtp_port) == (
+        "127.0.0.1",
+        0,
+        None,
+        "192.0.2.10",
+        40000,
+    )
+    assert device.account.contact == "sip:1042@192.0.2.10:5060"  # registered: via the front
+    assert device.admission.front_source == "127.0.0.1:41001"
+    unregistered = replace(config, account=AccountConfig("1042", "example.com"))
+    assert behind_front(unregistered, 41001).account.contact is None
+    nat = replace(config, transport=replace(config.transport, rtp_address="198.51.100.4"))
+    assert behind_front(nat, 41001).transport.rtp_address == "198.51.100.4"
+
+
+# -- a real 'listenin run' behind its front -------------------------------------------
+
+FLOOD_RATE = 1000  # INVITEs per second
+FLOOD_S = 1.5
+FLOOD_SOURCES = 20  # 127.0.0.1 (trusted) .. 127.0.0.20
+
+
+def flood(dest: tuple[str, int]) -> list[RawInvite]:
+    """FLOOD_RATE one-stream INVITEs per second for FLOOD_S from FLOOD_SOURCES addresses."""
+    sent, t0 = [], time.monotonic()
+    for n in range(int(FLOOD_RATE * FLOOD_S)):
+        time.sleep(max(0.0, t0 + n / FLOOD_RATE - time.monotonic()))
+        sent.append(RawInvite(dest, f"127.0.0.{1 + n % FLOOD_SOURCES}").send(body=sdp()))
+    return sent
+
+
+def answers(invites: list[RawInvite]) -> Counter[tuple[int | None, str | None]]:
+    """``(status, who answered)`` of each INVITE; answered calls are finished."""
+    got: Counter[tuple[int | None, str | None]] = Counter()
+    for inv in invites:
+        status = inv.final(0.002)
+        got[(status, answered_by(inv) if status else None)] += 1
+        if status == 200:
+            inv.ack()
+            inv.bye()
+        inv.close()
+    return got
+
+
+@needs_kamailio
+def test_a_flood_leaves_listenin_run_alive_and_a_real_call_still_transcribes(tmp_path):
+    port = free_udp_port()
+    dest = ("127.0.0.1", port)
+    # --require-id: the flood's offers (no session headers) are refused by the device once
+    # PJSUA has opened their sockets, the churn that used to abort it; an un-ACKed 200
+    # would hold one of PJSUA's four call slots for ~55 s (README, SIP front)
+    dev = RunningDevice(port, tmp_path, "--front", "kamailio", "--require-id")
+    try:
+        wait_until_answering(dest, dev)
+        many_lines = [RawInvite(dest).send(body=sdp(["audio"] * 16)) for _ in range(6)]
+        assert set(answers(many_lines)) <= {(488, "front"), (None, None)}
+        assert dev.alive(), dev.log()
+        got = answers(flood(dest))
+        assert dev.alive(), dev.log()
+        assert got[(403, "front")] > 0  # the untrusted addresses never reached the device
+        assert got[(403, "device")] > 0, got  # trusted: PJSUA opened sockets for these
+        assert not {status for status, by in got if by == "device"} - {403, 486, 503}, got
+        wait_until_answering(dest, dev)  # pike lets 127.0.0.1 through again
+        text = place_call(port, dev)
+        assert len(text.split()) >= 5, (text, dev.log())
+    finally:
+        dev.stop()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+@needs_kamailio
+def test_listenin_run_stops_with_status_1_when_its_front_dies(tmp_path):
+    port = free_udp_port()
+    dev = RunningDevice(port, tmp_path, "--front", "kamailio")
+    try:
+        wait_until_answering(("127.0.0.1", port), dev)
+        (front,) = [c for c in children_of(dev.proc.pid)
+                    if Path(f"/proc/{c}/comm").read_text().strip() == "kamailio"]  # fmt: skip
+        os.killpg(front, signal.SIGKILL)  # kamailio's own process group, as started
+        assert dev.proc.wait(30) == 1
+        assert "SIP front (kamailio) exited" in dev.log()
+    finally:
+        dev.stop()
