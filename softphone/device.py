@@ -32,10 +32,10 @@ from records.device import (
     LegAnswered,
     LegEnded,
     LegRejected,
-    StreamLabel,
     StreamStats,
 )
 from records.frames import AudioFrame
+from records.labels import clean_label
 
 from .account import DeviceAccount, account_config
 from .admission import Admission, PartyRoles, admit, source_of
@@ -53,18 +53,6 @@ __all__ = ["Device", "DeviceError", "DeviceStats", "quiet_stderr"]
 log = logging.getLogger(__name__)
 
 _TAPPABLE = (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
-
-
-def _printable(text: str) -> str:
-    """Text from the network as one printable line (no control bytes into logs or SIP)."""
-    return "".join(ch if ch.isprintable() else " " for ch in text)
-
-
-def _header(name: str, value: str) -> pj.SipHeader:
-    h = pj.SipHeader()
-    h.hName = name
-    h.hValue = value
-    return h
 
 
 _instance_lock = threading.Lock()  # pjsua2 has one endpoint per process
@@ -273,18 +261,10 @@ class Device:
         """Answer the INVITEs refused in the last loop turn (outside any PJSIP callback)."""
         refusals, self._refusals = self._refusals, []
         for leg, decision in refusals:
-            op = pj.CallOpParam()
-            op.statusCode = decision.status
-            op.reason = _printable(decision.reason)[:100]
-            if decision.status == 503:
-                op.txOption.headers.append(_header("Retry-After", str(self._rate.retry_after_s())))
             self.stats.rejected += 1
             log.warning("INVITE from %s rejected %d: %s", leg.source, decision.status,
-                        _printable(decision.reason))  # fmt: skip
-            try:
-                leg.answer(op)
-            except pj.Error as err:  # the remote gave up (CANCEL) before we answered
-                log.info("refusal of leg %s not sent: %s", leg.key, pj_error(err))
+                        clean_label(decision.reason, None))  # fmt: skip
+            leg.refuse(decision.status, decision.reason, self._rate.retry_after_s())
             self._finished.append(leg)
             self._publish(LegRejected(leg.source, decision.status, decision.reason))
 
@@ -307,13 +287,6 @@ class Device:
         if self._finished:
             self._finished = [leg for leg in self._finished if leg.isActive()]
 
-    def _label(self, leg: Leg, media_index: int) -> StreamLabel:
-        assert leg.admission is not None
-        for s in leg.admission.streams:
-            if s.media_index == media_index:
-                return s
-        return StreamLabel(media_index, None, f"stream-{media_index}")
-
     def _tap_streams(self, leg: Leg) -> None:
         if leg.admission is None or leg.ended:
             return
@@ -329,7 +302,7 @@ class Device:
                 or media.index in leg.taps
             ):
                 continue
-            stream = self._label(leg, media.index)
+            stream = leg.stream_label(media.index)
             label = stream.label
             # The tap runs at the stream's codec rate (the bridge resamples to it), so a
             # G.711 party reaches the pipeline at 8 kHz, as its recording would in replay.
@@ -374,22 +347,10 @@ class Device:
         out = []
         for leg in list(self._legs.values()):
             session = leg.admission.identity.session_id  # type: ignore[union-attr]
-            for index, tap in leg.taps.items():
-                try:
-                    st = leg.getStreamStat(index)
-                    codec = leg.getStreamInfo(index).codecName
-                except pj.Error:
-                    continue
-                rx, jbuf = st.rtcp.rxStat, st.jbuf
-                stats = StreamStats(
-                    session, tap.label, str(codec), int(rx.pkt), int(rx.loss), int(rx.discard),
-                    int(rx.reorder), int(rx.dup), rx.jitterUsec.mean / 1000.0,
-                    int(jbuf.avgDelayMsec), int(jbuf.lost), int(jbuf.discard), int(jbuf.empty),
-                    self.stats.dropped_frames,
-                )  # fmt: skip
+            for stats in leg.stream_stats(session, self.stats.dropped_frames):
                 log.info("call %s party %s: %s rx %d lost %d discard %d reorder %d jitter "
                          "%.1f ms, jb delay %d ms lost %d discard %d empty %d",
-                         session, tap.label, stats.codec, stats.rx_packets, stats.lost,
+                         session, stats.party, stats.codec, stats.rx_packets, stats.lost,
                          stats.discarded, stats.reordered, stats.jitter_ms, stats.jb_delay_ms,
                          stats.jb_lost, stats.jb_discarded, stats.jb_empty)  # fmt: skip
                 self._publish(stats)

@@ -16,6 +16,9 @@ from collections.abc import Callable
 
 import pjsua2 as pj
 
+from records.device import StreamLabel, StreamStats
+from records.labels import clean_label
+
 from .admission import Admission
 from .advertise import accepted_payload_types, advertise, local_media, offered_source
 from .rtprelay import RtpRelay
@@ -81,11 +84,47 @@ class Leg(pj.Call):  # type: ignore[misc]
             ports[media.index] = (port, port + 1)
         return advertise(local, self.relay.host, ports)
 
-    def _label(self, media_index: int) -> str:
+    def refuse(self, status: int, reason: str, retry_after_s: int) -> None:
+        """Answer the INVITE with ``status`` (503 with a ``Retry-After``); never raises."""
+        op = pj.CallOpParam()
+        op.statusCode = status
+        op.reason = clean_label(reason, 100)
+        if status == 503:
+            header = pj.SipHeader()
+            header.hName, header.hValue = "Retry-After", str(retry_after_s)
+            op.txOption.headers.append(header)
+        try:
+            self.answer(op)
+        except pj.Error as err:  # the remote gave up (CANCEL) before the answer
+            log.info("refusal of leg %s not sent: %s", self.key, err.info())
+
+    def stream_label(self, media_index: int) -> StreamLabel:
+        """The admitted label of a stream (a stream admission did not name: ``stream-N``)."""
         for s in self.admission.streams if self.admission else ():
             if s.media_index == media_index:
-                return s.label
-        return f"stream-{media_index}"
+                return s
+        return StreamLabel(media_index, None, f"stream-{media_index}")
+
+    def _label(self, media_index: int) -> str:
+        return self.stream_label(media_index).label
+
+    def stream_stats(self, session: str, dropped_frames: int) -> list[StreamStats]:
+        """PJMEDIA's RTP and jitter-buffer counters of each tapped stream."""
+        out = []
+        for index, tap in self.taps.items():
+            try:
+                st = self.getStreamStat(index)
+                codec = self.getStreamInfo(index).codecName
+            except pj.Error:
+                continue
+            rx, jbuf = st.rtcp.rxStat, st.jbuf
+            out.append(StreamStats(
+                session, tap.label, str(codec), int(rx.pkt), int(rx.loss), int(rx.discard),
+                int(rx.reorder), int(rx.dup), rx.jitterUsec.mean / 1000.0,
+                int(jbuf.avgDelayMsec), int(jbuf.lost), int(jbuf.discard), int(jbuf.empty),
+                dropped_frames,
+            ))  # fmt: skip
+        return out
 
     def _narrow_relay(self) -> None:
         """Once negotiated, a relayed stream accepts its codec and telephone-event only."""
