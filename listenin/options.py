@@ -48,6 +48,19 @@ def asr_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--language", default="en", help="language for multilingual models, or 'auto'")
     g.add_argument(
+        "--asr-device",
+        choices=("cpu", "cuda", "auto"),
+        default="cpu",
+        help="where the model runs: cpu (default), cuda, or auto (cuda when CTranslate2 "
+        "sees a CUDA device, else cpu)",
+    )
+    g.add_argument(
+        "--compute-type",
+        metavar="TYPE",
+        help="CTranslate2 compute type, e.g. int8, int8_float16, float16 "
+        "(default: int8 on cpu, float16 on cuda)",
+    )
+    g.add_argument(
         "--first-speaker",
         choices=("agent", "customer"),
         help="mixed (one-stream) calls: who speaks first, to label diarized speakers "
@@ -59,6 +72,12 @@ def check_asr(args: argparse.Namespace) -> None:
     """Refuse speech options that cannot work, before anything starts."""
     if args.workers < 1:
         raise CliError("--workers must be >= 1")
+    from pipeline.asr import probe_device
+
+    try:  # resolved once here (auto logs its choice); the engine gets the result
+        args.asr_device, args.compute_type = probe_device(args.asr_device, args.compute_type)
+    except ValueError as err:
+        raise CliError(f"ASR {err}") from None
     language = args.language
     if language == "auto":
         return

@@ -25,7 +25,9 @@ def engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     path = resolve(args.model)
     language = None if args.language == "auto" else args.language
     log.info("loading model %s from %s", args.model, path)
-    return WhisperEngine(path, WhisperConfig(num_workers=args.workers, language=language))
+    config = WhisperConfig(device=args.asr_device, compute_type=args.compute_type,
+                           num_workers=args.workers, language=language)  # fmt: skip
+    return WhisperEngine(path, config)
 
 
 def renderer(args: argparse.Namespace):  # type: ignore[no-untyped-def]

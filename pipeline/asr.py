@@ -7,12 +7,15 @@ normally pads every input to a 30 s window; CTranslate2 accepts a shorter mel,
 which is several times faster on a CPU) and guarding the decode with a length
 cap, n-gram collapse and the hallucination checks of :mod:`pipeline.guards`.
 One engine is shared by every stream; ``num_workers`` lets that many threads
-decode at once.
+decode at once.  The device (``cpu``, ``cuda`` or ``auto``) and compute type are
+checked against what CTranslate2 reports on this machine (:func:`probe_device`)
+before the model loads.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +33,8 @@ from .guards import (
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
+DEVICES = ("cpu", "cuda", "auto")
+DEFAULT_COMPUTE_TYPE = {"cpu": "int8", "cuda": "float16"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +63,8 @@ class AsrEngine(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class WhisperConfig:
-    compute_type: str = "int8"
+    device: str = "cpu"  # "cpu", "cuda" or "auto" (cuda when CTranslate2 sees one)
+    compute_type: str | None = None  # None: DEFAULT_COMPUTE_TYPE of the device
     cpu_threads: int = 1  # threads per decode
     num_workers: int = 2  # decodes that may run at once (one per core)
     language: str | None = "en"  # None: detect (multilingual models only)
@@ -68,10 +74,53 @@ class WhisperConfig:
     full_window: bool = False  # True: classic padded 30 s encode (slower)
 
     def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.cpu_threads < 1 or self.num_workers < 1:
             raise ValueError("cpu_threads and num_workers must be >= 1")
         if self.beam_size < 1:
             raise ValueError("beam_size must be >= 1")
+
+
+def pick_device(requested: str, cuda_devices: int) -> str:
+    """The device a request means, given how many CUDA devices are visible:
+    ``auto`` is cuda when there is one, else cpu; ``cuda`` without one is refused."""
+    if requested not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {requested!r}")
+    if requested == "auto":
+        return "cuda" if cuda_devices > 0 else "cpu"
+    if requested == "cuda" and cuda_devices < 1:
+        raise ValueError("device 'cuda': no CUDA device is visible to CTranslate2 on this "
+                         "machine (use cpu or auto)")  # fmt: skip
+    return requested
+
+
+def pick_compute_type(device: str, requested: str | None, supported: Collection[str]) -> str:
+    """The compute type for ``device``: the one asked for if the device supports
+    it, else the device's default (int8 on cpu, float16 on cuda)."""
+    compute = requested or DEFAULT_COMPUTE_TYPE[device]
+    if compute not in supported:
+        raise ValueError(f"compute type {compute!r} is not supported on {device} "
+                         f"(supported: {', '.join(sorted(supported))})")  # fmt: skip
+    return compute
+
+
+def probe_device(requested: str, compute_type: str | None) -> tuple[str, str]:
+    """``(device, compute_type)`` resolved against this machine's CTranslate2;
+    ``ValueError`` (one line) when it cannot work.  Logs the choice of ``auto``."""
+    import ctranslate2
+
+    cuda_devices = ctranslate2.get_cuda_device_count()
+    device = pick_device(requested, cuda_devices)
+    try:
+        supported = ctranslate2.get_supported_compute_types(device)
+    except RuntimeError as err:  # a CUDA runtime that cannot start
+        raise ValueError(f"device {device!r}: CTranslate2 cannot use it ({err})") from None
+    compute = pick_compute_type(device, compute_type, supported)
+    if requested == "auto":
+        log.info("ASR device auto: %s (%d CUDA device(s) visible), compute type %s",
+                 device, cuda_devices, compute)  # fmt: skip
+    return device, compute
 
 
 class WhisperEngine:
@@ -90,10 +139,11 @@ class WhisperEngine:
 
         self.config = config or WhisperConfig()
         self.guards = guards or GuardConfig()
+        self.device, self.compute_type = probe_device(self.config.device, self.config.compute_type)
         self.model = WhisperModel(
             str(model_path),
-            device="cpu",
-            compute_type=self.config.compute_type,
+            device=self.device,
+            compute_type=self.compute_type,
             cpu_threads=self.config.cpu_threads,
             num_workers=self.config.num_workers,
             local_files_only=True,

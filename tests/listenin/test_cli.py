@@ -154,6 +154,10 @@ BAD_VALUES = [
     ),  # fmt: skip
     (["run", "--print-front-config", "--bind", "pbx.example.com"], "needs an IP address"),
     (["run", "--print-front-config", "--front-requests", "0"], "pike_requests"),
+    (
+        ["transcribe", "--mixed", "x.wav", "--compute-type", "bogus"],
+        "ASR compute type 'bogus' is not supported on cpu (supported: ",
+    ),
 ]
 
 
@@ -250,3 +254,43 @@ def test_print_front_config_is_the_front_listenin_would_run(capsys):
     assert 'modparam("pike", "reqs_density_per_unit", 12)' in text
     if shutil.which("kamailio"):
         assert check_config(text) is None
+
+
+NO_CUDA = pytest.mark.skipif(
+    __import__("ctranslate2").get_cuda_device_count() > 0, reason="this machine has a CUDA device"
+)
+
+
+@NO_CUDA
+@pytest.mark.parametrize("command", ["transcribe", "run", "demo"])
+def test_cuda_without_a_cuda_device_is_one_error_line(command, capsys):
+    from listenin.cli import main
+
+    argv = [command, "--asr-device", "cuda", "--no-server"] if command != "transcribe" else [
+        command, "--mixed", "x.wav", "--asr-device", "cuda"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "listenin: error: ASR device 'cuda': no CUDA device is visible to CTranslate2 "
+        "on this machine (use cpu or auto)"
+    ]
+
+
+@NO_CUDA
+def test_asr_device_auto_is_cpu_here_and_decodes(call1):
+    r = listenin(
+        "-v", "transcribe", "--party", f"agent={call1['paths']['agent']}", "--asr-device", "auto"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "agent:" in r.stdout
+    assert r.stderr.count("ASR device auto: cpu") == 1, r.stderr
+
+
+def test_asr_options_default_to_cpu_int8():
+    from listenin.cli import build_parser
+    from listenin.options import check_asr
+
+    args = build_parser().parse_args(["transcribe", "--mixed", "x.wav"])
+    assert (args.asr_device, args.compute_type) == ("cpu", None)
+    check_asr(args)
+    assert (args.asr_device, args.compute_type) == ("cpu", "int8")

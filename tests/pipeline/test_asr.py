@@ -1,6 +1,10 @@
-"""The real bundled model (tiny.en) behind the engine adapter."""
+"""The real bundled model (tiny.en) behind the engine adapter, and the device choice."""
 
+import logging
+
+import ctranslate2
 import numpy as np
+import pytest
 import soxr
 
 from listenin.wer import word_error_rate
@@ -15,6 +19,7 @@ def test_utterance_is_transcribed_with_word_timings(engine, call1):
     audio = to16k(utterance_pcm(call1, 8))
     result = engine.transcribe(audio, word_timestamps=True)
     assert result.rejected is None
+    assert (engine.device, engine.compute_type) == ("cpu", "int8")  # the default, unchanged
     assert word_error_rate(call1["utterances"][8]["text"], result.text) < 0.35
     assert result.words and all(0 <= w.start <= w.end <= audio.size / 16000 for w in result.words)
     starts = [w.start for w in result.words]
@@ -43,3 +48,54 @@ def _path():
     from models import resolve
 
     return resolve("tiny.en")
+
+
+NO_CUDA = pytest.mark.skipif(
+    ctranslate2.get_cuda_device_count() > 0, reason="this machine has a CUDA device"
+)
+
+
+def test_device_choice_is_pure():
+    from pipeline.asr import pick_device
+
+    assert pick_device("cpu", 0) == pick_device("cpu", 2) == "cpu"
+    assert pick_device("auto", 0) == "cpu"
+    assert pick_device("auto", 1) == "cuda"
+    assert pick_device("cuda", 1) == "cuda"
+    with pytest.raises(ValueError, match="no CUDA device"):
+        pick_device("cuda", 0)
+    with pytest.raises(ValueError, match="cpu, cuda, auto"):
+        pick_device("tpu", 0)
+
+
+def test_compute_type_defaults_per_device_and_is_checked():
+    from pipeline.asr import WhisperConfig, pick_compute_type
+
+    assert pick_compute_type("cpu", None, {"int8", "float32"}) == "int8"
+    assert pick_compute_type("cuda", None, {"float16", "int8_float16"}) == "float16"
+    assert pick_compute_type("cpu", "float32", {"int8", "float32"}) == "float32"
+    with pytest.raises(ValueError, match="'float16' is not supported on cpu"):
+        pick_compute_type("cpu", "float16", {"int8", "float32"})
+    assert WhisperConfig().device == "cpu" and WhisperConfig().compute_type is None
+    with pytest.raises(ValueError, match="device"):
+        WhisperConfig(device="gpu")
+
+
+@NO_CUDA
+def test_auto_is_cpu_here_and_logged_once(caplog):
+    from pipeline.asr import probe_device
+
+    with caplog.at_level(logging.INFO, logger="pipeline.asr"):
+        assert probe_device("auto", None) == ("cpu", "int8")
+        assert probe_device("cpu", None) == ("cpu", "int8")  # explicit: nothing logged
+    assert [r.getMessage() for r in caplog.records] == [
+        "ASR device auto: cpu (0 CUDA device(s) visible), compute type int8"
+    ]
+
+
+@NO_CUDA
+def test_cuda_is_refused_here_before_loading():
+    from pipeline.asr import WhisperConfig, WhisperEngine
+
+    with pytest.raises(ValueError, match="no CUDA device is visible"):
+        WhisperEngine(_path(), WhisperConfig(device="cuda"))
