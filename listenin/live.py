@@ -5,15 +5,21 @@
 that drains the device's outbox into a :class:`~softphone.feed.Feed` (and so
 into the pipeline).  The device thread and the media thread never wait on the
 pipeline; the hand-off thread is the pipeline's single producer.
+
+Admission by load: the device asks :meth:`LiveJob.busy` before it admits an
+INVITE; while the pipeline's :class:`~pipeline.load.LoadGate` says the ASR cannot
+keep up, new calls get 503 with Retry-After and calls in progress go on.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from pipeline.load import LoadConfig, LoadGate
 from pipeline.runtime import Pipeline
 from records.device import DeviceEvent, StreamStats
 from records.events import CallEnded, Event
@@ -36,9 +42,14 @@ class LiveJob:
         on_device_event: Callable[[DeviceEvent], None] | None = None,
         tap: Callable[[AudioFrame], None] | None = None,
         names: Callable[[str], str | None] | None = None,
+        load: LoadConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pipeline = pipeline
         self.device = Device(config, roles)
+        self.gate = LoadGate(load)  # owned by the device thread, which calls busy()
+        self._clock = clock
+        self.device.busy = self.busy
         self.front: KamailioFront | None = None  # the SIP front, when the device is behind one
         self.feed = Feed(pipeline, tap, names)
         self.on_device_event = on_device_event
@@ -51,6 +62,21 @@ class LiveJob:
     def address(self) -> str | None:
         """Where peers send SIP: the front's public address, else the device's."""
         return self.front.config.public if self.front is not None else self.device.address
+
+    def busy(self) -> str | None:
+        """Why a new call is refused now (the ASR is behind), or None; never raises."""
+        try:
+            load = self.pipeline.load()
+            was = self.gate.overloaded
+            reason = self.gate.update(load.lag_ms, load.queued_finals, self._clock())
+        except Exception:
+            log.exception("load check failed; admitting")
+            return None
+        if (reason is None) != (was is None):
+            log.warning("new calls %s (lag %.0f ms, %d finals queued)",
+                        f"refused: {reason}" if reason else "admitted again", load.lag_ms,
+                        load.queued_finals)  # fmt: skip
+        return reason
 
     def start(self) -> None:
         self.device.start()

@@ -104,6 +104,17 @@ def pipeline_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return PipelineConfig(stream, asr_workers=args.workers)
 
 
+def load_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """When new calls are refused for ASR load (``--max-asr-lag-ms``, ``--max-queued-finals``)."""
+    from pipeline.load import LoadConfig
+
+    queued = args.max_queued_finals
+    try:
+        return LoadConfig(args.max_asr_lag_ms, 2 * args.workers if queued is None else queued)
+    except ValueError as err:
+        raise CliError("--max-asr-lag-ms and --max-queued-finals must be >= 0") from err
+
+
 def device_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("SIP device")
     g.add_argument("--bind", default="127.0.0.1", help="address for SIP and RTP")
@@ -178,6 +189,21 @@ def device_options(p: argparse.ArgumentParser) -> None:
         metavar="IP:PORT",
         help="with --front none behind your own kamailio: the address it sends from; "
         "its X-Listenin-Source header is believed",
+    )
+    g.add_argument(
+        "--max-asr-lag-ms",
+        type=int,
+        default=3000,
+        metavar="MS",
+        help="refuse new calls (503 + Retry-After) while the oldest waiting final has waited "
+        "longer than this (0: no lag limit); calls in progress go on",
+    )
+    g.add_argument(
+        "--max-queued-finals",
+        type=int,
+        metavar="N",
+        help="refuse new calls while more finals wait for the ASR (default: 2 x --workers; "
+        "0: no depth limit)",
     )
     # the password comes from the environment only: LISTENIN_SIP_PASSWORD
 

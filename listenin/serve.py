@@ -13,7 +13,7 @@ import sys
 
 from models import resolve
 
-from .options import CliError, pipeline_config
+from .options import CliError, load_config, pipeline_config
 from .replay import PartyAudio, replay
 
 log = logging.getLogger("listenin")
@@ -161,6 +161,7 @@ def start_live(args: argparse.Namespace, config, roles=None, names=None):  # typ
 
     from .live import LiveJob
 
+    load = load_config(args)
     fronted = front_wanted(args, config)
     if fronted:  # a front that cannot work is refused before anything starts
         try:
@@ -177,7 +178,7 @@ def start_live(args: argparse.Namespace, config, roles=None, names=None):  # typ
         out.close()
         raise
     device = behind_front(config, internal) if fronted else config
-    job = LiveJob(pipeline, device, roles, out.on_device_event, out.on_audio, names)
+    job = LiveJob(pipeline, device, roles, out.on_device_event, out.on_audio, names, load)
     out.add_listener(job.note_event)
     try:
         job.start()

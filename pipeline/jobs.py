@@ -80,6 +80,11 @@ class JobQueue:
     def pending_finals(self) -> int:
         return len(self._finals)
 
+    @property
+    def oldest_final(self) -> AsrJob | None:
+        """The final that has waited longest (served next), or None."""
+        return self._finals[0] if self._finals else None
+
     def push(self, job: AsrJob) -> None:
         if job.kind is JobKind.FINAL:
             if len(self._finals) >= self.max_finals:

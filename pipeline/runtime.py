@@ -47,6 +47,7 @@ from records.kinds import StreamKind
 from .asr import AsrEngine, AsrResult
 from .diarize import Embedder, label_words
 from .jobs import AsrJob, JobKind, QueueFull
+from .load import Load
 from .party import PartyStream, StreamConfig
 from .workers import AsrWorkerPool
 
@@ -175,6 +176,15 @@ class Pipeline:
         """Calls the pipeline still holds (ended ones leave once their last event is out)."""
         with self._lock:
             return len(self._calls)
+
+    def load(self) -> Load:
+        """How far behind the ASR is: the oldest waiting final's age on its call's clock
+        (how much audio came since it was queued) and how many finals wait."""
+        with self._lock:
+            job, queued = self.pool.waiting_finals()
+            call = self._calls.get(job.call_id) if job is not None else None
+            lag_s = call.now_s() - job.requested_at if call and job else 0.0
+        return Load(max(0.0, lag_s) * 1000.0, queued)
 
     def close(self) -> None:
         self.pool.close()

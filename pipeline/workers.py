@@ -68,6 +68,11 @@ class AsrWorkerPool:
         with self._cond:
             return self.queue.pending_finals
 
+    def waiting_finals(self) -> tuple[AsrJob | None, int]:
+        """The oldest waiting final and how many wait (decodes under way not counted)."""
+        with self._cond:
+            return self.queue.oldest_final, self.queue.pending_finals
+
     def wait_below(self, finals: int, timeout: float | None = None) -> bool:
         """Block until fewer than ``finals`` finals wait (back-pressure for offline feeds)."""
         with self._cond:

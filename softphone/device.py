@@ -99,6 +99,7 @@ class Device:
         self._error: str | None = None
         self._trusted_extra: tuple[str, ...] = ()
         self._relay: RtpRelay | None = None  # the RTP gate's relay, while the device runs
+        self.busy: Callable[[], str | None] | None = None  # a reason to refuse new calls (503)
 
     # -- consumer side ---------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> None:
@@ -214,17 +215,12 @@ class Device:
         invite = str(prm.rdata.wholeMsg)  # one copy out of SWIG
         source = source_of(invite, str(prm.rdata.srcAddress), self.config.admission.front_source)
         log.debug("INVITE from %s: %r", source, invite)  # repr: no raw control bytes
-        if not self._rate.allow(source, time.monotonic()):
-            decision = Admission(503, f"INVITE rate limit for {source}")
+        busy = self.busy() if self.busy is not None else None  # calls in progress go on
+        if not self._rate.allow(source, time.monotonic()) or busy is not None:
+            decision = Admission(503, busy or f"INVITE rate limit for {source}")
         else:
-            decision = admit(
-                invite,
-                source,
-                len(self._legs),
-                self.config.admission,
-                self.roles,
-                self._trusted_extra,
-            )
+            decision = admit(invite, source, len(self._legs), self.config.admission, self.roles,
+                             self._trusted_extra)  # fmt: skip
         key = f"{prm.callId}.{next(self._serial)}"
         leg = Leg(account, prm.callId, key, self._leg_ended, self._tap_streams)
         leg.source = source

@@ -294,3 +294,17 @@ def test_asr_options_default_to_cpu_int8():
     assert (args.asr_device, args.compute_type) == ("cpu", None)
     check_asr(args)
     assert (args.asr_device, args.compute_type) == ("cpu", "int8")
+
+
+def test_load_limits_default_to_3_s_of_lag_and_two_finals_per_worker():
+    from listenin.cli import build_parser
+    from listenin.options import CliError, load_config
+
+    parser = build_parser()
+    cfg = load_config(parser.parse_args(["run", "--workers", "3"]))
+    assert (cfg.max_lag_ms, cfg.max_queued_finals) == (3000, 6)
+    argv = ["run", "--max-asr-lag-ms", "0", "--max-queued-finals", "10"]
+    cfg = load_config(parser.parse_args(argv))
+    assert (cfg.max_lag_ms, cfg.max_queued_finals) == (0, 10)
+    with pytest.raises(CliError):
+        load_config(parser.parse_args(["run", "--max-asr-lag-ms", "-1"]))

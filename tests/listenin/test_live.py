@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
+from bench.soak import StubEngine, drive, short_call
 from listenin.live import LiveJob
 from listenin.replay import PartyAudio, replay
 from listenin.wer import word_error_rate
 from pbxsim.g711 import ulaw_decode, ulaw_encode
+from pipeline.load import LoadConfig
 from pipeline.runtime import Pipeline, PipelineConfig
 from records.events import CallEnded, TranscriptFinal
 from softphone.admission import PartyRoles
@@ -74,3 +78,41 @@ def test_sip_transcript_matches_offline_replay(call2, engine):
     sip_wer, replay_wer = wer(ref, live), wer(ref, finals_by_party(offline))
     print(f"WER over SIP {sip_wer:.3f}, offline replay {replay_wer:.3f}")
     assert sip_wer <= replay_wer * 1.10 + 0.02  # the pipeline-core bound plus 2 points
+
+
+class HeldFinals(StubEngine):
+    """The soak benchmark's stub recogniser, holding every final until ``gate`` is set."""
+
+    def __init__(self):
+        self.gate = threading.Event()
+
+    def transcribe(self, audio, *, word_timestamps):
+        if word_timestamps:
+            self.gate.wait(30)
+        return super().transcribe(audio, word_timestamps=word_timestamps)
+
+
+def test_a_pipeline_behind_on_finals_makes_the_device_refuse_new_calls():
+    engine = HeldFinals()
+    pipeline = Pipeline(engine, lambda e: None, PipelineConfig(asr_workers=1))
+    now = [0.0]  # the gate's clock, driven by the test
+    load = LoadConfig(max_lag_ms=0, max_queued_finals=1, hold_s=5.0)
+    job = LiveJob(pipeline, device_config(), load=load, clock=lambda: now[0])  # never started
+    assert job.device.busy == job.busy  # the device asks the job before admitting
+    parties = short_call(2.0)
+    try:
+        assert job.device.busy() is None
+        for call_id in ("a", "b"):  # four finals, one worker held on the first
+            drive(pipeline, call_id, parties)
+        reason = job.device.busy()
+        assert reason is not None and "finals queued" in reason
+        engine.gate.set()
+        assert pipeline.pool.wait_idle(30)
+        now[0] = 4.0
+        assert job.device.busy() == reason  # caught up, but the hold time has not passed
+        now[0] = 5.0
+        assert job.device.busy() is None
+    finally:
+        engine.gate.set()
+        pipeline.close()
+    assert job.gate.trips == 1

@@ -53,3 +53,15 @@ def test_drop_stream():
     assert len(q) == 2
     q.drop_stream("x")
     assert len(q) == 1 and q.pop().call_id == "y"
+
+
+def test_oldest_final_is_the_next_one_served():
+    q = JobQueue()
+    assert q.oldest_final is None
+    q.push(job("s1", JobKind.PARTIAL, at=0.0))
+    assert q.oldest_final is None  # partials are not finals
+    first, second = job("s1", JobKind.FINAL, at=1.0), job("s2", JobKind.FINAL, at=2.0)
+    q.push(first)
+    q.push(second)
+    assert q.oldest_final is first
+    assert q.pop() is first and q.oldest_final is second

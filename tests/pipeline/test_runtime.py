@@ -7,6 +7,7 @@ import pytest
 
 from listenin.replay import load_party, replay
 from listenin.wer import word_error_rate
+from pipeline.load import Load
 from pipeline.runtime import Pipeline, PipelineConfig
 from records.events import TranscriptFinal, TranscriptPartial
 from records.frames import AudioFrame
@@ -203,3 +204,21 @@ def test_a_blocked_sink_never_blocks_the_producer(short_parties):
     feeder.join(20)
     pipeline.close()
     assert not stuck, "a second producer waited for a blocked sink"
+
+
+def test_load_reports_the_waiting_finals_and_how_long_the_oldest_waited(short_parties):
+    engine = GatedEngine()
+    pipeline = Pipeline(engine, lambda e: None, PipelineConfig(asr_workers=1))
+    assert pipeline.load() == Load(0.0, 0)
+    try:
+        for call_id in ("a", "b"):  # each party's finals, one at a time past the gate
+            drive(pipeline, call_id, short_parties)
+        held = pipeline.load()
+        assert held.queued_finals >= 2 and held.lag_ms >= 0.0
+        oldest = pipeline.pool.queue.oldest_final
+        assert oldest is not None and oldest.call_id == "a"  # FIFO: the first call's
+    finally:
+        engine.gate.set()
+        pipeline.pool.wait_idle(30)
+        pipeline.close()
+    assert pipeline.load() == Load(0.0, 0)

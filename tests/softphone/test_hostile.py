@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from pbxsim.g711 import ENCODERS
-from pbxsim.hostile import RawInvite, sdp
+from pbxsim.hostile import RawInvite, reason_of, sdp
 from pbxsim.rtp import Packetizer
 from records.device import LegAnswered, LegEnded, LegRejected
 
@@ -179,3 +179,26 @@ def test_an_invite_flood_from_one_source_gets_503(make_device):
     assert [inv.final() for inv in sent] == [488, 488, 503, 503]
     assert sent[-1].final_msg.get("retry-after") == "1"
     assert len(drain(dev, lambda g: len(g.of(LegRejected)) == 4, 5).of(LegRejected)) == 4
+
+
+def test_a_busy_device_refuses_new_calls_503_and_keeps_the_call_in_progress(make_device):
+    dev = make_device()
+    busy: list[str | None] = [None]
+    dev.busy = lambda: busy[0]  # what the live job sets: the ASR load gate
+    dest = ("127.0.0.1", int(dev.address.rsplit(":", 1)[1]))
+    first = RawInvite(dest).send(body=GOOD)
+    assert first.final() == 200
+    first.ack()
+    busy[0] = "ASR overloaded: 5 finals queued > 4"
+    later = RawInvite(dest).send(body=GOOD)
+    try:
+        assert later.final() == 503
+        assert reason_of(later) == busy[0]
+        assert int(later.final_msg.get("retry-after") or 0) >= 1
+        got = drain(dev, lambda g: bool(g.of(LegRejected)), 5)
+        assert [(r.status, r.reason) for r in got.of(LegRejected)] == [(503, busy[0])]
+        assert not got.of(LegEnded) and dev.open_legs == 1  # the call in progress goes on
+    finally:
+        first.bye()
+        first.close()
+        later.close()
