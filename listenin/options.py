@@ -108,9 +108,10 @@ def load_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """When new calls are refused for ASR load (``--max-asr-lag-ms``, ``--max-queued-finals``)."""
     from pipeline.load import LoadConfig
 
-    queued = args.max_queued_finals
+    lag_ms = getattr(args, "max_asr_lag_ms", 3000)  # demo has no device options: defaults
+    queued = getattr(args, "max_queued_finals", None)
     try:
-        return LoadConfig(args.max_asr_lag_ms, 2 * args.workers if queued is None else queued)
+        return LoadConfig(lag_ms, 2 * args.workers if queued is None else queued)
     except ValueError as err:
         raise CliError("--max-asr-lag-ms and --max-queued-finals must be >= 0") from err
 

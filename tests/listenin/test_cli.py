@@ -308,3 +308,12 @@ def test_load_limits_default_to_3_s_of_lag_and_two_finals_per_worker():
     assert (cfg.max_lag_ms, cfg.max_queued_finals) == (0, 10)
     with pytest.raises(CliError):
         load_config(parser.parse_args(["run", "--max-asr-lag-ms", "-1"]))
+
+
+@pytest.mark.parametrize("command", ["demo", "run"])
+def test_every_live_command_has_load_limits(command):
+    from listenin.cli import build_parser
+    from listenin.options import load_config
+
+    cfg = load_config(build_parser().parse_args([command]))
+    assert cfg.max_lag_ms == 3000 and cfg.max_queued_finals >= 1
