@@ -317,3 +317,10 @@ def test_every_live_command_has_load_limits(command):
 
     cfg = load_config(build_parser().parse_args([command]))
     assert cfg.max_lag_ms == 3000 and cfg.max_queued_finals >= 1
+
+
+def test_demo_runs_a_call_over_sip_end_to_end():
+    """What `make demo` runs: the simulator calls the device, the transcript is printed."""
+    r = listenin("demo", "--seconds", "8", "--no-server")  # the device takes a free port
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "agent:" in r.stdout and "Northwind" in r.stdout, r.stdout
