@@ -119,7 +119,7 @@ class AdmissionConfig:
     headers: HeaderNames = field(default_factory=HeaderNames)
     max_calls: int = WHEEL_MAX_CALLS
     max_streams: int = 4  # audio m= lines one INVITE may carry; more get 488
-    ack_timeout_s: float = 5.0  # a 200 never ACKed is hung up after this, freeing its slot
+    ack_timeout_s: float = 5.0  # an un-ACKed 200 is hung up after this (PJSUA frees its slot later)
     invite_rate_per_s: float = 10.0  # INVITEs per second one source IP may send ...
     invite_burst: int = 20  # ... with this burst; beyond, 503 (bounded table of sources)
     front_source: str | None = None  # "ip:port" of a SIP front: its source header is believed

@@ -265,7 +265,8 @@ class Device:
             self._publish(LegRejected(leg.source, decision.status, decision.reason))
 
     def _hang_up_unacked(self, now_s: float) -> None:
-        """A 200 that is never ACKed frees its call slot after ``ack_timeout_s``."""
+        """A 200 never ACKed is hung up after ``ack_timeout_s``: the call ends and leaves
+        the call limit (PJSUA keeps its own slot until the INVITE transaction times out)."""
         timeout_s = self.config.admission.ack_timeout_s
         for leg in list(self._legs.values()):
             if leg.confirmed or leg.ended or leg.answered_at is None:

@@ -137,7 +137,7 @@ def test_a_refusal_beside_an_answer_leaves_no_ghost_call(make_device):
     assert dev.open_legs == 0
 
 
-def test_a_200_never_acked_frees_its_slot(make_device):
+def test_a_200_never_acked_stops_counting_against_the_call_limit(make_device):
     dev = make_device(device_config(ack_timeout_s=1.0, max_calls=1))
     dest = ("127.0.0.1", int(dev.address.rsplit(":", 1)[1]))
     silent = RawInvite(dest).send(body=GOOD)
