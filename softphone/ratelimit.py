@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from .addresses import split_source
+
 
 @dataclass(slots=True)
 class _Bucket:
@@ -60,8 +62,4 @@ class SourceRateLimit:
 
 def host_of(source: str) -> str:
     """``1.2.3.4:5060`` -> ``1.2.3.4``; ``[::1]:5060`` -> ``::1``; a bare host as is."""
-    if source.startswith("["):
-        return source[1:].split("]", 1)[0]
-    if source.count(":") == 1:
-        return source.split(":", 1)[0]
-    return source
+    return split_source(source)[0]

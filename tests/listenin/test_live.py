@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
-from bench.soak import StubEngine, drive, short_call
+from bench.soak import drive, short_call
 from listenin.live import LiveJob
 from listenin.replay import PartyAudio, replay
 from listenin.wer import word_error_rate
@@ -14,6 +12,7 @@ from pipeline.runtime import Pipeline, PipelineConfig
 from records.events import CallEnded, TranscriptFinal
 from softphone.admission import PartyRoles
 
+from ..pipeline.test_runtime import GatedEngine
 from ..softphone.conftest import device_config, run_sim
 
 SECONDS = 30.0  # call2 (real speech): the agent's first turn, the customer's first answer
@@ -80,20 +79,8 @@ def test_sip_transcript_matches_offline_replay(call2, engine):
     assert sip_wer <= replay_wer * 1.10 + 0.02  # the pipeline-core bound plus 2 points
 
 
-class HeldFinals(StubEngine):
-    """The soak benchmark's stub recogniser, holding every final until ``gate`` is set."""
-
-    def __init__(self):
-        self.gate = threading.Event()
-
-    def transcribe(self, audio, *, word_timestamps):
-        if word_timestamps:
-            self.gate.wait(30)
-        return super().transcribe(audio, word_timestamps=word_timestamps)
-
-
 def test_a_pipeline_behind_on_finals_makes_the_device_refuse_new_calls():
-    engine = HeldFinals()
+    engine = GatedEngine()  # holds every final until its gate is set
     pipeline = Pipeline(engine, lambda e: None, PipelineConfig(asr_workers=1))
     now = [0.0]  # the gate's clock, driven by the test
     load = LoadConfig(max_lag_ms=0, max_queued_finals=1, hold_s=5.0)

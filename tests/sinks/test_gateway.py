@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
 
 import pytest
@@ -21,15 +20,13 @@ from sinks.bus_node import NodeBus
 from sinks.gateway import Gateway
 from sinks.server import EventServer, ServerConfig
 
+from .. import waiting
+
 WAIT_S = 30.0
 
 
 def wait_until(cond: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.02)
+    waiting.wait_until(cond, what, timeout_s)
 
 
 def call_events(call_id: str, turns: int) -> list[dict]:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from pbxsim.hostile import RawInvite
 
+from ..waiting import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -106,11 +108,13 @@ def place_call(port: int, dev: RunningDevice, seconds: float = 12) -> str:
         cwd=ROOT, capture_output=True, text=True, timeout=90,
     )  # fmt: skip
     assert sim.returncode == 0, sim.stderr[-2000:] + dev.log()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and dev.alive():
-        if any(e["type"] == "call.ended" and e.get("call_id") == "real-1" for e in dev.events):
-            break
-        time.sleep(0.2)
+    wait_for(
+        lambda: (
+            not dev.alive()
+            or any(e["type"] == "call.ended" and e.get("call_id") == "real-1" for e in dev.events)
+        ),
+        60,
+    )
     ours = [e for e in dev.events if e.get("call_id") == "real-1"]
     assert ours and ours[-1]["type"] == "call.ended", dev.log()
     return " ".join(e["text"] for e in ours if e["type"] == "transcript.final").lower()

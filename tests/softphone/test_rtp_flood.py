@@ -14,22 +14,13 @@ from pbxsim import g711
 from pbxsim.flood import Flood, flood_packets
 from records.device import LegAnswered, LegEnded
 
+from ..waiting import wait_for
 from .conftest import ROOT, Collected, drain, run_sim
 from .test_tap import lag_near
 
 AGENT = ROOT / "fixtures" / "call1_agent.wav"
 START_S, SECONDS = 10, 8  # the agent speaks 2.7-7.1 s into this clip
 FLOOD_AT_S, FLOOD_S, PPS = 2.5, 3.5, 400  # per kind; 2000 packets/s in all, bounded
-
-
-def wait_for(fn, timeout_s: float = 10.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.02)
-    return fn()
 
 
 def test_a_flood_at_a_partys_rtp_port_costs_neither_its_audio_nor_the_other_partys(
@@ -48,7 +39,7 @@ def test_a_flood_at_a_partys_rtp_port_costs_neither_its_audio_nor_the_other_part
     def agent_locked():
         return [s for s in dev.rtp_streams() if s.label == "agent" and s.source]
 
-    (agent,) = wait_for(agent_locked)
+    (agent,) = wait_for(agent_locked, 10.0)
     assert agent.port != agent.target  # advertised: the relay, not PJMEDIA's loopback socket
     dest = ("127.0.0.1", agent.port)
     kinds = ["garbage", "garbage_v2", "wrong_pt", "bad_header", "ssrc2"]
@@ -87,7 +78,7 @@ def test_a_flood_at_a_partys_rtp_port_costs_neither_its_audio_nor_the_other_part
     # millisecond: noise or silence in its place scores near 0); one piece may dip when
     # PJMEDIA's adaptive jitter buffer moves on a loaded machine
     assert sorted(pieces)[1] > 0.6, pieces
-    assert wait_for(lambda: not dev.rtp_streams())  # both legs' streams are closed
+    assert wait_for(lambda: not dev.rtp_streams(), 10.0)  # both legs' streams are closed
 
 
 def correlations(got: Collected, lo_s: float, hi_s: float) -> list[float]:

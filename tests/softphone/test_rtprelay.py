@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import time
 
 import pytest
 
@@ -13,6 +12,8 @@ from pbxsim.rtp import Packetizer
 from softphone.config import DeviceConfig, MediaConfig, RtpGateConfig, TransportConfig
 from softphone.rtpports import RtpPorts
 from softphone.rtprelay import RelayError, RtpRelay, relay_for
+
+from ..waiting import wait_for
 
 LOOP = "127.0.0.1"
 
@@ -35,10 +36,7 @@ def received(sock: socket.socket, count: int) -> list[bytes]:
 
 
 def until(fn, timeout_s: float = 5.0):
-    deadline = time.monotonic() + timeout_s
-    while not fn() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return fn()
+    return wait_for(fn, timeout_s)
 
 
 @pytest.fixture
