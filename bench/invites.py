@@ -124,7 +124,7 @@ def main() -> None:
     front = None
     target = dev.address
     if args.front:
-        front = KamailioFront(front_config(config, int(dev.address.rsplit(":", 1)[1]), internal))
+        front = KamailioFront(front_config(config, (int(dev.address.rsplit(":", 1)[1]),), internal))
         front.start()
         target = front.config.public
     frames: Counter[str] = Counter()

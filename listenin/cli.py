@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--print-front-config",
         action="store_true",
-        help="print the kamailio.cfg of the SIP front for these options and exit (device on "
-        "127.0.0.1:SIP_PORT+1, front's own loopback socket SIP_PORT+2)",
+        help="print the kamailio.cfg of the SIP front for these options and exit (its own "
+        "loopback socket 127.0.0.1:SIP_PORT+1, devices on SIP_PORT+2, ...; the dispatcher "
+        "list is in its last lines)",
     )
     asr_options(r)
 
@@ -166,7 +167,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     registrar = config.account.registrar
     mode = f"registering with {registrar}" if registrar else "not registering"
     if job.front is not None:
-        mode += f"; SIP front kamailio, device behind it on {job.device.address}"
+        ports = ",".join(map(str, job.device_ports))
+        mode += f"; SIP front kamailio, {job.capacity} calls, devices on 127.0.0.1:{ports}"
     print(f"listenin: device {config.account.user}@{job.address} ready ({mode})",
           file=sys.stderr, flush=True)  # fmt: skip
     stop = threading.Event()
@@ -179,15 +181,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def print_front_config(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-def]
-    """The front's kamailio.cfg for an operator's own kamailio: run the device with
-    ``--front none --bind 127.0.0.1 --sip-port SIP_PORT+1 --front-source 127.0.0.1:SIP_PORT+2``."""
+    """The front's kamailio.cfg for an operator's own kamailio, its dispatcher list in a
+    comment: run each device with ``--front none --bind 127.0.0.1 --sip-port PORT
+    --front-source 127.0.0.1:SIP_PORT+1`` on the ports the list names."""
     from softphone.config import ConfigError
-    from softphone.front import front_config, render_config
+    from softphone.front import DEVICES_LIST, front_config, render_config, render_devices
+    from softphone.pool import split_calls
+
+    from .serve import host_calls
 
     port = config.transport.udp_port or 5070
     try:
-        front = front_config(config, port + 1, port + 2, **front_rules(args))
-        print(render_config(front), end="")
+        processes = len(split_calls(host_calls(args, config)))
+        ports = tuple(range(port + 2, port + 2 + processes))
+        front = front_config(config, ports, port + 1, **front_rules(args))
+        listing = "".join(f"# {line}\n" for line in render_devices(front).splitlines())
+        print(f"{render_config(front)}\n# {DEVICES_LIST} (without the '# '):\n{listing}", end="")
     except ConfigError as err:
         raise CliError(str(err)) from err
     return 0

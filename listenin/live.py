@@ -1,13 +1,15 @@
 """The live job: the SIP device feeding the pipeline.
 
-:class:`LiveJob` owns a :class:`~softphone.device.Device` (and its SIP front, when
-:func:`~listenin.serve.start_live` puts one in front of it) and a hand-off thread
+:class:`LiveJob` owns a :class:`~softphone.device.Device`, or a
+:class:`~softphone.pool.DevicePool` of device processes when the host takes more
+calls than one pjsua2 process does (and their SIP front, when
+:func:`~listenin.serve.start_live` puts one in front of them), and a hand-off thread
 that drains the device's outbox into a :class:`~softphone.feed.Feed` (and so
 into the pipeline).  The device thread and the media thread never wait on the
 pipeline; the hand-off thread is the pipeline's single producer.
 
-Admission by load: the device asks :meth:`LiveJob.busy` before it admits an
-INVITE; while the pipeline's :class:`~pipeline.load.LoadGate` says the ASR cannot
+Admission by load: the device (in a pool, the pool for all its processes) asks
+:meth:`LiveJob.busy` before it admits an INVITE; while the pipeline's :class:`~pipeline.load.LoadGate` says the ASR cannot
 keep up, new calls get 503 with Retry-After and calls in progress go on.
 """
 
@@ -29,6 +31,7 @@ from softphone.config import DeviceConfig
 from softphone.device import Device
 from softphone.feed import Feed
 from softphone.kamailio import KamailioFront
+from softphone.pool import DevicePool
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +46,14 @@ class LiveJob:
         tap: Callable[[AudioFrame], None] | None = None,
         names: Callable[[str], str | None] | None = None,
         load: LoadConfig | None = None,
+        pool: list[DeviceConfig] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pipeline = pipeline
-        self.device = Device(config, roles)
+        # one pjsua2 device in this process, or (``pool``: a config each) device processes
+        self.device: Device | DevicePool = (
+            Device(config, roles) if pool is None else DevicePool(pool, roles)
+        )
         self.gate = LoadGate(load)  # owned by the device thread, which calls busy()
         self._clock = clock
         self.device.busy = self.busy
@@ -62,6 +69,20 @@ class LiveJob:
     def address(self) -> str | None:
         """Where peers send SIP: the front's public address, else the device's."""
         return self.front.config.public if self.front is not None else self.device.address
+
+    @property
+    def device_ports(self) -> tuple[int, ...]:
+        """The devices' loopback SIP ports (for the front's dispatcher)."""
+        if isinstance(self.device, DevicePool):
+            return self.device.ports
+        return (int(str(self.device.address).rsplit(":", 1)[1]),)
+
+    @property
+    def capacity(self) -> int:
+        """SIP calls this job takes at once."""
+        if isinstance(self.device, DevicePool):
+            return self.device.capacity
+        return self.device.config.admission.max_calls
 
     def busy(self) -> str | None:
         """Why a new call is refused now (the ASR is behind), or None; never raises."""

@@ -15,6 +15,8 @@ from models import MODELS
 
 FORMATS = ("text", "jsonl")
 CODEC_CHOICES = ("PCMU", "PCMA", "G722")
+CALLS_PER_CORE = 8  # SIP calls per core: 2 cores carried 8 two-party calls (bench.realtime)
+MAX_HOST_CALLS = 256  # 64 device processes
 
 
 class CliError(Exception):
@@ -169,7 +171,14 @@ def device_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--srtp", choices=("off", "optional", "mandatory"), default="optional")
     g.add_argument("--jb-min-ms", type=int, default=120, help="jitter buffer minimum prefetch")
     g.add_argument("--jb-max-ms", type=int, default=300, help="jitter buffer maximum prefetch")
-    g.add_argument("--max-calls", type=int, default=4, help="at most 4 (pjsua2 wheel limit)")
+    g.add_argument(
+        "--max-calls",
+        type=int,
+        metavar="N",
+        help="SIP calls taken at once (per-party supervision: one per party); beyond 4 (one "
+        "pjsua2 process) a device process per 4 calls behind the SIP front (default: "
+        f"{CALLS_PER_CORE} per CPU core with the front, else 4)",
+    )
     g.add_argument("--pjsip-log-level", type=int, default=0, help="PJSIP's own log (0-6)")
     g.add_argument(
         "--front",
@@ -221,6 +230,7 @@ def _uri_host(uri: str) -> str:
 def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The device's frozen config from the flags; a value that cannot work is a CliError."""
     from softphone.config import (
+        WHEEL_MAX_CALLS,
         AccountConfig,
         AdmissionConfig,
         ConfigError,
@@ -230,6 +240,9 @@ def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         RtpGateConfig,
         TransportConfig,
     )
+
+    if args.max_calls is not None and not 1 <= args.max_calls <= MAX_HOST_CALLS:
+        raise CliError(f"--max-calls must be 1..{MAX_HOST_CALLS}, got {args.max_calls}")
 
     try:
         domain = args.domain
@@ -254,7 +267,7 @@ def device_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         admission = AdmissionConfig(
             trusted=tuple(args.trust) or ("127.0.0.1",),
             require_identification=args.require_id,
-            max_calls=args.max_calls,
+            max_calls=min(args.max_calls or WHEEL_MAX_CALLS, WHEEL_MAX_CALLS),
             front_source=args.front_source,
         )
         media = MediaConfig(

@@ -109,28 +109,52 @@ def check_ports(config) -> None:  # type: ignore[no-untyped-def]
                                "(another listenin or SIP program?)") from err  # fmt: skip
 
 
+def front_unavailable(args: argparse.Namespace, config) -> str | None:  # type: ignore[no-untyped-def]
+    """Why the kamailio front cannot run for these options, or None when it can."""
+    from softphone.kamailio import kamailio_binary
+
+    if getattr(args, "front", "none") == "none":
+        return "--front none"
+    if config.transport.tls_port is not None:
+        return "TLS is not carried by the SIP front"
+    if config.transport.udp_port is None:
+        return "the SIP front needs a UDP port"
+    if kamailio_binary() is None:
+        return "kamailio is not installed"
+    return None
+
+
 def front_wanted(args: argparse.Namespace, config) -> bool:  # type: ignore[no-untyped-def]
     """Whether the device runs behind the kamailio front (``--front``); auto without
     kamailio (or with TLS, which the front does not carry) warns once: exposed directly."""
-    from softphone.kamailio import kamailio_binary
-
-    mode = getattr(args, "front", "none")
-    if mode == "none":
-        return False
-    why = None
-    if config.transport.tls_port is not None:
-        why = "TLS is not carried by the SIP front"
-    elif config.transport.udp_port is None:
-        why = "the SIP front needs a UDP port"
-    elif kamailio_binary() is None:
-        why = "kamailio is not installed"
-    if why is None:
-        return True
+    why, mode = front_unavailable(args, config), getattr(args, "front", "none")
+    if why is None or mode == "none":
+        return why is None
     if mode == "kamailio":
         raise CliError(f"--front kamailio: {why} (or use --front none)")
     print(f"listenin: warning: {why}: no SIP front, the device is exposed directly "
           "(--front none to silence this)", file=sys.stderr)  # fmt: skip
     return False
+
+
+def host_calls(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-def]
+    """SIP calls this host takes: ``--max-calls``, else sized to the CPU with the front
+    (a device process per 4 calls), else the one process's 4.  More than 4 without the
+    front is a CliError."""
+    import os
+
+    from softphone.config import WHEEL_MAX_CALLS
+
+    from .options import CALLS_PER_CORE
+
+    wanted = getattr(args, "max_calls", None)
+    why = front_unavailable(args, config)
+    if wanted is None:
+        return WHEEL_MAX_CALLS if why else CALLS_PER_CORE * (os.cpu_count() or 1)
+    if wanted > WHEEL_MAX_CALLS and why is not None:
+        raise CliError(f"--max-calls {wanted}: more than {WHEEL_MAX_CALLS} calls need a device "
+                       f"process per {WHEEL_MAX_CALLS} behind the SIP front, but {why}")  # fmt: skip
+    return int(wanted)
 
 
 def front_rules(args: argparse.Namespace) -> dict[str, int]:
@@ -152,21 +176,24 @@ def public_config(config):  # type: ignore[no-untyped-def]
 
 def start_live(args: argparse.Namespace, config, roles=None, names=None):  # type: ignore[no-untyped-def]
     """Outputs, model, pipeline and the started SIP device (behind its front when
-    ``--front`` asks for one): ``(job, pipeline, outputs)``."""
+    ``--front`` asks for one; a pool of device processes when the host takes more calls
+    than one takes): ``(job, pipeline, outputs)``."""
     from pipeline.runtime import Pipeline
-    from softphone.config import ConfigError
+    from softphone.config import WHEEL_MAX_CALLS, ConfigError
     from softphone.device import DeviceError
     from softphone.front import behind_front, front_config
     from softphone.kamailio import FrontError, KamailioFront, free_udp_port
+    from softphone.pool import process_configs
 
     from .live import LiveJob
 
     load = load_config(args)
     fronted = front_wanted(args, config)
+    calls = host_calls(args, config)
     if fronted:  # a front that cannot work is refused before anything starts
         try:
             config = public_config(config)
-            front_config(config, 1, 1, **front_rules(args))
+            front_config(config, (1,), 1, **front_rules(args))
         except (ConfigError, OSError) as err:
             raise CliError(f"SIP front: {err}") from err
     check_ports(config)
@@ -178,14 +205,14 @@ def start_live(args: argparse.Namespace, config, roles=None, names=None):  # typ
         out.close()
         raise
     device = behind_front(config, internal) if fronted else config
-    job = LiveJob(pipeline, device, roles, out.on_device_event, out.on_audio, names, load)
+    pool = process_configs(device, calls) if calls > WHEEL_MAX_CALLS else None
+    job = LiveJob(pipeline, device, roles, out.on_device_event, out.on_audio, names, load, pool)
     out.add_listener(job.note_event)
     try:
         job.start()
         if fronted:
-            device_port = int(str(job.device.address).rsplit(":", 1)[1])
             rules = front_rules(args)
-            job.front = KamailioFront(front_config(config, device_port, internal, **rules))
+            job.front = KamailioFront(front_config(config, job.device_ports, internal, **rules))
             job.front.start()
     except (DeviceError, FrontError, ConfigError) as err:
         job.stop()

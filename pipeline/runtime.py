@@ -100,12 +100,13 @@ class _Party:
 class _Successor:
     """What came for a call id while its previous call was still closing."""
 
-    __slots__ = ("frames", "ended_parties", "ended")
+    __slots__ = ("frames", "ended_parties", "ended", "end_reason")
 
     def __init__(self, limit: int) -> None:
         self.frames: deque[AudioFrame] = deque(maxlen=limit)
         self.ended_parties: list[str] = []
         self.ended = False
+        self.end_reason: str | None = None
 
 
 class _Call:
@@ -118,6 +119,7 @@ class _Call:
         self.pending_finals = 0
         self.ended = False  # no more audio; call.ended goes out once pending_finals is 0
         self.closed = False  # call.ended sent
+        self.end_reason: str | None = None  # why, when not hung up
         self.successor: _Successor | None = None
 
     def now_s(self) -> float:
@@ -162,12 +164,15 @@ class Pipeline:
                 self._end_party(call, party)
         self._deliver()
 
-    def end_call(self, call_id: str) -> None:
+    def end_call(self, call_id: str, reason: str | None = None) -> None:
+        """No more audio for the call; ``reason`` when it did not end by hanging up."""
         with self._lock:
             call = self._calls.get(call_id)
             if call is not None and call.successor is not None:
                 call.successor.ended = True
+                call.successor.end_reason = reason
             elif call is not None:
+                call.end_reason = reason
                 self._end_call(call)
         self._deliver()
 
@@ -272,7 +277,7 @@ class Pipeline:
             return
         call.closed = True
         self.pool.drop_stream(call.call_id)
-        self._emit(CallEnded(call.call_id, call.now_s(), call.now_s()))
+        self._emit(CallEnded(call.call_id, call.now_s(), call.now_s(), call.end_reason))
         self.stats.calls_ended += 1
         del self._calls[call.call_id]  # the call leaves the pipeline with its last event
         successor = call.successor
@@ -284,6 +289,7 @@ class Pipeline:
                 for label in successor.ended_parties:
                     self._end_party(new, label)
                 if successor.ended:
+                    new.end_reason = successor.end_reason
                     self._end_call(new)
 
     def _speaker_embed(self, kind: StreamKind) -> Embedder | None:

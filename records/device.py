@@ -45,6 +45,16 @@ class LegEnded:
     session_id: str
     labels: tuple[str, ...]
     reason: str  # e.g. "BYE from remote"
+    lost: bool = False  # the leg's device process died: its call ends with ``reason``
+
+
+@dataclass(frozen=True, slots=True)
+class ClockOrigin:
+    """When a session's call clock started (``time.monotonic_ns``, one clock for every
+    process of the host), so legs of one session on two device processes share it."""
+
+    session_id: str
+    origin_ns: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,6 +152,8 @@ class CallEnded(Serialisable):
     call_id: str
     emitted_at: float
     duration: float  # s of call clock covered by audio
+    # set only when the call did not end by hanging up, e.g. "device process 1 died (signal 9)"
+    reason: str | None = field(default=None, metadata=OMIT_NONE)
 
 
 TranscriptEvent = TranscriptPartial | TranscriptFinal

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from records.device import StreamLabel
@@ -55,8 +56,11 @@ class PartyRoles:
     def __init__(self, capacity: int = 1024) -> None:
         self.capacity = capacity
         self._roles: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.on_set: Callable[[str, str, str], None] | None = None  # a pool passes roles on
 
     def set(self, session_id: str, party_id: str, role: str) -> None:
+        if self.on_set is not None:
+            self.on_set(session_id, party_id, role)
         self._roles[(session_id, party_id)] = role
         self._roles.move_to_end((session_id, party_id))
         while len(self._roles) > self.capacity:
@@ -64,6 +68,9 @@ class PartyRoles:
 
     def get(self, session_id: str, party_id: str | None) -> str | None:
         return self._roles.get((session_id, party_id)) if party_id else None
+
+    def items(self) -> dict[tuple[str, str], str]:
+        return dict(self._roles)
 
 
 def source_of(invite: str | bytes, received_from: str, front: str | None) -> str:

@@ -13,20 +13,27 @@ Pure: wall time is passed in as nanoseconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class SessionClock:
-    def __init__(self, sample_rate: int, frame_ms: int = 20) -> None:
+    def __init__(
+        self, sample_rate: int, frame_ms: int = 20, on_origin: Callable[[int], None] | None = None
+    ) -> None:
         self.sample_rate = sample_rate  # the rate of a stream that does not name its own
         self.frame_ms = frame_ms
         self.frame_samples = sample_rate * frame_ms // 1000
         self._frame_ns = frame_ms * 1_000_000
         self._origin_ns: int | None = None
+        self.on_origin = on_origin  # told the origin once, when the first stream places
 
     def place(self, now_ns: int, sample_rate: int | None = None) -> int:
         """Call-clock sample index, at ``sample_rate`` (default: the session's), for a
         stream whose first frame arrives at ``now_ns``."""
         if self._origin_ns is None:
             self._origin_ns = now_ns
+            if self.on_origin is not None:
+                self.on_origin(now_ns)
         frames = max(0, round((now_ns - self._origin_ns) / self._frame_ns))
         return frames * ((sample_rate or self.sample_rate) * self.frame_ms // 1000)
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import pjsua2 as pj
 
 from records.device import (
+    ClockOrigin,
     DeviceEvent,
     LegAnswered,
     LegEnded,
@@ -78,7 +79,9 @@ class Device:
         self.roles = roles or PartyRoles()
         self.stats = DeviceStats()
         self.address: str | None = None  # "ip:port" of the first SIP transport
-        self._outbox: queue.SimpleQueue[AudioFrame | DeviceEvent] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[AudioFrame | DeviceEvent | ClockOrigin] = (
+            queue.SimpleQueue()
+        )
         self._frames_in = 0  # written only by the media thread
         self._frames_out = 0  # written only by the consumer
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -100,6 +103,7 @@ class Device:
         self._trusted_extra: tuple[str, ...] = ()
         self._relay: RtpRelay | None = None  # the RTP gate's relay, while the device runs
         self.busy: Callable[[], str | None] | None = None  # a reason to refuse new calls (503)
+        self.report_origins = False  # publish each session's ClockOrigin (a pool's device)
 
     # -- consumer side ---------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> None:
@@ -234,6 +238,8 @@ class Device:
         entry = self._sessions.open_leg(session, leg.key)
         if entry.clock is None:
             entry.clock = SessionClock(self.config.media.tap_rate_hz)
+            if self.report_origins:
+                entry.clock.on_origin = lambda ns: self._publish(ClockOrigin(session, ns))
         n = max(s.media_index for s in decision.streams) + 1  # m= lines up to the last audio
         op = pj.CallOpParam()
         op.statusCode = 200

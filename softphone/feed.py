@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class PipelineLike(Protocol):
     def push(self, frame: AudioFrame) -> None: ...
     def end_party(self, call_id: str, party: str) -> None: ...
-    def end_call(self, call_id: str) -> None: ...
+    def end_call(self, call_id: str, reason: str | None = None) -> None: ...
 
 
 class Feed:
@@ -47,6 +47,7 @@ class Feed:
         self.names = names  # SIP session id -> the platform's call id, once known
         self.sessions = Sessions()  # open SIP sessions: legs, names, mixed streams
         self.stats: dict[tuple[str, str], StreamStats] = {}  # latest per (session, party)
+        self.lost: dict[str, str] = {}  # session: why a leg of it was lost (until it ends)
 
     def call_id(self, session_id: str) -> str:
         """The pipeline's call id for a SIP session, settled at its first use.
@@ -77,8 +78,11 @@ class Feed:
             call_id = self.call_id(item.session_id)
             for label in item.labels:
                 self.pipeline.end_party(call_id, self.party(item.session_id, label))
+            if item.lost:
+                self.lost[item.session_id] = item.reason
             if self.sessions.close_leg(item.session_id, item.leg) is not None:
-                self.pipeline.end_call(call_id)  # its last leg: the session is gone
+                # its last leg: the session is gone (saying why, if a leg was lost)
+                self.pipeline.end_call(call_id, self.lost.pop(item.session_id, None))
                 for key in [k for k in self.stats if k[0] == item.session_id]:
                     del self.stats[key]
         elif isinstance(item, StreamStats):

@@ -26,11 +26,12 @@ import time
 from collections import deque
 from pathlib import Path
 
-from .front import FrontConfig, render_config
+from .front import DEVICES_LIST, FrontConfig, render_config, render_devices
 
 log = logging.getLogger(__name__)
 _kamailio_log = logging.getLogger("kamailio")
 LOG_LINES = 40
+DEVICES_FILE = "devices.list"  # the dispatcher list, beside kamailio.cfg
 
 
 class FrontError(RuntimeError):
@@ -41,14 +42,23 @@ def kamailio_binary() -> str | None:
     return shutil.which("kamailio")
 
 
-def check_config(text: str, binary: str = "kamailio") -> str | None:
-    """``kamailio -c`` on ``text``: None when it accepts it, else its complaint."""
+def check_config(text: str, binary: str = "kamailio", devices: str | None = None) -> str | None:
+    """``kamailio -c`` on ``text`` (with ``devices`` as its dispatcher list, when it reads
+    one): None when it accepts it, else its complaint."""
     with tempfile.TemporaryDirectory(prefix="listenin-front-") as folder:
-        path = Path(folder) / "kamailio.cfg"
+        return _check(Path(folder), text, binary, devices)
+
+
+def _check(folder: Path, text: str, binary: str, devices: str | None) -> str | None:
+    path = folder / "kamailio.cfg"
+    path.write_text(text)
+    if devices is not None:
+        (folder / DEVICES_FILE).write_text(devices)
+        text = text.replace(DEVICES_LIST, str(folder / DEVICES_FILE))
         path.write_text(text)
-        done = subprocess.run(
-            [binary, "-c", "-f", str(path)], capture_output=True, text=True, timeout=30
-        )
+    done = subprocess.run(
+        [binary, "-c", "-f", str(path)], capture_output=True, text=True, timeout=30
+    )
     if done.returncode == 0:
         return None
     return "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
@@ -91,13 +101,14 @@ class KamailioFront:
         self._stopping = False
 
     def start(self, timeout_s: float = 15.0) -> None:
-        text = render_config(self.config)
-        complaint = check_config(text, self.binary)
-        if complaint is not None:
-            raise FrontError(f"kamailio refused the front's config:\n{complaint}")
         self._folder = tempfile.TemporaryDirectory(prefix="listenin-front-")
-        path = Path(self._folder.name) / "kamailio.cfg"
-        path.write_text(text)
+        folder = Path(self._folder.name)
+        text = render_config(self.config, str(folder / DEVICES_FILE))
+        complaint = _check(folder, text, self.binary, render_devices(self.config))
+        if complaint is not None:
+            self.stop()
+            raise FrontError(f"kamailio refused the front's config:\n{complaint}")
+        path = folder / "kamailio.cfg"
         cmd = [self.binary, "-f", str(path), "-DD", "-E", "-w", self._folder.name]
         setpriv = shutil.which("setpriv")
         if setpriv is not None:  # SIGTERM to kamailio if this process dies without stop()
@@ -114,8 +125,8 @@ class KamailioFront:
             if not self.alive():
                 self._fail("kamailio exited while starting")
             if options_probe(self.config.public_address, self.config.udp_port, 0.3):
-                log.info("SIP front (kamailio) on %s, device behind it on 127.0.0.1:%d",
-                         self.config.public, self.config.device_port)  # fmt: skip
+                log.info("SIP front (kamailio) on %s, devices behind it: %s",
+                         self.config.public, " ".join(self.config.devices))  # fmt: skip
                 return
         self._fail(f"the front did not answer OPTIONS on {self.config.public} in {timeout_s:g} s")
 

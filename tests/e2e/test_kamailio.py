@@ -87,7 +87,7 @@ def test_behind_the_front_the_registered_contact_is_the_front(make_device, kamai
         admission=AdmissionConfig(trusted=()),  # only the registrar may call us
     )
     dev = make_device(behind_front(config, internal))
-    front = KamailioFront(front_config(config, int(dev.address.rsplit(":", 1)[1]), internal))
+    front = KamailioFront(front_config(config, (int(dev.address.rsplit(":", 1)[1]),), internal))
     front.start()
     try:
         got = drain(dev, lambda g: any(r.registered for r in g.of(RegistrationChanged)), 10)

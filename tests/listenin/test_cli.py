@@ -1,6 +1,7 @@
 """The console script: run as a user would (a subprocess), and in process for bad values."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -249,11 +250,16 @@ def test_print_front_config_is_the_front_listenin_would_run(capsys):
     assert main([*argv, "--trust", "10.0.0.0/8", "--front-requests", "12"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("#!KAMAILIO\n")
-    assert "listen=udp:192.0.2.10:5060\n" in text and "listen=udp:127.0.0.1:5062\n" in text
+    assert "listen=udp:192.0.2.10:5060\n" in text and "listen=udp:127.0.0.1:5061\n" in text
     assert 'is_in_subnet("$si", "10.0.0.0/8")' in text and "127.0.0.1/32" not in text
     assert 'modparam("pike", "reqs_density_per_unit", 12)' in text
+    listing = text.split(" (without the '# '):\n", 1)[1]
+    devices = "".join(line[2:] + "\n" for line in listing.splitlines())
+    # 8 calls per core by default: a device process per 4
+    assert devices.count(" sip:127.0.0.1:") == -(-8 * (os.cpu_count() or 1) // 4), devices
+    assert "1 sip:127.0.0.1:5062 0 0 socket=udp:127.0.0.1:5061" in devices
     if shutil.which("kamailio"):
-        assert check_config(text) is None
+        assert check_config(text, devices=devices) is None
 
 
 NO_CUDA = pytest.mark.skipif(

@@ -15,8 +15,8 @@ class Recorder:
     def end_party(self, call_id, party):
         self.calls.append(("end_party", call_id, party))
 
-    def end_call(self, call_id):
-        self.calls.append(("end_call", call_id))
+    def end_call(self, call_id, reason=None):
+        self.calls.append(("end_call", call_id) if reason is None else ("end_call", call_id, reason))
 
 
 def answered(leg, label):
@@ -41,6 +41,17 @@ def test_per_party_legs_end_the_call_with_the_last_leg():
         ("end_call", "s-1"),
     ]
     assert len(feed.sessions) == 0  # an ended session leaves nothing
+
+
+def test_a_lost_leg_ends_its_call_saying_why():
+    rec = Recorder()
+    feed = Feed(rec)
+    feed.handle(answered("1", "agent"))
+    feed.handle(answered("2", "customer"))
+    feed.handle(LegEnded("1", "s-1", ("agent",), "device process 1 died (signal 9)", lost=True))
+    feed.handle(LegEnded("2", "s-1", ("customer",), "BYE"))
+    assert rec.calls[-1] == ("end_call", "s-1", "device process 1 died (signal 9)")
+    assert not feed.lost  # nothing left once the call has ended
 
 
 def test_latest_stats_kept_per_party_until_the_call_ends():

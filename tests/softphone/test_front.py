@@ -26,9 +26,17 @@ from softphone.config import (
     DeviceConfig,
     TransportConfig,
 )
-from softphone.front import FrontConfig, behind_front, front_config, render_config, trust_test
+from softphone.front import (
+    FrontConfig,
+    behind_front,
+    front_config,
+    render_config,
+    render_devices,
+    trust_test,
+)
 from softphone.kamailio import check_config
 
+from ..waiting import wait_for
 from .running import RunningDevice, answered_by, free_udp_port, place_call, wait_until_answering
 
 needs_kamailio = pytest.mark.skipif(
@@ -36,7 +44,7 @@ needs_kamailio = pytest.mark.skipif(
 )
 
 EXAMPLE = FrontConfig(
-    "192.0.2.10", 5060, 40001, 40002, tcp_port=5061,
+    "192.0.2.10", 5060, (40001, 40003), 40002, tcp_port=5061,
     trusted=("127.0.0.1", "10.0.0.0/8", "192.0.2.7:5060", "::1", "pbx.example.com"),
     flood_reply=True,
 )  # fmt: skip
@@ -44,7 +52,7 @@ EXAMPLE = FrontConfig(
 EXPECTED = """\
 #!KAMAILIO
 # listenin SIP front (rendered by softphone/front.py)
-# public 192.0.2.10:5060, device sip:127.0.0.1:40001
+# public 192.0.2.10:5060, devices sip:127.0.0.1:40001 sip:127.0.0.1:40003
 debug=-1
 log_stderror=yes
 children=2
@@ -64,22 +72,31 @@ loadmodule "sanity.so"
 loadmodule "pike.so"
 loadmodule "ipops.so"
 loadmodule "htable.so"
+loadmodule "dispatcher.so"
+loadmodule "nathelper.so"
 modparam("pike", "sampling_time_unit", 2)
 modparam("pike", "reqs_density_per_unit", 30)
 modparam("pike", "remove_latency", 4)
 modparam("rr", "enable_double_rr", 1)
 modparam("sanity", "autodrop", 1)
-modparam("htable", "htable", "invites=>size=4;autoexpire=2;")
+modparam("htable", "htable", "invites=>size=6;autoexpire=2;")
+modparam("dispatcher", "list_file", "/etc/kamailio/listenin-devices.list")
+modparam("dispatcher", "ds_ping_interval", 1)
+modparam("dispatcher", "ds_probing_mode", 1)
+modparam("dispatcher", "ds_probing_threshold", 1)
+modparam("dispatcher", "ds_inactive_threshold", 1)
+modparam("dispatcher", "ds_ping_from", "sip:front@127.0.0.1")
 
 request_route {
-    # the device's own requests (its BYE) go out along the dialog's route
-    if ($si == "127.0.0.1" && $sp == 40001) { route(FROM_DEVICE); exit; }
-    # the rules, in order: nothing refused here reaches the device
+    # the devices' own requests (their BYEs) go out along the dialog's route
+    if ($si == "127.0.0.1" && ($sp == 40001 || $sp == 40003)) { route(FROM_DEVICE); exit; }
+    # the rules, in order: nothing refused here reaches a device
     if (!sanity_check()) { exit; }
     if (is_method("ACK") && $ml > 3900) { exit; }
     if ($ml > 3900) { sl_send_reply("513", "Message Too Large"); exit; }
-    # a source IP over pike_requests per pike_window_s is blocked while it keeps sending
-    if (!pike_check_req()) {
+    # an untrusted source IP over pike_requests per pike_window_s is blocked while it keeps
+    # sending (a trusted platform sends every call from one address: the budget holds it)
+    if (!route(TRUSTED) && !pike_check_req()) {
         append_to_reply("Retry-After: 5\\r\\n"); sl_send_reply("503", "Flood"); exit;
     }
     if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
@@ -88,37 +105,80 @@ request_route {
         if ($rb =~ "(\\nm=.*){9}") { sl_send_reply("488", "Too Many Media"); exit; }
         if ($rb =~ "(\\nm=audio.*){5}") { sl_send_reply("488", "Too Many Audio"); exit; }
         if (!has_totag() && !has_body()) { sl_send_reply("488", "No SDP Offer"); exit; }
-        # all sources together: each offer holds PJSIP sockets for ~500 ms after it ends
-        $var(window) = ($TV(s) mod 1000) * 4 + $TV(u) / 250000;
-        $var(n) = $shtinc(invites=>$var(window));
-        if ($var(n) == 0) { $sht(invites=>$var(window)) = 1; $var(n) = 1; }
-        if ($var(n) > 2) {
-            append_to_reply("Retry-After: 1\\r\\n"); sl_send_reply("503", "Busy"); exit;
-        }
     }
-    # forwarding: only to the device, never anywhere else
-    if (is_method("CANCEL")) { if (t_check_trans()) { route(TO_DEVICE); } exit; }
+    # forwarding: only to a device, never anywhere else
+    if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
     if (has_totag()) {
         if (!loose_route() && is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
-    } else if (!is_method("INVITE|OPTIONS")) {
-        sl_send_reply("405", "Method Not Allowed"); exit;
+        # the device's Contact names the front when it registers: its alias names the device
+        if ($ru =~ ";alias=") { handle_ruri_alias(); }
+        if (!($nh(d) == "127.0.0.1" && ($nh(p) == 40001 || $nh(p) == 40003))) { sl_send_reply("404", "Not Here"); exit; }
+        route(TO_DEVICE);
     }
-    if (uri != myself && !($rd == "127.0.0.1" && $rp == 40001)) {
-        sl_send_reply("404", "Not Here"); exit;
+    if (!is_method("INVITE|OPTIONS")) { sl_send_reply("405", "Method Not Allowed"); exit; }
+    if (uri != myself) { sl_send_reply("404", "Not Here"); exit; }
+    # a new call: the next device in turn that is alive and within its INVITE budget
+    if (!ds_select_dst("1", "4")) {
+        append_to_reply("Retry-After: 5\\r\\n"); sl_send_reply("503", "No Device"); exit;
     }
-    if (is_method("INVITE") && !has_totag()) { record_route(); }
+    if (is_method("INVITE")) {
+        if (!route(BUDGET)) {
+            append_to_reply("Retry-After: 1\\r\\n"); sl_send_reply("503", "Busy"); exit;
+        }
+        record_route();
+        t_on_failure("NEXT_DEVICE");
+        t_set_fr(30000, 1500);
+    }
     route(TO_DEVICE);
 }
 
+# each device's offers hold its PJSIP sockets for ~500 ms after they end: a device
+# over its budget of audio lines in this window is skipped for the next one
+route[BUDGET] {
+    $var(cost) = 1;
+    if ($rb =~ "(\\nm=audio.*){2}") { $var(cost) = 4; }
+    $var(window) = ($TV(s) mod 1000) * 4 + $TV(u) / 250000;
+    while (1) {
+        $var(key) = $du + "/" + $var(window);
+        $var(i) = 0;
+        while ($var(i) < $var(cost)) {
+            $var(n) = $shtinc(invites=>$var(key));
+            if ($var(n) == 0) { $sht(invites=>$var(key)) = 1; $var(n) = 1; }
+            $var(i) = $var(i) + 1;
+        }
+        if ($var(n) <= 6) { return 1; }
+        if (!ds_next_dst()) { return -1; }
+    }
+}
+
 route[TO_DEVICE] {
-    # the device believes this header only from this front's loopback socket
+    # a device believes this header only from this front's loopback socket
     remove_hf("X-Listenin-Source");
     if (af == INET6) { append_hf("X-Listenin-Source: [$si]:$sp\\r\\n"); }
     else { append_hf("X-Listenin-Source: $si:$sp\\r\\n"); }
-    $du = "sip:127.0.0.1:40001";
     force_send_socket(udp:127.0.0.1:40002);
     if (!t_relay()) { sl_reply_error(); }
     exit;
+}
+
+# a device that is full (486) or silent (dead: marked inactive until it answers
+# the dispatcher's OPTIONS again) hands the INVITE to the next one
+failure_route[NEXT_DEVICE] {
+    if (t_is_canceled()) { exit; }
+    if (t_branch_timeout() || t_check_status("408")) { ds_mark_dst("ip"); }
+    else if (!t_check_status("486")) { exit; }
+    if (!ds_next_dst()) { exit; }
+    if (!route(BUDGET)) {
+        append_to_reply("Retry-After: 1\\r\\n"); t_reply("503", "Busy"); exit;
+    }
+    t_on_failure("NEXT_DEVICE");
+    t_set_fr(30000, 1500);
+    force_send_socket(udp:127.0.0.1:40002);
+    t_relay();
+}
+
+onreply_route {
+    if (is_method("INVITE") && ($si == "127.0.0.1" && ($sp == 40001 || $sp == 40003))) { add_contact_alias(); }
 }
 
 route[FROM_DEVICE] {
@@ -151,23 +211,23 @@ def test_trusted_entries_become_source_conditions():
     "config",
     [
         EXAMPLE,
-        FrontConfig("127.0.0.1", 5070, 40001, 40002),
-        FrontConfig("::1", 5070, 40001, 40002, trusted=()),
-        FrontConfig("127.0.0.1", 5070, 40001, 40002, max_audio_lines=1, invite_window_ms=1000),
+        FrontConfig("127.0.0.1", 5070, (40001,), 40002),
+        FrontConfig("::1", 5070, (40001,), 40002, trusted=()),
+        FrontConfig("127.0.0.1", 5070, (40001,), 40002, max_audio_lines=1, invite_window_ms=1000),
     ],
     ids=["example", "default", "ipv6-nobody-trusted", "one-stream"],
 )
 def test_kamailio_accepts_the_rendered_config(config):
-    assert check_config(render_config(config)) is None
+    assert check_config(render_config(config), devices=render_devices(config)) is None
 
 
 def test_a_config_kamailio_would_refuse_is_refused_first():
     with pytest.raises(ConfigError, match="IP address"):
-        FrontConfig("pbx.example.com", 5060, 40001, 40002)
+        FrontConfig("pbx.example.com", 5060, (40001,), 40002)
     with pytest.raises(ConfigError, match="max_audio_lines"):
-        FrontConfig("127.0.0.1", 5060, 40001, 40002, max_audio_lines=9)
+        FrontConfig("127.0.0.1", 5060, (40001,), 40002, max_audio_lines=9)
     with pytest.raises(ConfigError, match="invite_window_ms"):
-        FrontConfig("127.0.0.1", 5060, 40001, 40002, invite_window_ms=300)
+        FrontConfig("127.0.0.1", 5060, (40001,), 40002, invite_window_ms=300)
 
 
 def test_the_front_and_the_device_are_derived_from_one_device_config():
@@ -176,11 +236,11 @@ def test_the_front_and_the_device_are_derived_from_one_device_config():
         transport=TransportConfig("192.0.2.10", 5060, tcp_port=5061, rtp_port=40000),
         admission=AdmissionConfig(trusted=("203.0.113.0/24",), max_streams=2),
     )
-    front = front_config(config, 41000, 41001)
-    assert (front.public, front.tcp_port, front.device_port, front.internal) == (
+    front = front_config(config, (41000,), 41001)
+    assert (front.public, front.tcp_port, front.device_ports, front.internal) == (
         "192.0.2.10:5060",
         5061,
-        41000,
+        (41000,),
         "127.0.0.1:41001",
     )
     assert front.trusted == ("203.0.113.0/24", "10.0.0.9:5080")  # the registrar too
@@ -269,10 +329,11 @@ def test_listenin_run_stops_with_status_1_when_its_front_dies(tmp_path):
     dev = RunningDevice(port, tmp_path, "--front", "kamailio")
     try:
         wait_until_answering(("127.0.0.1", port), dev)
+        assert wait_for(lambda: " ready (" in dev.log(), 30), dev.log()  # the front started
         (front,) = [c for c in children_of(dev.proc.pid)
                     if Path(f"/proc/{c}/comm").read_text().strip() == "kamailio"]  # fmt: skip
         os.killpg(front, signal.SIGKILL)  # kamailio's own process group, as started
-        assert dev.proc.wait(30) == 1
+        assert dev.proc.wait(30) == 1, dev.log()
         assert "SIP front (kamailio) exited" in dev.log()
     finally:
         dev.stop()
