@@ -54,9 +54,11 @@ class RunningDevice:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def log(self) -> str:
+    def log(self, tail: int = 3000) -> str:
+        """The last ``tail`` characters of its stderr (-1: all of it)."""
         self.stderr.seek(0)
-        return self.stderr.read()[-3000:]
+        text = self.stderr.read()
+        return text if tail < 0 else text[-tail:]
 
     def stop(self) -> None:
         if self.alive():
