@@ -9,8 +9,9 @@ into the pipeline).  The device thread and the media thread never wait on the
 pipeline; the hand-off thread is the pipeline's single producer.
 
 Admission by load: the device (in a pool, the pool for all its processes) asks
-:meth:`LiveJob.busy` before it admits an INVITE; while the pipeline's :class:`~pipeline.load.LoadGate` says the ASR cannot
-keep up, new calls get 503 with Retry-After and calls in progress go on.
+:meth:`LiveJob.busy` before it admits an INVITE; while the pipeline's
+:class:`~pipeline.load.LoadGate` says the ASR cannot keep up, new calls get 503
+with Retry-After and calls in progress go on.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from .options import (
     output_options,
     verbosity,
 )
-from .serve import finish, serve_until_stopped, start_live
+from .serve import finish, host_calls, serve_until_stopped, start_live
 
 log = logging.getLogger("listenin")
 
@@ -206,8 +206,9 @@ def _watch(args: argparse.Namespace, config) -> int:  # type: ignore[no-untyped-
     stop = threading.Event()
     platform = _platform(config)
     roles = PartyRoles()
-    watcher = watcher_for(platform, config, roles=roles, sleep=stop.wait)
     device = device_config(args)
+    capacity = host_calls(args, device)  # SIP calls: the device pool's size
+    watcher = watcher_for(platform, config, capacity, roles=roles, sleep=stop.wait)
     # events carry the platform's call id (RingCX uii, ...) once the watcher knows it
     job, pipeline, out = start_live(args, device, roles, watcher.call_for)
     previous = job.on_device_event

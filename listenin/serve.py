@@ -152,8 +152,10 @@ def host_calls(args: argparse.Namespace, config) -> int:  # type: ignore[no-unty
     if wanted is None:
         return WHEEL_MAX_CALLS if why else CALLS_PER_CORE * (os.cpu_count() or 1)
     if wanted > WHEEL_MAX_CALLS and why is not None:
-        raise CliError(f"--max-calls {wanted}: more than {WHEEL_MAX_CALLS} calls need a device "
-                       f"process per {WHEEL_MAX_CALLS} behind the SIP front, but {why}")  # fmt: skip
+        raise CliError(
+            f"--max-calls {wanted}: more than {WHEEL_MAX_CALLS} calls need a device process "
+            f"per {WHEEL_MAX_CALLS} behind the SIP front, but {why}"
+        )
     return int(wanted)
 
 

@@ -9,12 +9,10 @@ sink never holds up the ASR workers or the producer's bookkeeping; it should
 still not block for long.
 
 Lifecycle: a call starts with its first frame and ends with :meth:`end_call`.
-A party's finals all precede its ``party.left``; ``call.ended`` is the call's
-last event, and once it is out the call leaves the pipeline (nothing of it is
-kept).  Frames of a call id that arrive after :meth:`end_call` are a *new* call
-with the same id: it starts (``call.started`` again) once the old one's last
-event is out; until then its frames wait in a bounded buffer (policy
-``drop_oldest_frame``, counted in ``successor_frames_dropped``).
+A party's finals precede its ``party.left``; ``call.ended`` is the call's last
+event, after which nothing of it is kept.  Frames of a call id that arrive after
+:meth:`end_call` are a *new* call with that id, started once the old one's last
+event is out; its frames wait in a bounded buffer (``drop_oldest_frame``).
 
 ``emitted_at`` is the call's clock when the event leaves: the end of the newest
 audio received for that call, which on a live feed is "now".  A mixed stream

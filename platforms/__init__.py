@@ -75,10 +75,14 @@ def make_platform(
     return Yeastar.from_config(config, environ, clock=clock, sleep=sleep)
 
 
-def watcher_for(platform: Platform, config: PlatformConfig, **kw: Any) -> Watcher:
-    """A watcher with the platform's interval, call limit and pairing window."""
+def watcher_for(
+    platform: Platform, config: PlatformConfig, capacity: int = 4, **kw: Any
+) -> Watcher:
+    """A watcher with the platform's interval, call limit (``max_device_calls``, else the
+    ``capacity`` in SIP calls of the host's devices) and pairing window."""
     window = getattr(config, "match_window_s", 15.0)
-    policy = SupervisePolicy(PolicyConfig(max_device_calls=config.max_device_calls))
+    calls = config.max_device_calls or capacity
+    policy = SupervisePolicy(PolicyConfig(max_device_calls=calls))
     return Watcher(
         platform, policy, interval_s=platform.interval_s, matcher=InviteMatcher(window), **kw
     )

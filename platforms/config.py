@@ -66,7 +66,7 @@ def _check_common(cfg: Any) -> None:
             check_env_name(getattr(cfg, f.name), f.name)
     _need(0 < cfg.request_timeout_s <= 120, "request_timeout_s", "must be within (0, 120] s")
     _within(cfg, "max_retries", 0, 10, "")
-    _within(cfg, "max_device_calls", 1, 64, "")
+    _within(cfg, "max_device_calls", 0, 4096, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ class RingCentralConfig:
     check_interval_s: float = 0.5  # how often the watcher looks at received notifications
     poll_interval_s: float = 5.0  # active-calls polling (the fallback)
     token_refresh_margin_s: int = 120  # refresh the access token this long before expiry
-    max_device_calls: int = 4  # SIP calls the device takes (per-party: one per party)
+    max_device_calls: int = 0  # SIP calls the host takes (per-party: one per party); 0: --max-calls
     request_timeout_s: float = 10.0
     max_retries: int = 4
 
@@ -127,7 +127,7 @@ class RingCXConfig:
     max_requests_per_min: int = 120  # per token, under the platform's limit
     match_window_s: float = 15.0  # addSessionToCall -> INVITE pairing window
     token_refresh_margin_s: int = 120
-    max_device_calls: int = 4
+    max_device_calls: int = 0
     request_timeout_s: float = 10.0
     max_retries: int = 4
 
@@ -174,7 +174,7 @@ class GenesysConfig:
     phone_number: str = ""  # the monitored phone number, when the deployment needs it
     confirm_timeout_s: float = 10.0  # wait this long for the DeviceStateChangeMessage
     check_interval_s: float = 1.0
-    max_device_calls: int = 4
+    max_device_calls: int = 0
     request_timeout_s: float = 40.0  # above the CometD long-poll hold
     max_retries: int = 4
 
@@ -203,7 +203,7 @@ class YeastarConfig:
     check_interval_s: float = 0.5
     token_refresh_margin_s: int = 120
     match_window_s: float = 15.0
-    max_device_calls: int = 4
+    max_device_calls: int = 0
     request_timeout_s: float = 10.0
     max_retries: int = 4
 

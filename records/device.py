@@ -85,4 +85,4 @@ class StreamStats:
     dropped_frames: int  # taps refused by the device's frame queue (consumer too slow)
 
 
-DeviceEvent = LegAnswered | LegRejected | LegEnded | RegistrationChanged | StreamStats
+DeviceEvent = LegAnswered | LegRejected | LegEnded | RegistrationChanged | StreamStats | ClockOrigin

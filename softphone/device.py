@@ -79,9 +79,7 @@ class Device:
         self.roles = roles or PartyRoles()
         self.stats = DeviceStats()
         self.address: str | None = None  # "ip:port" of the first SIP transport
-        self._outbox: queue.SimpleQueue[AudioFrame | DeviceEvent | ClockOrigin] = (
-            queue.SimpleQueue()
-        )
+        self._outbox: queue.SimpleQueue[AudioFrame | DeviceEvent] = queue.SimpleQueue()
         self._frames_in = 0  # written only by the media thread
         self._frames_out = 0  # written only by the consumer
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -307,14 +305,7 @@ class Device:
                 continue
             stream = leg.stream_label(media.index)
             label = stream.label
-            # The tap runs at the stream's codec rate (the bridge resamples to it), so a
-            # G.711 party reaches the pipeline at 8 kHz, as its recording would in replay.
-            bridge_hz = self.config.media.tap_rate_hz
-            try:
-                codec_hz = int(leg.getStreamInfo(media.index).codecClockRate)
-            except pj.Error:
-                codec_hz = bridge_hz
-            rate = codec_hz if codec_hz in (8000, 16000) and codec_hz <= bridge_hz else bridge_hz
+            rate = leg.tap_rate(media.index, self.config.media.tap_rate_hz)
             tap = Tap(session, label, rate, StreamClock(clock, rate), self._offer, stream.kind)
             self._audio_media(leg, media).startTransmit(tap)
             leg.taps[media.index] = tap

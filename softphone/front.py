@@ -203,7 +203,9 @@ request_route {{
         if (!loose_route() && is_method("ACK")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
         # the device's Contact names the front when it registers: its alias names the device
         if ($ru =~ ";alias=") {{ handle_ruri_alias(); }}
-        if (!({_from_device(cfg, "$nh(d)", "$nh(p)")})) {{ sl_send_reply("404", "Not Here"); exit; }}
+        if (!({_from_device(cfg, "$nh(d)", "$nh(p)")})) {{
+            sl_send_reply("404", "Not Here"); exit;
+        }}
         route(TO_DEVICE);
     }}
     if (!is_method("INVITE|OPTIONS")) {{ sl_send_reply("405", "Method Not Allowed"); exit; }}
@@ -269,7 +271,9 @@ failure_route[NEXT_DEVICE] {{
 }}
 
 onreply_route {{
-    if (is_method("INVITE") && ({_from_device(cfg, "$si", "$sp")})) {{ add_contact_alias(); }}
+    if (is_method("INVITE") && ({_from_device(cfg, "$si", "$sp")})) {{
+        add_contact_alias();
+    }}
 }}
 
 route[FROM_DEVICE] {{

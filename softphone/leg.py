@@ -98,6 +98,15 @@ class Leg(pj.Call):  # type: ignore[misc]
         except pj.Error as err:  # the remote gave up (CANCEL) before the answer
             log.info("refusal of leg %s not sent: %s", self.key, err.info())
 
+    def tap_rate(self, media_index: int, bridge_hz: int) -> int:
+        """The stream's codec rate (the bridge resamples to it), so a G.711 party reaches
+        the pipeline at 8 kHz, as its recording would in replay; else the bridge's."""
+        try:
+            codec_hz = int(self.getStreamInfo(media_index).codecClockRate)
+        except pj.Error:
+            return bridge_hz
+        return codec_hz if codec_hz in (8000, 16000) and codec_hz <= bridge_hz else bridge_hz
+
     def stream_label(self, media_index: int) -> StreamLabel:
         """The admitted label of a stream (a stream admission did not name: ``stream-N``)."""
         for s in self.admission.streams if self.admission else ():

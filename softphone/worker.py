@@ -25,7 +25,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from records.device import ClockOrigin, DeviceEvent
+from records.device import DeviceEvent
 from records.frames import AudioFrame
 
 from .admission import PartyRoles
@@ -95,7 +95,7 @@ def _pump(device: Device, conn: Connection, busy: list[str | None], roles: Party
                 conn.send(("dropped", dropped))
 
 
-def _batch(device: Device, wait_s: float) -> list[AudioFrame | DeviceEvent | ClockOrigin]:
+def _batch(device: Device, wait_s: float) -> list[AudioFrame | DeviceEvent]:
     batch = []
     item = device.get(timeout_s=wait_s)
     while item is not None:

@@ -17,7 +17,7 @@ def test_a_table_becomes_a_frozen_checked_config():
     )
     assert isinstance(cfg, RingCentralConfig)
     assert cfg.groups == ("Support", "7001") and cfg.poll_interval_s == 10.0
-    assert cfg.jwt_env == "RC_JWT" and cfg.supervise == "party" and cfg.max_device_calls == 4
+    assert cfg.jwt_env == "RC_JWT" and cfg.supervise == "party" and cfg.max_device_calls == 0
     with pytest.raises(AttributeError):
         cfg.client_id = "other"  # type: ignore[misc]
     ys = platform_config(

@@ -146,3 +146,12 @@ def test_platform_errors_are_specific_and_never_stop_the_watcher(fake, fake_cloc
     rc.stop(w.policy.active()[0])
     (hangup,) = fake.seen("POST", "/hangupSession$")
     assert hangup.query == {"phone": DEVICE_NUMBER}
+
+
+def test_the_call_limit_is_the_hosts_unless_the_table_sets_one(fake, fake_clock):
+    rc = adapter(fake, fake_clock)
+    host = watcher_for(rc, rc.config, 20, clock=fake_clock.clock, sleep=fake_clock.sleep)
+    assert host.policy.config.max_device_calls == 20  # max_device_calls = 0: the pool's size
+    rc = adapter(fake, fake_clock, max_device_calls=6)
+    fixed = watcher_for(rc, rc.config, 20, clock=fake_clock.clock, sleep=fake_clock.sleep)
+    assert fixed.policy.config.max_device_calls == 6

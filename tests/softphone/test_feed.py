@@ -16,7 +16,7 @@ class Recorder:
         self.calls.append(("end_party", call_id, party))
 
     def end_call(self, call_id, reason=None):
-        self.calls.append(("end_call", call_id) if reason is None else ("end_call", call_id, reason))
+        self.calls.append(("end_call", call_id, *([reason] if reason else [])))
 
 
 def answered(leg, label):

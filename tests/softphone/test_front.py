@@ -112,7 +112,9 @@ request_route {
         if (!loose_route() && is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
         # the device's Contact names the front when it registers: its alias names the device
         if ($ru =~ ";alias=") { handle_ruri_alias(); }
-        if (!($nh(d) == "127.0.0.1" && ($nh(p) == 40001 || $nh(p) == 40003))) { sl_send_reply("404", "Not Here"); exit; }
+        if (!($nh(d) == "127.0.0.1" && ($nh(p) == 40001 || $nh(p) == 40003))) {
+            sl_send_reply("404", "Not Here"); exit;
+        }
         route(TO_DEVICE);
     }
     if (!is_method("INVITE|OPTIONS")) { sl_send_reply("405", "Method Not Allowed"); exit; }
@@ -178,7 +180,9 @@ failure_route[NEXT_DEVICE] {
 }
 
 onreply_route {
-    if (is_method("INVITE") && ($si == "127.0.0.1" && ($sp == 40001 || $sp == 40003))) { add_contact_alias(); }
+    if (is_method("INVITE") && ($si == "127.0.0.1" && ($sp == 40001 || $sp == 40003))) {
+        add_contact_alias();
+    }
 }
 
 route[FROM_DEVICE] {
