@@ -27,7 +27,9 @@ from listenin.replay import frames, load_party
 from listenin.wer import edit_distance, normalize
 from models import resolve
 from pipeline.asr import WhisperConfig, WhisperEngine
+from pipeline.party import StreamConfig
 from pipeline.runtime import Pipeline, PipelineConfig
+from pipeline.utterance import StreamingConfig
 from records.events import Event, TranscriptFinal, TranscriptPartial
 from records.frames import AudioFrame
 
@@ -88,7 +90,10 @@ def run(args: argparse.Namespace) -> dict:
     parties = [load_party(p, FIXTURES / f) for p, f in ref["parties"].items()]
     engine = WhisperEngine(resolve(args.model), WhisperConfig(num_workers=args.workers))
     events = Collector()
-    pipeline = Pipeline(engine, events, PipelineConfig(asr_workers=args.workers))
+    interval = args.partial_interval_ms
+    streaming = StreamingConfig(partials=interval > 0, partial_interval_ms=max(interval, 100))
+    config = PipelineConfig(stream=StreamConfig(streaming=streaming), asr_workers=args.workers)
+    pipeline = Pipeline(engine, events, config)
 
     schedule: list[tuple[float, AudioFrame]] = []
     for i in range(args.calls):
@@ -203,6 +208,7 @@ def main() -> None:
     p.add_argument("--model", default="tiny.en")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     p.add_argument("--stagger-s", type=float, default=0.37, help="start offset between calls")
+    p.add_argument("--partial-interval-ms", type=int, default=500, help="0: no partials")
     p.add_argument(
         "--idle-s", type=float, default=20.0, help="seconds of the idle-call probe (0: skip)"
     )

@@ -206,6 +206,7 @@ def start_live(args: argparse.Namespace, config, roles=None, names=None):  # typ
     except BaseException:
         out.close()
         raise
+    pipeline.partials_wanted = out.wants_partials  # no output for them: not decoded
     device = behind_front(config, internal) if fronted else config
     pool = process_configs(device, calls) if calls > WHEEL_MAX_CALLS else None
     job = LiveJob(pipeline, device, roles, out.on_device_event, out.on_audio, names, load, pool)

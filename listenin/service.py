@@ -99,6 +99,14 @@ class Outputs:
         for listener in self._listeners:
             listener(event)
 
+    def wants_partials(self, call_id: str, party: str) -> bool:
+        """Whether an output would show this stream's partials: the terminal (a tty, or
+        JSON lines), the bus (its gateways' clients are unknown here) or a websocket
+        subscriber that did not say ``"partials": false``.  Pipeline threads ask."""
+        if self.bus is not None or (self.renderer is not None and self.renderer.wants_partials):
+            return True
+        return self.server is not None and self.server.hub.wants_partials(call_id, party)
+
     def on_audio(self, item: AudioFrame | Gap) -> None:
         if isinstance(item, AudioFrame):
             self.stats.on_frame(item)

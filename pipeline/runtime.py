@@ -43,6 +43,7 @@ from records.frames import AudioFrame, BadFrame
 from records.kinds import StreamKind
 
 from .asr import AsrEngine, AsrResult
+from .calls import CallState, PartyState, Successor
 from .diarize import Embedder, label_words
 from .jobs import AsrJob, JobKind, QueueFull
 from .load import Load
@@ -76,52 +77,12 @@ class PipelineStats:
     finals: int = 0
     partials: int = 0
     stale_partials: int = 0
+    partials_skipped: int = 0  # not decoded: no output wanted them
     rejected_decodes: int = 0
     finals_refused: int = 0
     calls_started: int = 0
     calls_ended: int = 0
     successor_frames_dropped: int = 0
-
-
-class _Party:
-    """One party of a call: its stream and the finals it still owes."""
-
-    __slots__ = ("stream", "pending_finals", "leaving", "left")
-
-    def __init__(self, stream: PartyStream) -> None:
-        self.stream = stream
-        self.pending_finals = 0
-        self.leaving = False  # no more audio; party.left once pending_finals is 0
-        self.left = False  # party.left sent
-
-
-class _Successor:
-    """What came for a call id while its previous call was still closing."""
-
-    __slots__ = ("frames", "ended_parties", "ended", "end_reason")
-
-    def __init__(self, limit: int) -> None:
-        self.frames: deque[AudioFrame] = deque(maxlen=limit)
-        self.ended_parties: list[str] = []
-        self.ended = False
-        self.end_reason: str | None = None
-
-
-class _Call:
-    def __init__(self, call_id: str) -> None:
-        self.call_id = call_id
-        self.parties: dict[str, _Party] = {}
-        self.partial_rev: dict[str, int] = {}
-        self.finalized: deque[str] = deque(maxlen=256)
-        self.shown: set[str] = set()  # segments with a partial on screen
-        self.pending_finals = 0
-        self.ended = False  # no more audio; call.ended goes out once pending_finals is 0
-        self.closed = False  # call.ended sent
-        self.end_reason: str | None = None  # why, when not hung up
-        self.successor: _Successor | None = None
-
-    def now_s(self) -> float:
-        return max((p.stream.position_s for p in self.parties.values()), default=0.0)
 
 
 class Pipeline:
@@ -137,8 +98,10 @@ class Pipeline:
         self._embed_failed = False
         self.sink = sink
         self.stats = PipelineStats()
+        # (call_id, party) -> whether any output shows its partials; None: all do
+        self.partials_wanted: Callable[[str, str], bool] | None = None
         self._lock = threading.RLock()
-        self._calls: dict[str, _Call] = {}
+        self._calls: dict[str, CallState] = {}
         self._outbox: deque[Event] = deque()  # in order; drained outside _lock
         self._delivering = threading.Lock()  # one thread hands events to the sink
         self.pool = AsrWorkerPool(
@@ -217,7 +180,7 @@ class Pipeline:
                 self._speaker_embed(frame.kind),
                 frame.kind,
             )
-            party = call.parties[frame.party] = _Party(stream)
+            party = call.parties[frame.party] = PartyState(stream)
             self._emit(PartyJoined(call.call_id, frame.party, frame.sample_rate, frame.start_s))
         try:
             jobs = party.stream.push(frame, call.now_s())
@@ -227,28 +190,28 @@ class Pipeline:
             return
         self._submit(call, party, jobs)
 
-    def _hold_for_successor(self, call: _Call, frame: AudioFrame) -> None:
+    def _hold_for_successor(self, call: CallState, frame: AudioFrame) -> None:
         if call.successor is None:
             if not self.config.successor_frames:
                 self.stats.dropped_frames += 1
                 return
-            call.successor = _Successor(self.config.successor_frames)
+            call.successor = Successor(self.config.successor_frames)
             log.info("call %s: id used again while the old call closes", call.call_id)
         held = call.successor.frames
         if len(held) == held.maxlen:
             self.stats.successor_frames_dropped += 1  # policy: drop_oldest_frame
         held.append(frame)
 
-    def _open(self, call_id: str) -> _Call | None:
+    def _open(self, call_id: str) -> CallState | None:
         if len(self._calls) >= self.config.max_calls:
             log.warning("call %s refused: %d calls already open", call_id, self.config.max_calls)
             return None
-        call = self._calls[call_id] = _Call(call_id)
+        call = self._calls[call_id] = CallState(call_id)
         self.stats.calls_started += 1
         self._emit(CallStarted(call_id, 0.0))
         return call
 
-    def _end_party(self, call: _Call, label: str) -> None:
+    def _end_party(self, call: CallState, label: str) -> None:
         party = call.parties.get(label)
         if party is None or party.leaving:
             return
@@ -257,7 +220,7 @@ class Pipeline:
         self.pool.drop_stream(call.call_id, label)  # its partials are moot now
         self._maybe_left(call, label, party)
 
-    def _end_call(self, call: _Call) -> None:
+    def _end_call(self, call: CallState) -> None:
         if call.ended:
             return
         for label in list(call.parties):
@@ -265,12 +228,12 @@ class Pipeline:
         call.ended = True
         self._maybe_close(call)
 
-    def _maybe_left(self, call: _Call, label: str, party: _Party) -> None:
+    def _maybe_left(self, call: CallState, label: str, party: PartyState) -> None:
         if party.leaving and not party.left and party.pending_finals == 0:
             party.left = True
             self._emit(PartyLeft(call.call_id, label, call.now_s()))
 
-    def _maybe_close(self, call: _Call) -> None:
+    def _maybe_close(self, call: CallState) -> None:
         if not call.ended or call.closed or call.pending_finals:
             return
         call.closed = True
@@ -306,8 +269,12 @@ class Pipeline:
                 return None
         return self._embed
 
-    def _submit(self, call: _Call, party: _Party, jobs: list[AsrJob]) -> None:
+    def _submit(self, call: CallState, party: PartyState, jobs: list[AsrJob]) -> None:
         for job in jobs:
+            wanted = self.partials_wanted
+            if job.kind is JobKind.PARTIAL and wanted and not wanted(job.call_id, job.party):
+                self.stats.partials_skipped += 1  # no output would show it: not decoded
+                continue
             try:
                 self.pool.submit(job)
             except QueueFull as err:
@@ -379,7 +346,7 @@ class Pipeline:
         self._maybe_close(call)
 
     def _final(
-        self, call: _Call, job: AsrJob, text: str, result: AsrResult | None, now: float
+        self, call: CallState, job: AsrJob, text: str, result: AsrResult | None, now: float
     ) -> None:
         call.finalized.append(job.segment_id)
         call.partial_rev.pop(job.segment_id, None)

@@ -42,6 +42,7 @@ from typing import Any
 from records.events import Event
 
 from .events import RecordingEvent
+from .filters import Filter, any_wants_partials
 
 CLOSE_SLOW_CONSUMER = 4008  # websocket close code: the subscriber's queue overflowed
 DROPPABLE = frozenset({"transcript.partial", "call.stats"})
@@ -94,19 +95,6 @@ class Outgoing:
     @property
     def text(self) -> str:
         return self.data.decode()
-
-
-@dataclass(frozen=True, slots=True)
-class Filter:
-    """Which events a subscriber wants: ``None`` means all calls / all parties."""
-
-    calls: frozenset[str] | None = None
-    parties: frozenset[str] | None = None
-
-    def matches(self, call_id: str | None, party: str | None) -> bool:
-        if call_id is not None and self.calls is not None and call_id not in self.calls:
-            return False
-        return party is None or self.parties is None or party in self.parties
 
 
 def _nothing_unsent() -> int:
@@ -279,7 +267,7 @@ class Hub:
         if last + 1 < oldest:
             reason = f"events {last + 1}..{oldest - 1} are no longer held"
             return [self._resync(call_id, log, last, reason, left)]
-        missed = [m for m in log.events if m.seq > last and flt.matches(call_id, m.party)]
+        missed = [m for m in log.events if m.seq > last and flt.matches(call_id, m.party, m.type)]
         size = sum(m.size for m in missed)
         if len(missed) > left.events or size > left.bytes:
             reason = f"{len(missed)} events ({size} bytes) are more than one request may replay"
@@ -305,6 +293,11 @@ class Hub:
                       "reason": reason, "ended": log.ended if log else None})  # fmt: skip
         data = head[:-1].encode() + b', "finals": [' + b", ".join(reversed(finals)) + b"]}"
         return Outgoing(call_id, seq, "resync", None, data)
+
+    def wants_partials(self, call_id: str, party: str) -> bool:
+        """Whether a subscriber would get this stream's partials (any thread may ask)."""
+        return any_wants_partials([s.filter for s in list(self.subscribers.values())],
+                                   call_id, party)  # fmt: skip
 
     # -- publishing ------------------------------------------------------
     def publish(self, event: Publishable) -> list[Subscriber]:
@@ -370,7 +363,7 @@ class Hub:
         self.stats.published += 1
         overflowed = []
         for sub in self.subscribers.values():
-            if sub.filter is None or not sub.filter.matches(msg.call_id, msg.party):
+            if sub.filter is None or not sub.filter.matches(msg.call_id, msg.party, msg.type):
                 continue
             if sub.offer(msg):
                 self.stats.delivered += 1

@@ -6,7 +6,8 @@ returns a request record or raises :class:`RequestError` with a stable
 stays open).  Messages::
 
     {"type": "subscribe", "calls": ["id", ...], "parties": ["agent"],
-     "resume": {"call-id": last_seq}, "replay": true}     all keys optional
+     "resume": {"call-id": last_seq}, "replay": true,
+     "partials": false}                                    all keys optional
     {"type": "unsubscribe"}
     {"type": "recording.pause", "call_id": "id"}
     {"type": "recording.resume", "call_id": "id"}
@@ -25,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .hub import Filter
+from .filters import Filter
 
 MAX_IDS = 256  # call ids / parties in one subscribe
 MAX_DEPTH = 32  # nested arrays / objects in one message
@@ -145,7 +146,8 @@ def _subscribe(msg: dict[str, Any]) -> Subscribe:
         )
     ):
         raise RequestError("bad_field", "resume must map call ids to the last seq seen (int >= 0)")
-    replay = msg.get("replay", False)
-    if not isinstance(replay, bool):
-        raise RequestError("bad_field", "replay must be true or false")
-    return Subscribe(Filter(_ids(msg, "calls"), _ids(msg, "parties")), dict(resume), replay)
+    replay, partials = msg.get("replay", False), msg.get("partials", True)
+    if not isinstance(replay, bool) or not isinstance(partials, bool):
+        raise RequestError("bad_field", "replay and partials must be true or false")
+    flt = Filter(_ids(msg, "calls"), _ids(msg, "parties"), partials)
+    return Subscribe(flt, dict(resume), replay)

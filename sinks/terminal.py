@@ -32,6 +32,7 @@ class TextRenderer:
     def __init__(self, out: TextIO | None = None, live: bool | None = None) -> None:
         out = self.out = out or sys.stdout  # looked up now, not at import
         self.live = out.isatty() if live is None else live
+        self.wants_partials = self.live  # a file or pipe gets finals only
         self._lock = threading.Lock()
         self._partials: dict[str, str] = {}
 
@@ -66,6 +67,8 @@ class TextRenderer:
 
 class JsonlRenderer:
     """One JSON object per event per line, flushed as it happens."""
+
+    wants_partials = True
 
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
@@ -132,6 +135,7 @@ class QueuedRenderer:
         if capacity < 1:
             raise ValueError("capacity must be >= 1")
         self.renderer = renderer
+        self.wants_partials: bool = getattr(renderer, "wants_partials", True)
         self.capacity = capacity
         self.dropped = 0
         self._queue: deque[Event | None] = deque()

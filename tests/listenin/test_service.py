@@ -228,3 +228,35 @@ def test_each_event_is_serialised_once_for_the_hub_the_archive_and_the_terminal(
     lines = jsonl.read_text(encoding="utf-8").splitlines()
     paused = {k: v for k, v in got[3].items() if k != "seq"}
     assert lines == [events[2].to_json(), json.dumps(paused, ensure_ascii=False)]
+
+
+def test_partials_no_client_wants_are_not_decoded(engine):
+    """A finals-only client (``"partials": false``) gets finals; with no other output
+    wanting them, the pipeline decodes no partials at all."""
+    outputs = Outputs(ServerConfig(port=0, stats_interval_s=0))
+    outputs.start()
+    pipeline = Pipeline(engine, outputs.on_event, PipelineConfig(asr_workers=2))
+    pipeline.partials_wanted = outputs.wants_partials
+    got: list[dict] = []
+
+    async def client() -> None:
+        async with connect(outputs.server.url) as ws:
+            assert json.loads(await ws.recv())["type"] == "hello"
+            await ws.send(json.dumps({"type": "subscribe", "partials": False}))
+            await asyncio.sleep(0.2)  # the subscription is in before the call starts
+            loop = asyncio.get_running_loop()
+            feeding = loop.run_in_executor(
+                None, lambda: replay(pipeline, "c1", call2_start(SECONDS), realtime=False)
+            )
+            while not got or got[-1]["type"] != "call.ended":
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 120)))
+            await feeding
+
+    try:
+        asyncio.run(client())
+    finally:
+        pipeline.close()
+        outputs.close()
+    kinds = [e["type"] for e in got]
+    assert "transcript.final" in kinds and "transcript.partial" not in kinds
+    assert pipeline.stats.partials_skipped > 0 and pipeline.stats.partials == 0

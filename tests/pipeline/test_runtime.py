@@ -93,6 +93,18 @@ def test_partials_come_while_speaking(engine, call1):
         assert p.segment_id in finals and p.emitted_at <= finals[p.segment_id].emitted_at
 
 
+def test_partials_no_output_wants_are_not_decoded(engine, call1):
+    events = Events()
+    pipeline = Pipeline(engine, events)
+    asked = []
+    pipeline.partials_wanted = lambda call, party: asked.append((call, party)) or False
+    replay(pipeline, "c", [load_party("agent", call1["paths"]["agent"])], realtime=False)
+    pipeline.close()
+    assert not [e for e in events if isinstance(e, TranscriptPartial)]
+    assert len([e for e in events if isinstance(e, TranscriptFinal) and e.text]) >= 7
+    assert pipeline.stats.partials_skipped == len(asked) > 0 and set(asked) == {("c", "agent")}
+
+
 def test_bad_frames_are_counted_not_fatal(engine):
     events = Events()
     pipeline = Pipeline(engine, events)

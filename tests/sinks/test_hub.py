@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from sinks.hub import Filter, Hub, HubConfig
+from sinks.filters import Filter
+from sinks.hub import Hub, HubConfig
 
 
 def ev(call: str, kind: str, party: str | None = "agent", **extra) -> dict:
@@ -45,6 +46,22 @@ def test_filters_by_call_and_party_and_unsubscribed_get_nothing():
     assert [(m["call_id"], m["type"]) for m in texts(customers)] == [
         ("a", "transcript.final"), ("b", "call.ended")]  # fmt: skip
     assert not idle.queue
+
+
+def test_a_subscriber_can_decline_partials_and_the_hub_says_who_wants_them():
+    hub = Hub()
+    finals_only = hub.connect()
+    hub.subscribe(finals_only, Filter(partials=False))
+    assert not hub.wants_partials("a", "agent")
+    hub.publish(ev("a", "transcript.partial"))
+    hub.publish(ev("a", "transcript.final"))
+    assert [m["type"] for m in texts(finals_only)] == ["transcript.final"]
+    hub.subscribe(finals_only, Filter(), resume={"a": 0})  # a resume honours the filter too
+    assert [m["type"] for m in texts(finals_only)] == ["transcript.partial", "transcript.final"]
+    customers = hub.connect()
+    hub.subscribe(customers, Filter(parties=frozenset({"customer"})))
+    hub.subscribe(finals_only, Filter(partials=False))
+    assert hub.wants_partials("a", "customer") and not hub.wants_partials("a", "agent")
 
 
 def test_resume_sends_only_what_was_missed():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sinks.hub import Filter
+from sinks.filters import Filter
 from sinks.protocol import (
     Ping,
     RecordingControl,
@@ -22,9 +22,10 @@ def test_subscribe_defaults_to_everything():
 def test_subscribe_with_calls_parties_resume_and_replay():
     req = parse_request(
         '{"type": "subscribe", "calls": ["c1"], "parties": ["agent"],'
-        ' "resume": {"c1": 7}, "replay": true}'
+        ' "resume": {"c1": 7}, "replay": true, "partials": false}'
     )
-    assert req == Subscribe(Filter(frozenset({"c1"}), frozenset({"agent"})), {"c1": 7}, True)
+    flt = Filter(frozenset({"c1"}), frozenset({"agent"}), partials=False)
+    assert req == Subscribe(flt, {"c1": 7}, True)
 
 
 def test_other_requests():
@@ -49,6 +50,7 @@ def test_other_requests():
         ('{"type": "subscribe", "resume": {"c": -1}}', "bad_field"),
         ('{"type": "subscribe", "resume": {"c": true}}', "bad_field"),
         ('{"type": "subscribe", "replay": "yes"}', "bad_field"),
+        ('{"type": "subscribe", "partials": 0}', "bad_field"),
         ('{"type": "recording.pause"}', "bad_field"),
         ('{"type": "ping", "id": NaN}', "bad_json"),
         ('{"type": "ping", "id": [-Infinity]}', "bad_json"),
