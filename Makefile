@@ -24,6 +24,7 @@ bench: $(STAMP)  ## pipeline then device benchmarks; each ends with one JSON lin
 	$(BIN)/python -m bench.realtime --calls 4
 	$(BIN)/python -m bench.realtime --fixture call2 --calls 2
 	$(BIN)/python -m bench.softphone --calls 4
+	$(BIN)/python -m bench.capacity --steps 2,4,6,8,10,12
 	$(BIN)/python -m bench.bus
 	$(BIN)/python -m bench.fanout --subscribers 100
 	$(BIN)/python -m bench.diarize

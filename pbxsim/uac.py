@@ -76,6 +76,7 @@ class RawCaller:
         self.sock.bind(("127.0.0.1", 0))
         self.local = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self.next_hop = sip.uri_hostport(target)
+        self.media_t0: float | None = None  # time.monotonic() when RTP pacing began
 
     def run(
         self, legs: tuple[SimLeg, ...], start_s: float = 0.0, seconds: float | None = None
@@ -89,7 +90,7 @@ class RawCaller:
             deadline = time.monotonic() + 10.0
             while time.monotonic() < deadline and any(c.state == "calling" for c in calls):
                 self._poll(calls, 0.01)
-            t0 = time.monotonic()
+            t0 = self.media_t0 = time.monotonic()
             length = max((s.pcm.size for c in calls for s in c.streams), default=0) / RATE
             while time.monotonic() < t0 + length + 0.2 and any(
                 c.state == "answered" for c in calls
@@ -211,4 +212,5 @@ class RawCaller:
 
     def _result(self, c: _Leg) -> dict:
         result = leg_result(c.leg, c.t_invite, c.t_answer, c.status, c.reason)
-        return {**result, "packets": [s.sent for s in c.streams]}
+        # packet k of every stream left at media_t0 + k * 20 ms (monotonic: any process here)
+        return {**result, "packets": [s.sent for s in c.streams], "media_t0": self.media_t0}
