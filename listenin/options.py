@@ -63,6 +63,15 @@ def asr_options(p: argparse.ArgumentParser) -> None:
         "(default: int8 on cpu, float16 on cuda)",
     )
     g.add_argument(
+        "--partial-interval-ms",
+        type=int,
+        default=500,
+        metavar="MS",
+        help="decode a speaker's open sentence this often for partials (each re-decodes the "
+        "whole sentence so far: 1000 halves the ASR's work; 0: finals only). Streams no "
+        "output wants partials of are never decoded early",
+    )
+    g.add_argument(
         "--first-speaker",
         choices=("agent", "customer"),
         help="mixed (one-stream) calls: who speaks first, to label diarized speakers "
@@ -74,6 +83,8 @@ def check_asr(args: argparse.Namespace) -> None:
     """Refuse speech options that cannot work, before anything starts."""
     if args.workers < 1:
         raise CliError("--workers must be >= 1")
+    if args.partial_interval_ms != 0 and not 100 <= args.partial_interval_ms <= 10_000:
+        raise CliError("--partial-interval-ms must be 0 (no partials) or 100..10000")
     from pipeline.asr import probe_device
 
     try:  # resolved once here (auto logs its choice); the engine gets the result
@@ -99,10 +110,13 @@ def pipeline_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from pipeline.diarize import DiarizeConfig
     from pipeline.party import StreamConfig
     from pipeline.runtime import PipelineConfig
+    from pipeline.utterance import StreamingConfig
 
     first = getattr(args, "first_speaker", None)
     roles = (first, "customer" if first == "agent" else "agent") if first else ()
-    stream = StreamConfig(diarize=DiarizeConfig(roles=roles))
+    interval = getattr(args, "partial_interval_ms", 500)
+    streaming = StreamingConfig(partials=interval > 0, partial_interval_ms=interval or 500)
+    stream = StreamConfig(streaming=streaming, diarize=DiarizeConfig(roles=roles))
     return PipelineConfig(stream, asr_workers=args.workers)
 
 

@@ -92,6 +92,7 @@ class _Slot:
     legs: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # leg: session
     offsets: dict[str, int] = field(default_factory=dict)  # session: frames to move by
     dropped: int = 0  # frames the process dropped (its own report)
+    dropped_before: int = 0  # ... and what its earlier runs dropped, before restarts
     started_at: float = 0.0
     restarts: int = 0
     address: str | None = None
@@ -113,6 +114,7 @@ class DevicePool:
         self._outbox: queue.SimpleQueue[AudioFrame | DeviceEvent] = queue.SimpleQueue()
         self._frames_in = 0
         self._frames_out = 0
+        self._dropped = 0  # frames this pool's outbox refused
         self._lock = threading.Lock()  # the origins and session counts below
         self._origins: dict[str, int] = {}  # session: the first origin_ns reported
         self._sessions: Counter[str] = Counter()  # session: legs open in all processes
@@ -289,7 +291,7 @@ class DevicePool:
             if isinstance(msg, tuple):
                 if msg[0] == "dropped":
                     slot.dropped = msg[1]
-                    self.stats.dropped_frames = sum(s.dropped for s in self._slots)
+                    self._count_drops()
                 continue
             for item in msg:
                 self._take(slot, item)
@@ -300,7 +302,8 @@ class DevicePool:
             if moved:
                 item = replace(item, start=item.start + moved * item.sample_rate * FRAME_MS // 1000)
             if self._frames_in - self._frames_out >= self.frame_queue:
-                self.stats.dropped_frames += 1  # policy: drop_newest_frame
+                self._dropped += 1  # policy: drop_newest_frame
+                self._count_drops()
                 return
             self._frames_in += 1
         elif isinstance(item, ClockOrigin):
@@ -322,6 +325,11 @@ class DevicePool:
         elif isinstance(item, LegRejected):
             self.stats.rejected += 1
         self._outbox.put(item)
+
+    def _count_drops(self) -> None:
+        """The pool's own drops and each process's last report (restarts keep theirs)."""
+        self.stats.dropped_frames = self._dropped + sum(s.dropped + s.dropped_before
+                                                        for s in self._slots)  # fmt: skip
 
     def _leg_gone(self, slot: _Slot, leg: str) -> None:
         known = slot.legs.pop(leg, None)
@@ -348,6 +356,8 @@ class DevicePool:
             self._leg_gone(slot, leg)
             self._outbox.put(LegEnded(leg, session, labels, reason, lost=True))
         slot.offsets.clear()
+        slot.dropped_before += slot.dropped
+        slot.dropped = 0
         if slot.conn is not None:
             slot.conn.close()
             slot.conn = None
