@@ -15,8 +15,10 @@ latency calls get (p95 <= 1.5 s is well inside the gate's default 3 s lag anyway
 
 Each step: one simulator (``pbxsim --form per-party``) places N calls at once, each two
 SIP INVITEs (one per party), playing ``--seconds`` of call2's recorded speech from
-``--start-s`` in lockstep (every call's utterances end at the same instant: a worst
-case for the ASR queue); the step ends when every answered call's ``call.ended`` is out.
+``--start-s``, one simulator per call started ``--stagger-s`` (0.37 s) after the last,
+as independent calls would (``--stagger-s 0``: one simulator, all calls in lockstep,
+every utterance ending at the same instant: a worst case for the ASR queue); the step
+ends when every answered call's ``call.ended`` is out.
 The ramp stops after a step whose final p95 > 1.5 s, that dropped a frame or refused a
 final, or whose SIP calls were not all answered.
 
@@ -51,7 +53,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -59,85 +60,10 @@ import threading
 import time
 from pathlib import Path
 
+from .procstat import RssPeak, cpu_by_kind, processes, rss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 P50_MAX_S, P95_MAX_S = 0.8, 1.5
-TICK, PAGE = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
-
-
-# -- the host's processes, from /proc ----------------------------------------------------
-def _stat(pid: int) -> tuple[int, float, int] | None:
-    """(parent pid, CPU seconds, RSS bytes), None when it is gone."""
-    try:
-        rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(rest[1]), (int(rest[11]) + int(rest[12])) / TICK, int(rest[21]) * PAGE
-
-
-def _kind(pid: int) -> str | None:
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return None
-    if b"spawn_main" in b" ".join(argv):  # a device process, not multiprocessing's tracker
-        return "device"
-    return "front" if b"kamailio" in argv[0] else None
-
-
-def processes() -> dict[int, tuple[str, float, int]]:
-    """pid -> (kind, CPU s, RSS bytes) for this process ("host") and its descendants that
-    are device processes or the front (kamailio and its forks); not the simulator."""
-    stats = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and (s := _stat(int(entry.name))) is not None:
-            stats[int(entry.name)] = s
-    me = os.getpid()
-    out, todo = {}, [me]
-    while todo:
-        pid = todo.pop()
-        kind = "host" if pid == me else _kind(pid)
-        if kind is not None and pid in stats:
-            out[pid] = (kind, stats[pid][1], stats[pid][2])
-        todo += [p for p, s in stats.items() if s[0] == pid]
-    return out
-
-
-def cpu_by_kind(before: dict, after: dict) -> dict[str, float]:
-    """CPU seconds each kind used between two :func:`processes` snapshots (a process
-    started in between counts from zero)."""
-    used: dict[str, float] = {"host": 0.0, "device": 0.0, "front": 0.0}
-    for pid, (kind, cpu, _) in after.items():
-        used[kind] += cpu - (before[pid][1] if pid in before else 0.0)
-    return used
-
-
-def rss_mb(snapshot: dict) -> float:
-    """RSS of the host and its device processes (the front apart)."""
-    return sum(rss for kind, _, rss in snapshot.values() if kind != "front") / 2**20
-
-
-class RssPeak:
-    """The peak :func:`rss_mb` of the processes in ``snapshot``, read each second on a
-    thread until :meth:`stop` (only their /proc/PID/stat: the host's CPU stays the host's)."""
-
-    def __init__(self, snapshot: dict) -> None:
-        self.pids = {pid: kind for pid, (kind, _, _) in snapshot.items() if kind != "front"}
-        self.peak = rss_mb(snapshot)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss", daemon=True)
-        self._thread.start()
-
-    def _read(self) -> float:
-        return sum(s[2] for pid in self.pids if (s := _stat(pid)) is not None) / 2**20
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            self.peak = max(self.peak, self._read())
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return round(max(self.peak, self._read()), 1)
 
 
 # -- what the host emits -----------------------------------------------------------------
@@ -238,18 +164,24 @@ def run_step(n: int, seconds: float, prefix: str, host: tuple, args: argparse.Na
     dropped0, refused0 = counters(job, pipeline)
     before = processes()
     rss, wall0 = RssPeak(before), time.monotonic()
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "pbxsim", f"sip:listenin@{address}", "--fixture", "call2",
-         "--form", "per-party", "--sessions", str(n), "--start-s", str(args.start_s),
-         "--seconds", str(seconds), "--session-prefix", prefix],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        out, _ = sim.communicate(timeout=seconds + 60)
-    finally:
-        if sim.poll() is None:
-            sim.kill()
-            sim.wait()
+    sims = []  # one simulator per call, each --stagger-s after the last (0: all at once)
+    for k in range(1 if args.stagger_s == 0 else n):
+        sims.append(subprocess.Popen(
+            [sys.executable, "-m", "pbxsim", f"sip:listenin@{address}", "--fixture", "call2",
+             "--form", "per-party", "--sessions", str(n if args.stagger_s == 0 else 1),
+             "--start-s", str(args.start_s), "--seconds", str(seconds), "--session-prefix",
+             prefix if args.stagger_s == 0 else f"{prefix}c{k}"],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        ))  # fmt: skip
+        time.sleep(args.stagger_s)
+    out = ""
+    for sim in sims:
+        try:
+            out += sim.communicate(timeout=seconds + 60)[0]
+        finally:
+            if sim.poll() is None:
+                sim.kill()
+                sim.wait()
     legs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     calls = {leg["session_id"] for leg in legs if leg["answered"]}
     if not watch.wait_ended(calls, seconds + 30):
@@ -260,8 +192,10 @@ def run_step(n: int, seconds: float, prefix: str, host: tuple, args: argparse.Na
     time.sleep(1.5)  # the device processes report their drops each second
     dropped1, refused1 = counters(job, pipeline)
     latencies, played = [], 0
-    media_t0 = next((leg["media_t0"] for leg in legs if leg.get("media_t0")), None)
     for call in sorted(calls):
+        starts = [leg["media_t0"] for leg in legs
+                  if leg["session_id"] == call and leg.get("media_t0")]  # fmt: skip
+        media_t0 = min(starts) if starts else None
         if media_t0 is None or call not in watch.origin:
             continue
         # no platform adapter names the roles: a party is the simulator's party id,
@@ -370,6 +304,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", default="2,4,6,8,10,12", help="calls per step (2 SIP calls each)")
     p.add_argument("--seconds", type=float, default=40.0, help="seconds of speech per call")
+    p.add_argument(
+        "--stagger-s",
+        type=float,
+        default=0.37,
+        help="start of each call after the last (0: all in lockstep)",
+    )
     p.add_argument("--start-s", type=float, default=18.0,
                    help="where in call2 to start (18: both parties speak)")  # fmt: skip
     p.add_argument("--max-calls", type=int,
