@@ -1,5 +1,5 @@
 """Command-line interface: ``listenin run | demo | transcribe | models | supervise | groups |
-gateway``.
+gateway | front``.
 
 Parses flags and environment only here, at the edge (the shared options live in
 :mod:`listenin.options`), and turns every expected failure (missing file,
@@ -19,6 +19,7 @@ from models import ModelError, available
 from records.kinds import MIXED_LABEL, StreamKind
 
 from . import __version__
+from .front_cli import add_front_command
 from .gateway_cli import add_gateway_command
 from .options import (
     FORMATS,
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     asr_options(d)
     parser.set_defaults(platform_commands=add_platform_commands(sub))  # supervise, groups
     parser.set_defaults(gateway_command=add_gateway_command(sub))
+    parser.set_defaults(front_command=add_front_command(sub))
     for p in (t, m, r, d):
         verbosity(p)
     return parser
@@ -185,7 +187,7 @@ def print_front_config(args: argparse.Namespace, config) -> int:  # type: ignore
     comment: run each device with ``--front none --bind 127.0.0.1 --sip-port PORT
     --front-source 127.0.0.1:SIP_PORT+1`` on the ports the list names."""
     from softphone.config import ConfigError
-    from softphone.front import DEVICES_LIST, front_config, render_config, render_devices
+    from softphone.front import DEVICES_LIST, front_config, render_config, render_destinations
     from softphone.pool import split_calls
 
     from .serve import host_calls
@@ -195,7 +197,7 @@ def print_front_config(args: argparse.Namespace, config) -> int:  # type: ignore
         processes = len(split_calls(host_calls(args, config)))
         ports = tuple(range(port + 2, port + 2 + processes))
         front = front_config(config, ports, port + 1, **front_rules(args))
-        listing = "".join(f"# {line}\n" for line in render_devices(front).splitlines())
+        listing = "".join(f"# {line}\n" for line in render_destinations(front).splitlines())
         print(f"{render_config(front)}\n# {DEVICES_LIST} (without the '# '):\n{listing}", end="")
     except ConfigError as err:
         raise CliError(str(err)) from err
@@ -265,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 "run": cmd_run}  # fmt: skip
     commands.update(args.platform_commands)
     commands.update(args.gateway_command)
+    commands.update(args.front_command)
     if args.command is None:
         parser.print_help()
         return 2

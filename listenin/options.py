@@ -211,8 +211,9 @@ def device_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--front-source",
         metavar="IP:PORT",
-        help="with --front none behind your own kamailio: the address it sends from; "
-        "its X-Listenin-Source header is believed",
+        help="the SIP front this node sits behind (`listenin front`, or with --front none "
+        "your own kamailio): the address it sends from; its X-Listenin-Source header (the "
+        "original peer, judged by --trust) is believed, and listenin's own front trusts it",
     )
     g.add_argument(
         "--max-asr-lag-ms",

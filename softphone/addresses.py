@@ -61,3 +61,16 @@ def check_trusted(entry: str) -> None:
         raise ValueError(f"malformed port in {entry!r}")
     if port is not None and not 0 < port <= 65535:
         raise ValueError(f"port {port} out of range")
+
+
+def hostport(entry: str) -> str:
+    """``"10.0.0.5:5070"`` / ``"[::1]:5070"`` spelled as a SIP URI's host part; ValueError
+    unless ``entry`` is an IP address with a port."""
+    host, port = split_source(entry)
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is None or port is None or not 0 < port <= 65535:
+        raise ValueError(f"{entry!r} must be IP:PORT ([IPv6]:PORT)")
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"

@@ -9,6 +9,8 @@ the last :data:`LOG_LINES` are kept for the error message when it fails
 (policy ``drop_oldest_line``).  :meth:`KamailioFront.stop` ends the group; where
 ``setpriv`` exists kamailio also gets SIGTERM when the thread that started it
 dies (start it from the main thread), so a crashed device leaves no front behind.
+A cluster front (nodes as destinations) also opens kamailio's ``ctl`` socket in
+that folder, so :meth:`KamailioFront.reload` can hand it a new node list.
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ import tempfile
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
-from .front import DEVICES_LIST, FrontConfig, render_config, render_devices
+from .front import DEVICES_LIST, FrontConfig, render_config, render_destinations
 
 log = logging.getLogger(__name__)
 _kamailio_log = logging.getLogger("kamailio")
 LOG_LINES = 40
 DEVICES_FILE = "devices.list"  # the dispatcher list, beside kamailio.cfg
+CONTROL_FILE = "ctl"  # a cluster front's ctl socket (kamcmd), beside kamailio.cfg
 
 
 class FrontError(RuntimeError):
@@ -40,6 +44,11 @@ class FrontError(RuntimeError):
 
 def kamailio_binary() -> str | None:
     return shutil.which("kamailio")
+
+
+def kamcmd_binary() -> str | None:
+    """kamailio's RPC client, for a cluster front's ``dispatcher.reload``."""
+    return shutil.which("kamcmd") or shutil.which("kamcmd", path="/usr/sbin:/sbin")
 
 
 def check_config(text: str, binary: str = "kamailio", devices: str | None = None) -> str | None:
@@ -103,8 +112,9 @@ class KamailioFront:
     def start(self, timeout_s: float = 15.0) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="listenin-front-")
         folder = Path(self._folder.name)
-        text = render_config(self.config, str(folder / DEVICES_FILE))
-        complaint = _check(folder, text, self.binary, render_devices(self.config))
+        control = str(folder / CONTROL_FILE) if self.config.cluster else None
+        text = render_config(self.config, str(folder / DEVICES_FILE), control)
+        complaint = _check(folder, text, self.binary, render_destinations(self.config))
         if complaint is not None:
             self.stop()
             raise FrontError(f"kamailio refused the front's config:\n{complaint}")
@@ -125,10 +135,40 @@ class KamailioFront:
             if not self.alive():
                 self._fail("kamailio exited while starting")
             if options_probe(self.config.public_address, self.config.udp_port, 0.3):
-                log.info("SIP front (kamailio) on %s, devices behind it: %s",
-                         self.config.public, " ".join(self.config.devices))  # fmt: skip
+                what = "nodes" if self.config.cluster else "devices"
+                log.info("SIP front (kamailio) on %s, %s behind it: %s",
+                         self.config.public, what, " ".join(self.config.uris))  # fmt: skip
                 return
         self._fail(f"the front did not answer OPTIONS on {self.config.public} in {timeout_s:g} s")
+
+    def reload(
+        self, destinations: tuple[str, ...], draining: tuple[str, ...] = (), timeout_s: float = 10
+    ) -> None:
+        """A cluster front's new node list, taken without a restart: the dispatcher list
+        is rewritten and kamailio told to reload it (``kamcmd dispatcher.reload``); calls
+        go on, on the nodes kept and the ``draining`` ones (which take no new calls).
+        ConfigError for a bad list, FrontError when kamailio does not take it (also
+        "Ongoing reload": kamailio takes at most one a second; try again)."""
+        config = replace(self.config, destinations=destinations, draining=draining)
+        kamcmd = kamcmd_binary()
+        if not config.cluster or self._folder is None or kamcmd is None:
+            raise FrontError("only a started cluster front with kamcmd installed reloads")
+        folder = Path(self._folder.name)
+        staged = folder / (DEVICES_FILE + ".new")
+        staged.write_text(render_destinations(config))
+        os.replace(staged, folder / DEVICES_FILE)
+        control = f"unix:{folder / CONTROL_FILE}"
+        try:
+            done = subprocess.run([kamcmd, "-s", control, "dispatcher.reload"],
+                                  capture_output=True, text=True, timeout=timeout_s)  # fmt: skip
+        except subprocess.TimeoutExpired as err:
+            raise FrontError(f"kamcmd dispatcher.reload took over {timeout_s:g} s") from err
+        said = (done.stdout + done.stderr).strip()
+        if done.returncode != 0 or said.lower().startswith("error"):  # kamcmd exits 0 on these
+            raise FrontError(f"kamailio did not reload the node list: {said}")
+        self.config = config
+        log.info("SIP front: nodes now %s, draining %s", " ".join(destinations) or "none",
+                 " ".join(draining) or "none")  # fmt: skip
 
     def _fail(self, what: str) -> None:
         self.stop()

@@ -27,11 +27,13 @@ from softphone.config import (
     TransportConfig,
 )
 from softphone.front import (
+    CLUSTER_MESSAGE_BYTES,
     FrontConfig,
     behind_front,
+    cluster_config,
     front_config,
     render_config,
-    render_devices,
+    render_destinations,
     trust_test,
 )
 from softphone.kamailio import check_config
@@ -44,7 +46,7 @@ needs_kamailio = pytest.mark.skipif(
 )
 
 EXAMPLE = FrontConfig(
-    "192.0.2.10", 5060, (40001, 40003), 40002, tcp_port=5061,
+    "192.0.2.10", 5060, ("127.0.0.1:40001", "127.0.0.1:40003"), 40002, tcp_port=5061,
     trusted=("127.0.0.1", "10.0.0.0/8", "192.0.2.7:5060", "::1", "pbx.example.com"),
     flood_reply=True,
 )  # fmt: skip
@@ -89,7 +91,7 @@ modparam("dispatcher", "ds_ping_from", "sip:front@127.0.0.1")
 
 request_route {
     # the devices' own requests (their BYEs) go out along the dialog's route
-    if ($si == "127.0.0.1" && ($sp == 40001 || $sp == 40003)) { route(FROM_DEVICE); exit; }
+    if (ds_is_from_list("1", "2")) { route(FROM_DEVICE); exit; }
     # the rules, in order: nothing refused here reaches a device
     if (!sanity_check()) { exit; }
     if (is_method("ACK") && $ml > 3900) { exit; }
@@ -112,9 +114,7 @@ request_route {
         if (!loose_route() && is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
         # the device's Contact names the front when it registers: its alias names the device
         if ($ru =~ ";alias=") { handle_ruri_alias(); }
-        if (!($nh(d) == "127.0.0.1" && ($nh(p) == 40001 || $nh(p) == 40003))) {
-            sl_send_reply("404", "Not Here"); exit;
-        }
+        if (!ds_is_from_list("1", "2", "$nh(u)")) { sl_send_reply("404", "Not Here"); exit; }
         route(TO_DEVICE);
     }
     if (!is_method("INVITE|OPTIONS")) { sl_send_reply("405", "Method Not Allowed"); exit; }
@@ -180,9 +180,7 @@ failure_route[NEXT_DEVICE] {
 }
 
 onreply_route {
-    if (is_method("INVITE") && ($si == "127.0.0.1" && ($sp == 40001 || $sp == 40003))) {
-        add_contact_alias();
-    }
+    if (is_method("INVITE") && ds_is_from_list("1", "2")) { add_contact_alias(); }
 }
 
 route[FROM_DEVICE] {
@@ -215,23 +213,25 @@ def test_trusted_entries_become_source_conditions():
     "config",
     [
         EXAMPLE,
-        FrontConfig("127.0.0.1", 5070, (40001,), 40002),
-        FrontConfig("::1", 5070, (40001,), 40002, trusted=()),
-        FrontConfig("127.0.0.1", 5070, (40001,), 40002, max_audio_lines=1, invite_window_ms=1000),
+        FrontConfig("127.0.0.1", 5070, ("127.0.0.1:40001",), 40002),
+        FrontConfig("::1", 5070, ("127.0.0.1:40001",), 40002, trusted=()),
+        FrontConfig(
+            "127.0.0.1", 5070, ("127.0.0.1:40001",), 40002, max_audio_lines=1, invite_window_ms=1000
+        ),
     ],
     ids=["example", "default", "ipv6-nobody-trusted", "one-stream"],
 )
 def test_kamailio_accepts_the_rendered_config(config):
-    assert check_config(render_config(config), devices=render_devices(config)) is None
+    assert check_config(render_config(config), devices=render_destinations(config)) is None
 
 
 def test_a_config_kamailio_would_refuse_is_refused_first():
     with pytest.raises(ConfigError, match="IP address"):
-        FrontConfig("pbx.example.com", 5060, (40001,), 40002)
+        FrontConfig("pbx.example.com", 5060, ("127.0.0.1:40001",), 40002)
     with pytest.raises(ConfigError, match="max_audio_lines"):
-        FrontConfig("127.0.0.1", 5060, (40001,), 40002, max_audio_lines=9)
+        FrontConfig("127.0.0.1", 5060, ("127.0.0.1:40001",), 40002, max_audio_lines=9)
     with pytest.raises(ConfigError, match="invite_window_ms"):
-        FrontConfig("127.0.0.1", 5060, (40001,), 40002, invite_window_ms=300)
+        FrontConfig("127.0.0.1", 5060, ("127.0.0.1:40001",), 40002, invite_window_ms=300)
 
 
 def test_the_front_and_the_device_are_derived_from_one_device_config():
@@ -241,10 +241,10 @@ def test_the_front_and_the_device_are_derived_from_one_device_config():
         admission=AdmissionConfig(trusted=("203.0.113.0/24",), max_streams=2),
     )
     front = front_config(config, (41000,), 41001)
-    assert (front.public, front.tcp_port, front.device_ports, front.internal) == (
+    assert (front.public, front.tcp_port, front.destinations, front.internal) == (
         "192.0.2.10:5060",
         5061,
-        (41000,),
+        ("127.0.0.1:41000",),
         "127.0.0.1:41001",
     )
     assert front.trusted == ("203.0.113.0/24", "10.0.0.9:5080")  # the registrar too
@@ -264,6 +264,77 @@ def test_the_front_and_the_device_are_derived_from_one_device_config():
     assert behind_front(unregistered, 41001).account.contact is None
     nat = replace(config, transport=replace(config.transport, rtp_address="198.51.100.4"))
     assert behind_front(nat, 41001).transport.rtp_address == "198.51.100.4"
+
+
+CLUSTER = cluster_config(
+    "192.0.2.1", 5060, ("10.0.0.5:5070", "[2001:db8::5]:5070"), trusted=("198.51.100.0/24",),
+    draining=("10.0.0.4:5070",),
+)  # fmt: skip
+
+
+def test_a_cluster_front_dispatches_to_nodes_from_its_public_socket():
+    text = render_config(CLUSTER, control="/run/listenin/ctl")
+    assert "listen=udp:192.0.2.1:5060\nmpath" in text  # no loopback socket to devices
+    assert "force_send_socket" not in text and "route(BUDGET)" not in text
+    assert 'modparam("ctl", "binrpc", "unix:/run/listenin/ctl")' in text  # for kamcmd reload
+    # the legs of one supervised call hash to one node; dead ones are skipped
+    assert 'modparam("dispatcher", "hash_pvar", "$var(call)")' in text
+    assert "$(hdr(p-rc-api-monitoring-ids){param.value,session-id})" in text
+    assert 'if (!ds_select_domain("1", "7"))' in text  # the request URI names the node
+    assert 'else if (!t_check_status("486|503")) { exit; }' in text
+    assert "if (!ds_next_domain()) { exit; }" in text
+    assert "add_contact_alias" not in text and "handle_ruri_alias" not in text
+    # the nodes in any set, draining ones (set 2) too, still get and send in-dialog requests
+    assert 'if (ds_is_from_list("-1", "2")) { route(FROM_NODE); exit; }' in text
+    assert 'if (!ds_is_from_list("-1", "2", "$nh(u)")) { sl_send_reply("404"' in text
+    assert f"$ml > {CLUSTER_MESSAGE_BYTES})" in text  # room for what it adds before the node
+    assert render_destinations(CLUSTER).splitlines()[1:] == [
+        "1 sip:10.0.0.5:5070 0 0 duid=node0",
+        "1 sip:[2001:db8::5]:5070 0 0 duid=node1",
+        "2 sip:10.0.0.4:5070 0 0 duid=draining0",  # no new calls: only set 1 is selected
+    ]
+
+
+def test_a_node_behind_a_cluster_front_trusts_it_and_keeps_its_source_header():
+    config = DeviceConfig(
+        transport=TransportConfig("10.0.0.5", 5070),
+        admission=AdmissionConfig(trusted=("198.51.100.0/24",), front_source="10.0.0.1:5060"),
+    )
+    front = front_config(config, (41000,), 41001)
+    assert front.trusted == ("198.51.100.0/24", "10.0.0.1:5060")
+    assert front.upstream == "10.0.0.1:5060"
+    text = render_config(front)
+    kept = (
+        '    if (!((is_in_subnet("$si", "10.0.0.1/32") && $sp == 5060) && '
+        'is_present_hf("X-Listenin-Source"))) {\n        remove_hf("X-Listenin-Source");\n'
+    )
+    assert kept in text
+    assert behind_front(config, 41001).admission.front_source == "127.0.0.1:41001"
+    assert "is_present_hf" not in render_config(EXAMPLE)  # no upstream: always replaced
+
+
+@needs_kamailio
+@pytest.mark.parametrize("control", [None, "/run/listenin/ctl"])
+def test_kamailio_accepts_a_cluster_front(control):
+    empty = replace(CLUSTER, destinations=(), draining=())  # a nodes file may name none yet
+    for config in (CLUSTER, empty):
+        text = render_config(config, control=control)
+        assert check_config(text, devices=render_destinations(config)) is None
+
+
+def test_front_destinations_are_ip_port():
+    with pytest.raises(ConfigError, match="IP:PORT"):
+        cluster_config("127.0.0.1", 5060, ("10.0.0.5",))
+    with pytest.raises(ConfigError, match="front destination 'node1:5070'"):
+        cluster_config("127.0.0.1", 5060, ("node1:5070",))
+    with pytest.raises(ConfigError, match="distinct"):
+        cluster_config("127.0.0.1", 5060, ("10.0.0.5:5070", "10.0.0.5:5070"))
+    with pytest.raises(ConfigError, match="distinct"):
+        cluster_config("127.0.0.1", 5060, ("10.0.0.5:5070",), draining=("10.0.0.5:5070",))
+    with pytest.raises(ConfigError, match="device ports"):
+        FrontConfig("127.0.0.1", 5060, (), 40002)
+    with pytest.raises(ConfigError, match="only a cluster front drains"):
+        FrontConfig("127.0.0.1", 5060, ("127.0.0.1:40001",), 40002, draining=("10.0.0.5:5070",))
 
 
 # -- a real 'listenin run' behind its front -------------------------------------------
