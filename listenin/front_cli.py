@@ -40,8 +40,9 @@ def add_front_command(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]
         "front",
         help="one SIP front (kamailio) dispatching calls across several `listenin run` nodes",
         description="Run kamailio on --bind/--sip-port with the SIP front's rules and send "
-        "each new call to the next live node (round robin; the next node on 486, 503 or no "
-        "answer). Start each node with --front-source BIND:SIP_PORT of this front.",
+        "each new call to the live node its session id hashes to (so the per-party INVITEs "
+        "of one call meet on one node), the next one on 486, 503 or no answer. Start each "
+        "node with --front-source BIND:SIP_PORT of this front.",
     )
     f.add_argument("--bind", default="127.0.0.1", help="IP address for SIP")
     f.add_argument("--sip-port", type=int, default=5060, help="UDP port (default 5060)")
