@@ -238,7 +238,8 @@ def start_host(args: argparse.Namespace, scratch):  # type: ignore[no-untyped-de
 
     run = build_parser().parse_args(
         ["run", "--sip-port", str(free_udp_port()), "--rtp-port", "0", "--front", "kamailio",
-         "--no-server", "--format", "jsonl", "--max-calls", str(args.max_calls),
+         "--no-server", "--format", "text" if args.finals_only else "jsonl",
+         "--max-calls", str(args.max_calls),
          "--max-queued-finals", "0", "--max-asr-lag-ms", "0", "--model", args.model]
     )  # fmt: skip
     check_common(run)
@@ -298,6 +299,7 @@ def ramp(args: argparse.Namespace) -> dict:
         "start_s": args.start_s,
         "host_max_sip_calls": args.max_calls,
         "model": args.model,
+        "partials": not args.finals_only,
         "fixture": "call2",
         "machine": machine(),
     }
@@ -319,6 +321,9 @@ def main() -> None:
                    help="SIP calls the host takes, for listenin run (default: the largest "
                    "step's, at least 8 so the device runs as a pool of processes)")  # fmt: skip
     p.add_argument("--model", default="tiny.en")
+    p.add_argument("--finals-only", action="store_true",
+                   help="text output into the scratch file (not a tty): no output wants "
+                   "partials, so none are decoded (a finals-only consumer's host)")  # fmt: skip
     p.add_argument("--warmup-s", type=float, default=8.0,
                    help="one call of this long before the ramp, not counted (0: none)")  # fmt: skip
     args = p.parse_args()
