@@ -72,7 +72,7 @@ class FrontConfig:
     # audio lines offered to one device per window (an INVITE costs 1, or max_audio_lines
     # when it has more than one); beyond, the next device or 503: each line's RTP and RTCP
     # sockets hold 2 of PJSIP's 64 slots until ~500 ms after the call ends
-    lines_per_window: int = 6
+    lines_per_window: int = 4
     invite_window_ms: int = 250
     children: int = 2  # UDP worker processes
     modules_dir: str = KAMAILIO_MODULES

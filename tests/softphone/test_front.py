@@ -148,7 +148,7 @@ route[BUDGET] {
             if ($var(n) == 0) { $sht(invites=>$var(key)) = 1; $var(n) = 1; }
             $var(i) = $var(i) + 1;
         }
-        if ($var(n) <= 6) { return 1; }
+        if ($var(n) <= 4) { return 1; }
         if (!ds_next_dst()) { return -1; }
     }
 }
