@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -77,17 +80,23 @@ class Kamailio:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             ["kamailio", "-f", str(self.cfg), "-DD", "-E", "-n", "1", "-w", str(self.cfg.parent)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
 
     def stop(self) -> None:
+        """TERM to kamailio's process group (its forked workers too), KILL if it lingers:
+        killing only the main process would leave the workers behind."""
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:  # kamailio ignores TERM while it starts up
-                self.proc.kill()
-                self.proc.wait(5)
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, sig)
+                try:
+                    self.proc.wait(5)
+                    break
+                except subprocess.TimeoutExpired:  # kamailio ignores TERM while it starts up
+                    continue
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)  # workers that outlived the main one
             self.proc = None
 
 
