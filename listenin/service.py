@@ -59,6 +59,8 @@ class Outputs:
             if server is not None
             else None
         )  # fmt: skip
+        if self.server is not None:
+            self.server.recording = self.archive is not None  # the console's pause button
         self._listeners: list[Callable[[Event], None]] = []
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:

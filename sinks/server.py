@@ -87,6 +87,7 @@ class EventServer:
         self.stats = ServerStats()
         self.stats_book = stats_book
         self.on_control = on_control
+        self.recording = on_control is not None  # pause/resume can reach an archive (hello)
         self.port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
@@ -265,7 +266,8 @@ class EventServer:
         self._conns[sub.id] = ws
         self.stats.connections += 1
         calls = {c: self.hub.last_seq(c) for c in self.hub.active_calls()}
-        self._reply(sub, {"type": "hello", "server": "listenin", "calls": calls})
+        hello = {"type": "hello", "server": "listenin", "calls": calls}
+        self._reply(sub, {**hello, "recording": self.recording})
         writer = asyncio.create_task(self._writer(ws, sub, wake))
         pinger = asyncio.create_task(self._keepalive(ws, sub))
         try:

@@ -1,14 +1,25 @@
-// listenin live console: one card per call, one column per party.
+// listenin live console: a list of every call on the left, the chosen call on the right,
+// its parties interleaved in time (or one column per party: the "view" menu).
 // Connects to /ws on the same host (token from ?token= or #token= in the page URL),
 // subscribes with replay, resumes from the last seq of each call after a reconnect.
 "use strict";
 
-const calls = new Map(); // call_id -> {el, parties: Map, lastSeq, startedAt, clockAt, ended, paused}
+const MAX_ENDED = 100; // ended calls kept in the list (oldest removed first)
+const CLOSE_WORDS = {
+  1000: "closed", 1001: "the server is restarting", 1006: "connection lost",
+  1008: "refused by the server", 1009: "a message was too big", 1011: "server error",
+  4008: "this console fell behind and the server dropped it",
+};
+const calls = new Map(); // call_id -> the current call with that id
+const ended = []; // ended calls, oldest first
+const tbody = document.querySelector("#list tbody");
 const main = document.getElementById("calls");
 const statusEl = document.getElementById("status");
 const countEl = document.getElementById("count");
 let socket = null;
 let retryMs = 500;
+let recording = false; // the server can pause/resume an archive (hello)
+let selected = null;
 
 function token() {
   const q = new URLSearchParams(location.search).get("token");
@@ -31,36 +42,61 @@ function setStatus(state, text) {
 function updateCount() {
   const live = [...calls.values()].filter((c) => !c.ended).length;
   countEl.textContent = live + (live === 1 ? " active call" : " active calls");
-  document.getElementById("empty").hidden = main.querySelector("[data-call-id]") !== null;
+  document.getElementById("empty").hidden = tbody.childElementCount > 0;
+  document.getElementById("pick").hidden = selected !== null || tbody.childElementCount === 0;
 }
 
-function callCard(id) {
-  let call = calls.get(id);
-  if (call) return call;
+function select(call) {
+  if (selected) { selected.el.removeAttribute("data-selected"); selected.row.removeAttribute("aria-selected"); }
+  selected = call;
+  call.el.dataset.selected = "true";
+  call.row.setAttribute("aria-selected", "true");
+  updateCount();
+}
+
+function newCall(id) {
   const el = document.getElementById("call-template").content.firstElementChild.cloneNode(true);
-  el.dataset.callId = id;
-  el.querySelector(".call-id").textContent = id;
-  call = { el, parties: new Map(), lastSeq: 0, clockS: 0, clockAt: performance.now(),
-           ended: false, paused: false };
-  el.querySelector(".rec").addEventListener("click", () => {
+  const row = document.getElementById("row-template").content.firstElementChild.cloneNode(true);
+  el.dataset.callId = row.dataset.callId = id;
+  el.querySelector(".call-id").textContent = row.querySelector(".row-id").textContent = id;
+  const call = { id, el, row, parties: new Map(), lastSeq: 0, clockS: 0, clockAt: performance.now(),
+                 ended: false, paused: false, levels: new Map() };
+  const rec = el.querySelector(".rec");
+  rec.hidden = !recording;
+  rec.addEventListener("click", () => {
     const type = call.paused ? "recording.resume" : "recording.pause";
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type, call_id: id }));
+    if (!call.ended && socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type, call_id: id }));
   });
+  row.addEventListener("click", () => select(call));
+  row.addEventListener("keydown", (e) => { if (e.key === "Enter") select(call); });
   calls.set(id, call);
-  main.prepend(el);
+  tbody.prepend(row);
+  main.append(el);
+  if (!selected) select(call);
   updateCount();
   return call;
 }
 
-function partyColumn(call, party) {
+function callOf(id) {
+  return calls.get(id) || newCall(id);
+}
+
+function partyOf(call, party) {
   let p = call.parties.get(party);
   if (p) return p;
   const el = document.getElementById("party-template").content.firstElementChild.cloneNode(true);
   el.dataset.party = party;
   el.querySelector(".label").textContent = party;
-  p = { el, lines: el.querySelector(".lines"), partial: el.querySelector(".partial"), segments: new Map() };
+  const live = document.createElement("p");
+  live.className = "live";
+  live.dataset.party = party;
+  p = { el, lines: el.querySelector(".lines"), partial: el.querySelector(".partial"), live,
+        segments: new Set(), index: call.parties.size % 4 };
+  el.dataset.tone = live.dataset.tone = String(p.index);
   call.parties.set(party, p);
   call.el.querySelector(".parties").append(el);
+  call.el.querySelector(".partials").append(live);
+  call.row.querySelector(".row-parties").textContent = [...call.parties.keys()].join(", ");
   return p;
 }
 
@@ -71,16 +107,30 @@ function advanceClock(call, s) {
   }
 }
 
+function setState(call) {
+  const text = call.ended ? "ended" : call.paused ? "live · not recording" : "live";
+  call.el.querySelector(".state").textContent = text;
+  call.row.querySelector(".row-state").textContent = text;
+  const rec = call.el.querySelector(".rec");
+  rec.textContent = call.paused ? "resume recording" : "pause recording";
+  rec.disabled = call.ended;
+}
+
 function handle(ev) {
+  if (ev.type === "hello") {
+    recording = ev.recording === true;
+    for (const c of calls.values()) c.el.querySelector(".rec").hidden = !recording;
+    return;
+  }
   if (!ev.call_id) {
     if (ev.type === "error") console.warn("listenin:", ev.code, ev.message);
     return;
   }
   if (ev.type === "call.started") {
     const old = calls.get(ev.call_id);
-    if (old && old.ended) calls.delete(ev.call_id); // the id came again: a new card; the old stays
+    if (old && old.ended) calls.delete(ev.call_id); // the id came again: a new call; the old stays
   }
-  const call = callCard(ev.call_id);
+  const call = callOf(ev.call_id);
   if (ev.seq) {
     if (ev.seq <= call.lastSeq && ev.type !== "resync") return; // already seen
     call.lastSeq = Math.max(call.lastSeq, ev.seq);
@@ -88,64 +138,97 @@ function handle(ev) {
   advanceClock(call, ev.emitted_at ?? ev.at);
   switch (ev.type) {
     case "party.joined":
-      partyColumn(call, ev.party);
+      partyOf(call, ev.party);
       break;
     case "transcript.partial": {
-      const p = partyColumn(call, ev.party);
+      const p = partyOf(call, ev.party);
       p.partial.textContent = ev.text;
-      p.partial.dataset.segment = ev.segment_id;
+      p.partial.dataset.segment = p.live.dataset.segment = ev.segment_id;
+      p.live.textContent = ev.party + ": " + ev.text + " …";
       break;
     }
     case "transcript.final":
       addFinal(call, ev);
       break;
     case "party.left":
-      partyColumn(call, ev.party).el.dataset.left = "true";
+      partyOf(call, ev.party).el.dataset.left = "true";
       break;
     case "call.ended":
-      call.ended = true;
-      call.el.dataset.ended = "true";
-      call.el.querySelector(".state").textContent = "ended";
-      call.clockS = ev.duration ?? call.clockS;
-      call.el.querySelector(".duration").textContent = clock(call.clockS);
+      endCall(call, ev.duration);
       break;
     case "call.stats":
-      for (const [party, s] of Object.entries(ev.parties || {})) showStats(partyColumn(call, party), s);
+      for (const [party, s] of Object.entries(ev.parties || {})) showStats(call, partyOf(call, party), party, s);
       break;
     case "recording.paused":
     case "recording.resumed":
       call.paused = ev.type === "recording.paused";
-      call.el.querySelector(".rec").textContent = call.paused ? "resume recording" : "pause recording";
-      call.el.querySelector(".state").textContent = call.ended ? "ended" : call.paused ? "live · not recording" : "live";
+      setState(call);
       break;
     case "resync":
       for (const f of ev.finals || []) addFinal(call, f);
       call.lastSeq = ev.seq;
-      if (ev.ended) handle({ type: "call.ended", call_id: ev.call_id });
+      if (ev.ended) endCall(call, undefined);
       break;
   }
   updateCount();
 }
 
-function addFinal(call, ev) {
-  const p = partyColumn(call, ev.party);
-  if (p.segments.has(ev.segment_id) || !ev.text) {
-    if (p.partial.dataset.segment === ev.segment_id) p.partial.textContent = "";
-    return;
+function endCall(call, duration) {
+  if (call.ended) return;
+  call.ended = true;
+  call.el.dataset.ended = call.row.dataset.ended = "true";
+  call.clockS = duration ?? call.clockS;
+  call.el.querySelector(".duration").textContent = call.row.querySelector(".row-duration").textContent = clock(call.clockS);
+  for (const p of call.parties.values()) p.live.textContent = "";
+  setState(call);
+  ended.push(call);
+  while (ended.length > MAX_ENDED) {
+    const gone = ended.shift();
+    if (gone === selected) { ended.unshift(gone); break; } // never the one on screen
+    gone.row.remove();
+    gone.el.remove();
   }
-  const li = document.createElement("li");
-  li.dataset.segment = ev.segment_id;
-  const t = document.createElement("time");
-  t.textContent = clock(ev.start);
-  li.append(t, document.createTextNode((ev.speaker ? ev.speaker + ": " : "") + ev.text));
-  p.segments.set(ev.segment_id, li);
-  p.lines.append(li);
-  p.lines.scrollTop = p.lines.scrollHeight;
-  if (p.partial.dataset.segment === ev.segment_id) p.partial.textContent = "";
 }
 
-function showStats(p, s) {
-  p.el.querySelector(".level").value = Math.max(-60, s.level_dbfs ?? -60);
+function line(ev, withParty) {
+  const li = document.createElement("li");
+  li.dataset.segment = ev.segment_id;
+  li.dataset.start = ev.start;
+  const t = document.createElement("time");
+  t.textContent = clock(ev.start);
+  li.append(t);
+  if (withParty) {
+    const who = document.createElement("b");
+    who.className = "who";
+    who.textContent = ev.speaker || ev.party;
+    li.append(who);
+  }
+  li.append(document.createTextNode((ev.speaker && !withParty ? ev.speaker + ": " : "") + ev.text));
+  return li;
+}
+
+function addFinal(call, ev) {
+  const p = partyOf(call, ev.party);
+  if (p.partial.dataset.segment === ev.segment_id) p.partial.textContent = "";
+  if (p.live.dataset.segment === ev.segment_id) p.live.textContent = "";
+  if (p.segments.has(ev.segment_id) || !ev.text) return;
+  p.segments.add(ev.segment_id);
+  p.lines.append(line(ev, false));
+  p.lines.scrollTop = p.lines.scrollHeight;
+  const convo = call.el.querySelector(".conversation");
+  const li = line(ev, true);
+  li.dataset.tone = String(p.index);
+  let after = convo.lastElementChild; // finals come almost in order: look from the end
+  while (after && Number(after.dataset.start) > ev.start) after = after.previousElementSibling;
+  if (after) after.after(li); else convo.prepend(li);
+  if (li === convo.lastElementChild) convo.scrollTop = convo.scrollHeight;
+}
+
+function showStats(call, p, party, s) {
+  const level = Math.max(-60, s.level_dbfs ?? -60);
+  p.el.querySelector(".level").value = level;
+  call.levels.set(party, level);
+  call.row.querySelector(".row-level").value = Math.max(...call.levels.values());
   const bits = [];
   if (s.lost !== undefined) bits.push("loss " + s.lost + "/" + (s.rx_packets + s.lost));
   if (s.jitter_ms !== undefined) bits.push("jitter " + s.jitter_ms + " ms");
@@ -157,9 +240,12 @@ function showStats(p, s) {
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const t = token();
-  socket = new WebSocket(scheme + "://" + location.host + "/ws" + (t ? "?token=" + encodeURIComponent(t) : ""));
+  const query = t ? "?token=" + encodeURIComponent(t) : "";
+  let opened = false;
+  socket = new WebSocket(scheme + "://" + location.host + "/ws" + query);
   setStatus("connecting", "connecting…");
   socket.onopen = () => {
+    opened = true;
     retryMs = 500;
     setStatus("open", "connected");
     const resume = {};
@@ -169,18 +255,30 @@ function connect() {
   socket.onmessage = (m) => {
     try { handle(JSON.parse(m.data)); } catch (e) { console.error(e); }
   };
-  socket.onclose = (e) => {
-    setStatus("closed", "disconnected (" + e.code + "), retrying…");
+  socket.onclose = async (e) => {
+    if (!opened) { // refused before it opened: a missing or wrong token says so over HTTP
+      const answer = await fetch("/ws" + query).then((r) => r.status, () => 0);
+      if (answer === 401) {
+        setStatus("error", t ? "wrong token: open this page with ?token=YOUR_TOKEN (the server's LISTENIN_WS_TOKEN)"
+                             : "this server needs a token: open this page with ?token=YOUR_TOKEN");
+        return; // retrying cannot help
+      }
+    }
+    const why = CLOSE_WORDS[e.code] || "closed (" + e.code + ")";
+    setStatus("closed", "disconnected: " + why + "; trying again in " + Math.round(retryMs / 1000 * 10) / 10 + " s");
     setTimeout(connect, retryMs);
     retryMs = Math.min(retryMs * 2, 10000);
   };
 }
 
+document.getElementById("view").addEventListener("change", (e) => { document.body.dataset.view = e.target.value; });
+
 setInterval(() => {
   for (const c of calls.values()) {
     if (c.ended) continue;
-    const s = c.clockS + (performance.now() - c.clockAt) / 1000;
-    c.el.querySelector(".duration").textContent = clock(s);
+    const text = clock(c.clockS + (performance.now() - c.clockAt) / 1000);
+    c.row.querySelector(".row-duration").textContent = text;
+    if (c === selected) c.el.querySelector(".duration").textContent = text;
   }
 }, 500);
 
