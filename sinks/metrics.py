@@ -46,6 +46,14 @@ MAX_STREAMS = 4096  # last counters kept per (call, party) for deltas; policy: f
 LATENCY_BUCKETS_S = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0)
 JITTER_BUCKETS_S = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
 ANSWER_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+WS_COUNTERS = (
+    ("connections", "websocket connections accepted"),
+    ("slow_closes", "clients closed as slow consumers (4008)"),
+    ("auth_failures", "connections refused for the token"),
+    ("bad_messages", "client messages that were not requests"),
+    ("events_published", "events published to the hub"),
+    ("events_dropped", "droppable events dropped for slow clients"),
+)
 
 
 @dataclass(slots=True)
@@ -157,32 +165,31 @@ class ListeninCollector(Collector):
 
     def _tallied(self) -> Iterator[Metric]:
         t = self.tally
-        if True:
-            yield _counter("calls_answered", "SIP legs answered", t.answered)
-            refused = CounterMetricFamily(
-                "listenin_calls_refused", "INVITEs refused, by SIP status", labels=["status"]
-            )
-            for status, count in sorted(t.refused.items()):
-                refused.add_metric([status], count)
-            yield refused
-            yield t.answer.family("listenin_call_answer_seconds", "INVITE to 200 OK")
-            if t.registration is not None:
-                reg = t.registration
-                yield _gauge("sip_registered", "1 while registered", int(reg.registered))
-                yield _gauge("sip_registration_status", "last REGISTER's SIP status", reg.code)
-            docs = {
-                "rx_packets": ("rtp_packets", "RTP packets received, all parties"),
-                "lost": ("rtp_lost", "RTP packets lost, all parties"),
-                "discarded": ("rtp_discarded", "RTP packets discarded, all parties"),
-                "jb_lost": ("jitter_buffer_lost", "frames the jitter buffers concealed"),
-                "jb_discarded": ("jitter_buffer_discarded", "frames the jitter buffers dropped"),
-            }
-            for key, (name, doc) in docs.items():
-                yield _counter(name, doc, t.rtp[key])
-            yield t.jitter.family("listenin_rtp_jitter_seconds", "RTP jitter, per stats report")
-            yield t.final_latency.family(
-                "listenin_final_latency_seconds", "end of a final's audio to its emission"
-            )
+        yield _counter("calls_answered", "SIP legs answered", t.answered)
+        refused = CounterMetricFamily(
+            "listenin_calls_refused", "INVITEs refused, by SIP status", labels=["status"]
+        )
+        for status, count in sorted(t.refused.items()):
+            refused.add_metric([status], count)
+        yield refused
+        yield t.answer.family("listenin_call_answer_seconds", "INVITE to 200 OK")
+        if t.registration is not None:
+            reg = t.registration
+            yield _gauge("sip_registered", "1 while registered", int(reg.registered))
+            yield _gauge("sip_registration_status", "last REGISTER's SIP status", reg.code)
+        docs = {
+            "rx_packets": ("rtp_packets", "RTP packets received, all parties"),
+            "lost": ("rtp_lost", "RTP packets lost, all parties"),
+            "discarded": ("rtp_discarded", "RTP packets discarded, all parties"),
+            "jb_lost": ("jitter_buffer_lost", "frames the jitter buffers concealed"),
+            "jb_discarded": ("jitter_buffer_discarded", "frames the jitter buffers dropped"),
+        }
+        for key, (name, doc) in docs.items():
+            yield _counter(name, doc, t.rtp[key])
+        yield t.jitter.family("listenin_rtp_jitter_seconds", "RTP jitter, per stats report")
+        yield t.final_latency.family(
+            "listenin_final_latency_seconds", "end of a final's audio to its emission"
+        )
 
 
 def _snapshot_families(s: Snapshot) -> Iterator[Metric]:
@@ -220,8 +227,12 @@ def _snapshot_families(s: Snapshot) -> Iterator[Metric]:
     if s.lag_ms is not None:
         yield _gauge("asr_lag_seconds", "age of the oldest waiting final", s.lag_ms / 1000)
     if s.decodes is not None:
-        yield SummaryMetricFamily("listenin_asr_decode_seconds", "time in the ASR engine",
-                                  count_value=s.decodes, sum_value=s.decode_seconds or 0.0)  # fmt: skip
+        yield SummaryMetricFamily(
+            "listenin_asr_decode_seconds",
+            "time in the ASR engine",
+            count_value=s.decodes,
+            sum_value=s.decode_seconds or 0.0,
+        )
         yield _counter("asr_decode_errors", "decodes that failed", s.decode_errors or 0)
     if s.overloaded is not None:
         yield _gauge("admission_overloaded", "1 while new calls are refused", int(s.overloaded))
@@ -229,12 +240,7 @@ def _snapshot_families(s: Snapshot) -> Iterator[Metric]:
     if s.ws is not None:
         w = s.ws
         yield _gauge("ws_clients", "websocket clients connected", w.get("clients", 0))
-        for key, doc in (("connections", "websocket connections accepted"),
-                         ("slow_closes", "clients closed as slow consumers (4008)"),
-                         ("auth_failures", "connections refused for the token"),
-                         ("bad_messages", "client messages that were not requests"),
-                         ("events_published", "events published to the hub"),
-                         ("events_dropped", "droppable events dropped for slow clients")):  # fmt: skip
+        for key, doc in WS_COUNTERS:
             yield _counter(f"ws_{key}", doc, w.get(key, 0))
     if s.archive is not None:
         a = s.archive
