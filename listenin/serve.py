@@ -211,6 +211,8 @@ def start_live(args: argparse.Namespace, config, roles=None, names=None):  # typ
     pool = process_configs(device, calls) if calls > WHEEL_MAX_CALLS else None
     job = LiveJob(pipeline, device, roles, out.on_device_event, out.on_audio, names, load, pool)
     out.add_listener(job.note_event)
+    registrar = any(c.account.registrar for c in (pool or [device]))
+    out.observer.watch(pipeline, job, expect_registration=registrar, load_config=load)
     try:
         job.start()
         if fronted:

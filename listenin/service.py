@@ -35,6 +35,8 @@ from sinks.server import EventServer, ServerConfig
 from sinks.stats import CallStatsBook
 from sinks.terminal import QueuedRenderer
 
+from .observe import Observer
+
 log = logging.getLogger(__name__)
 
 
@@ -53,14 +55,18 @@ class Outputs:
         self.stats = CallStatsBook()
         self.archive = Archive(archive) if archive is not None and archive.enabled else None
         self.bus = NodeBus(bus, self._bus_request) if bus is not None else None
+        # /healthz, /readyz and /metrics on the server's port (listenin.observe)
+        self.observer = Observer(self.stats)
         self.server = (
             EventServer(server, self.stats, on_control=self.control,
-                        on_stamped=self.bus.on_stamped if self.bus is not None else None)
+                        on_stamped=self.bus.on_stamped if self.bus is not None else None,
+                        routes=self.observer.routes())
             if server is not None
             else None
         )  # fmt: skip
         if self.server is not None:
             self.server.recording = self.archive is not None  # the console's pause button
+        self.observer.archive, self.observer.server = self.archive, self.server
         self._listeners: list[Callable[[Event], None]] = []
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
@@ -94,6 +100,7 @@ class Outputs:
         if self.renderer is not None:
             self.renderer(event)
         self.stats.on_event(event)
+        self.observer.on_event(event)
         if self.archive is not None:
             self.archive.on_event(event)
         if self.server is not None:
@@ -118,6 +125,7 @@ class Outputs:
     def on_device_event(self, event: DeviceEvent) -> None:
         if isinstance(event, StreamStats):
             self.stats.on_stream_stats(event)
+        self.observer.on_device_event(event)
 
     # -- requests from websocket clients ---------------------------------------
     def control(self, req: RecordingControl) -> RecordingEvent:

@@ -35,6 +35,15 @@ class LoadConfig:
             raise ValueError("clear_fraction must be within 0..1")
 
 
+def over_budget(cfg: LoadConfig, lag_ms: float, queued: int, fraction: float = 1.0) -> str | None:
+    """Why these figures pass ``fraction`` of the limits (no hysteresis), or None."""
+    if cfg.max_lag_ms and lag_ms > cfg.max_lag_ms * fraction:
+        return f"ASR overloaded: lag {lag_ms:.0f} ms > {cfg.max_lag_ms:.0f} ms"
+    if cfg.max_queued_finals and queued > cfg.max_queued_finals * fraction:
+        return f"ASR overloaded: {queued} finals queued > {cfg.max_queued_finals}"
+    return None
+
+
 class LoadGate:
     """``update`` with each reading; ``overloaded`` is the reason to refuse, or None."""
 
@@ -45,12 +54,7 @@ class LoadGate:
         self.trips = 0  # times the gate closed
 
     def _over(self, lag_ms: float, queued: int, fraction: float) -> str | None:
-        cfg = self.config
-        if cfg.max_lag_ms and lag_ms > cfg.max_lag_ms * fraction:
-            return f"ASR overloaded: lag {lag_ms:.0f} ms > {cfg.max_lag_ms:.0f} ms"
-        if cfg.max_queued_finals and queued > cfg.max_queued_finals * fraction:
-            return f"ASR overloaded: {queued} finals queued > {cfg.max_queued_finals}"
-        return None
+        return over_budget(self.config, lag_ms, queued, fraction)
 
     def update(self, lag_ms: float, queued: int, now_s: float) -> str | None:
         """Take a reading at ``now_s``; the reason new calls are refused, or None."""

@@ -19,7 +19,10 @@ hub stamps (``on_stamped``).
 
 Endpoints: ``/ws`` (websocket; bearer token in an ``Authorization: Bearer``
 header or, for browsers, a ``token`` query parameter) and ``/`` plus
-``/static/...`` (the console, no secrets in it, served without a token).
+``/static/...`` (the console, no secrets in it, served without a token), plus
+the plain HTTP ``routes`` the owner gives (``/healthz``, ``/readyz``, ``/metrics``:
+:mod:`listenin.observe`), answered without a token by calling the route's
+function on the server's loop.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -72,6 +76,8 @@ class ServerStats:
 # a recording request: the event to publish, or None when it is applied elsewhere
 # (a gateway passes it on to the node that holds the call)
 ControlHandler = Callable[[RecordingControl], Publishable | None]
+# a plain HTTP endpoint: () -> (status, content type, body); called on the loop, keep it short
+Route = Callable[[], tuple[int, str, bytes]]
 
 
 class EventServer:
@@ -81,8 +87,10 @@ class EventServer:
         stats_book: CallStatsBook | None = None,
         on_control: ControlHandler | None = None,
         on_stamped: Callable[[Outgoing], None] | None = None,
+        routes: dict[str, Route] | None = None,
     ) -> None:
         self.config = config
+        self.routes = routes or {}
         self.hub = Hub(config.hub, on_stamped)
         self.stats = ServerStats()
         self.stats_book = stats_book
@@ -239,6 +247,8 @@ class EventServer:
                  ("Cache-Control", "no-cache")]
             )  # fmt: skip
             return Response(200, "OK", headers, body)
+        if url.path in self.routes:
+            return _answer(*self.routes[url.path]())
         if url.path != WS_PATH:
             return conn.respond(404, "not found\n")
         if self.config.token and not self._authorised(request, url.query):
@@ -361,3 +371,9 @@ class EventServer:
                     return
         except ConnectionClosed:
             pass
+
+
+def _answer(status: int, ctype: str, body: bytes) -> Response:
+    headers = Headers([("Content-Type", ctype), ("Content-Length", str(len(body))),
+                       ("Cache-Control", "no-cache")])  # fmt: skip
+    return Response(status, HTTPStatus(status).phrase, headers, body)

@@ -91,7 +91,8 @@ def open_console(browser, url: str):
 
     browser.get(url)
     wait = WebDriverWait(browser, 60)
-    wait.until(lambda d: d.find_element(By.ID, "status").get_attribute("data-state") != "connecting")
+    status = (By.ID, "status")
+    wait.until(lambda d: d.find_element(*status).get_attribute("data-state") != "connecting")
     return wait
 
 
@@ -178,8 +179,10 @@ def test_a_floor_of_twenty_calls_one_opened_as_a_conversation(browser, tmp_path)
                                  else done(t.slice(1).map((x, i) => x - t[i])); }
             requestAnimationFrame(tick);""")  # fmt: skip
         frames.sort()
-        print(f"console frame time, 20 calls: p50 {frames[len(frames) // 2]:.1f} ms, "
-              f"p95 {frames[int(len(frames) * 0.95)]:.1f} ms")
+        print(
+            f"console frame time, 20 calls: p50 {frames[len(frames) // 2]:.1f} ms, "
+            f"p95 {frames[int(len(frames) * 0.95)]:.1f} ms"
+        )
         browser.set_window_size(1400, 900)
         browser.save_screenshot(str(tmp_path / "floor.png"))
         assert (tmp_path / "floor.png").stat().st_size > 20_000
