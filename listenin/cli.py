@@ -21,6 +21,7 @@ from records.kinds import MIXED_LABEL, StreamKind
 from . import __version__
 from .front_cli import add_front_command
 from .gateway_cli import add_gateway_command
+from .logs import LOG_FORMATS, setup_logging
 from .options import (
     FORMATS,
     CliError,
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"listenin {__version__}")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="log lines as text (default) or one JSON object per line, for log shippers",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -254,15 +261,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.verbose + getattr(args, "sub_verbose", 0))
+    setup_logging(args.verbose + getattr(args, "sub_verbose", 0), args.log_format)
     commands = {"transcribe": cmd_transcribe, "models": cmd_models, "demo": cmd_demo,
                 "run": cmd_run}  # fmt: skip
     commands.update(args.platform_commands)
