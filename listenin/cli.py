@@ -1,5 +1,5 @@
 """Command-line interface: ``listenin run | demo | transcribe | models | supervise | groups |
-gateway | front``.
+gateway | front | check``.
 
 Parses flags and environment only here, at the edge (the shared options live in
 :mod:`listenin.options`), and turns every expected failure (missing file,
@@ -19,6 +19,7 @@ from models import ModelError, available
 from records.kinds import MIXED_LABEL, StreamKind
 
 from . import __version__
+from .check_cli import add_check_command
 from .front_cli import add_front_command
 from .gateway_cli import add_gateway_command
 from .logs import LOG_FORMATS, setup_logging
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(platform_commands=add_platform_commands(sub))  # supervise, groups
     parser.set_defaults(gateway_command=add_gateway_command(sub))
     parser.set_defaults(front_command=add_front_command(sub))
+    parser.set_defaults(check_command=add_check_command(sub))
     for p in (t, m, r, d):
         verbosity(p)
     return parser
@@ -270,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.update(args.platform_commands)
     commands.update(args.gateway_command)
     commands.update(args.front_command)
+    commands.update(args.check_command)
     if args.command is None:
         parser.print_help()
         return 2
