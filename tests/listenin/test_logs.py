@@ -15,8 +15,9 @@ RC_JWT = "rc-jwt-eyJhbGciOiJIUzI1NiJ9"
 
 
 def listenin(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "listenin", *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})  # fmt: skip
+    env = {**os.environ, **(env or {})}
+    argv = [sys.executable, "-m", "listenin", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def test_default_level_shows_call_lines_only():
@@ -40,8 +41,17 @@ def test_json_lines_carry_the_fields_and_secrets_are_blanked(monkeypatch):
         setup_logging(2, "json", out)
         log = logging.getLogger("listenin.test")
         log.debug("password is %s", SIP_PASSWORD)
-        logging.getLogger(CALLS_LOGGER).info("call ended", extra={"fields": {
-            "call_id": "c1", "codec": "PCMU", "duration_s": 2.5, "reason": SIP_PASSWORD}})
+        logging.getLogger(CALLS_LOGGER).info(
+            "call ended",
+            extra={
+                "fields": {
+                    "call_id": "c1",
+                    "codec": "PCMU",
+                    "duration_s": 2.5,
+                    "reason": SIP_PASSWORD,
+                }
+            },
+        )
     finally:
         setup_logging(0, "text", sys.stderr)
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
