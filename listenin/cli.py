@@ -1,5 +1,5 @@
 """Command-line interface: ``listenin run | demo | transcribe | models | supervise | groups |
-gateway | front``.
+gateway | front | check``.
 
 Parses flags and environment only here, at the edge (the shared options live in
 :mod:`listenin.options`), and turns every expected failure (missing file,
@@ -19,8 +19,10 @@ from models import ModelError, available
 from records.kinds import MIXED_LABEL, StreamKind
 
 from . import __version__
+from .check_cli import add_check_command
 from .front_cli import add_front_command
 from .gateway_cli import add_gateway_command
+from .logs import LOG_FORMATS, setup_logging
 from .options import (
     FORMATS,
     CliError,
@@ -57,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"listenin {__version__}")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="log lines as text (default) or one JSON object per line, for log shippers",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -128,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(platform_commands=add_platform_commands(sub))  # supervise, groups
     parser.set_defaults(gateway_command=add_gateway_command(sub))
     parser.set_defaults(front_command=add_front_command(sub))
+    parser.set_defaults(check_command=add_check_command(sub))
     for p in (t, m, r, d):
         verbosity(p)
     return parser
@@ -254,20 +263,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.verbose + getattr(args, "sub_verbose", 0))
+    setup_logging(args.verbose + getattr(args, "sub_verbose", 0), args.log_format)
     commands = {"transcribe": cmd_transcribe, "models": cmd_models, "demo": cmd_demo,
                 "run": cmd_run}  # fmt: skip
     commands.update(args.platform_commands)
     commands.update(args.gateway_command)
     commands.update(args.front_command)
+    commands.update(args.check_command)
     if args.command is None:
         parser.print_help()
         return 2

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from pipeline.load import LoadConfig, LoadGate
 from pipeline.runtime import Pipeline
-from records.device import DeviceEvent, StreamStats
+from records.device import DeviceEvent, LegAnswered, LegEnded, LegRejected, StreamStats
 from records.events import CallEnded, Event
 from records.frames import AudioFrame
 from softphone.admission import PartyRoles
@@ -33,6 +33,8 @@ from softphone.device import Device
 from softphone.feed import Feed
 from softphone.kamailio import KamailioFront
 from softphone.pool import DevicePool
+
+from .calls import CallLog
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class LiveJob:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._handoff, name="device-handoff", daemon=True)
         self.calls_ended = 0
+        self.call_log = CallLog()  # the operator's call lines (hand-off thread only)
         self._ended = threading.Condition()
 
     @property
@@ -133,7 +136,10 @@ class LiveJob:
                     return
                 continue
             try:
+                # the call's name, asked while its session is open (as the feed asks)
+                ended = self.feed.call_id(item.session_id) if isinstance(item, LegEnded) else ""
                 self.feed.handle(item)
+                self._log_call(item, ended)
                 if self.on_device_event is not None and not hasattr(item, "pcm"):
                     if isinstance(item, StreamStats):  # stats follow the call's name
                         sid = item.session_id
@@ -142,3 +148,15 @@ class LiveJob:
                     self.on_device_event(item)  # type: ignore[arg-type]
             except Exception:
                 log.exception("hand-off of %s failed", type(item).__name__)
+
+    def _log_call(self, item: object, call_id: str) -> None:
+        """The operator's line for a call answered, refused or ended (after the feed saw it)."""
+        if isinstance(item, LegAnswered):
+            self.call_log.answered(item, self._clock())
+        elif isinstance(item, LegRejected):
+            self.call_log.refused(item)
+        elif isinstance(item, StreamStats):
+            self.call_log.stats(item)
+        elif isinstance(item, LegEnded):
+            last = self.feed.sessions.get(item.session_id) is None
+            self.call_log.leg_ended(item, call_id, last, self._clock())

@@ -61,10 +61,12 @@ def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def
     from sinks.server import ServerConfigError
 
     from .config import ConfigError, archive_config, bus_config, load_config, server_config
+    from .logs import redact_env
     from .service import Outputs
 
     try:
         app = load_config(args.config)
+        redact_env(*secret_envs(app))  # the file may name other variables: kept out of logs
         server = None
         if not args.no_server:
             server = server_config(app, host=args.ws_host, port=args.ws_port)
@@ -86,6 +88,16 @@ def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def
     if out.archive is not None:
         print(f"listenin: recording to {out.archive.config.root}", file=sys.stderr)
     return out
+
+
+def secret_envs(app) -> list[str]:  # type: ignore[no-untyped-def]
+    """The environment variables a config file names for its secrets (``*_env`` keys)."""
+    from dataclasses import fields
+
+    names = [app.server["token_env"]] if "token_env" in app.server else []
+    for config in app.platforms.values():
+        names += [getattr(config, f.name) for f in fields(config) if f.name.endswith("_env")]
+    return names
 
 
 def check_ports(config) -> None:  # type: ignore[no-untyped-def]

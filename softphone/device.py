@@ -294,6 +294,7 @@ class Device:
         session = leg.admission.identity.session_id  # type: ignore[union-attr]
         clock = self._sessions.clock(session)
         info = leg.getInfo()  # keep it: .media dangles once a temporary CallInfo is freed
+        tapped = False
         for media in info.media:
             log.debug("leg %s media %d type %d status %d dir %d", leg.key, media.index, media.type,
                       media.status, media.dir)  # fmt: skip
@@ -311,6 +312,10 @@ class Device:
             leg.taps[media.index] = tap
             log.info("call %s: tapping party %s (stream %d, %d Hz)", session, label, media.index,
                      rate)  # fmt: skip
+            tapped = True
+        if tapped:  # a first snapshot: the codec is known from the start, even on short calls
+            for stats in leg.stream_stats(session, self.stats.dropped_frames):
+                self._publish(stats)
 
     def _audio_media(self, leg: Leg, media: pj.CallMediaInfo) -> pj.AudioMedia:
         """The stream's conference port, found by its bridge slot: pjsua2's
