@@ -40,7 +40,7 @@ def account_config(cfg: DeviceConfig) -> tuple[pj.AccountConfig, tuple[str, ...]
         acc_cfg.regConfig.registrarUri = a.registrar
         acc_cfg.regConfig.timeoutSec = a.register_expires_s
         acc_cfg.regConfig.retryIntervalSec = a.retry_interval_s
-        acc_cfg.regConfig.randomRetryIntervalSec = min(10, a.retry_interval_s)  # herd jitter
+        acc_cfg.regConfig.randomRetryIntervalSec = min(10, a.retry_interval_s)  # +-, no herd
         if cfg.admission.trust_registrar:
             trusted += (uri_hostport(a.registrar),)
     else:

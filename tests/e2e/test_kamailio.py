@@ -64,8 +64,14 @@ def test_wrong_password_is_reported(make_device, kamailio):
 def test_a_refusal_pjsua_gives_up_on_is_retried(make_device, kamailio):
     """403 is not one of the codes PJSUA retries: the device registers again by itself."""
     config = DeviceConfig(
-        account=AccountConfig("listenin", "127.0.0.1", PASSWORD, registrar=kamailio.uri,
-                              auth_user="intruder", retry_interval_s=1),  # fmt: skip
+        account=AccountConfig(
+            "listenin",
+            "127.0.0.1",
+            PASSWORD,
+            registrar=kamailio.uri,
+            auth_user="intruder",
+            retry_interval_s=1,
+        ),  # fmt: skip
         transport=TransportConfig(udp_port=0, rtp_port=0),
     )
     dev = make_device(config)
@@ -127,8 +133,14 @@ def test_recovers_after_the_path_to_the_registrar_is_lost_longer_than_the_expiry
     registered while cut, registers again by itself, and calls reach it again."""
     k, link = registrar_link
     config = DeviceConfig(
-        account=AccountConfig("listenin", "127.0.0.1", PASSWORD, registrar=k.uri,
-                              register_expires_s=10, retry_interval_s=2),  # fmt: skip
+        account=AccountConfig(
+            "listenin",
+            "127.0.0.1",
+            PASSWORD,
+            registrar=k.uri,
+            register_expires_s=10,
+            retry_interval_s=2,
+        ),  # fmt: skip
         transport=TransportConfig(bind_address=link.host, udp_port=0, rtp_port=0),
         admission=AdmissionConfig(trusted=()),  # only the registrar may call us
     )
