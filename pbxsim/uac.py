@@ -8,6 +8,7 @@ monotonic clock (late packets are sent at once, so the stream never drifts).
 
 from __future__ import annotations
 
+import os
 import random
 import select
 import socket
@@ -24,6 +25,7 @@ from .g711 import ENCODERS
 from .plan import SimLeg, leg_result
 from .rtp import Packetizer
 
+ADDRESS = os.environ.get("PBXSIM_ADDRESS", "127.0.0.1")  # where SIP and RTP are sent from
 FRAME_S = 0.02
 RATE = 8000
 SAMPLES = 160
@@ -73,8 +75,8 @@ class RawCaller:
         self.codec = codec
         self.headers = headers
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.local = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.sock.bind((ADDRESS, 0))
+        self.local = f"{ADDRESS}:{self.sock.getsockname()[1]}"
         self.next_hop = sip.uri_hostport(target)
         self.media_t0: float | None = None  # time.monotonic() when RTP pacing began
 
@@ -116,13 +118,13 @@ class RawCaller:
         streams = []
         for party in leg.parties:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind(("127.0.0.1", 0))
+            s.bind((ADDRESS, 0))
             pk = Packetizer(self.pt, random.getrandbits(32), random.getrandbits(16),
                             random.getrandbits(32))  # fmt: skip
             streams.append(_Stream(s, load_pcm8k(str(party.wav), start_s, seconds), pk))
         titled = len(leg.parties) > 1
         sdp = sip.offer_sdp(
-            "127.0.0.1",
+            ADDRESS,
             [(st.sock.getsockname()[1], p.party_id if titled else None)
              for st, p in zip(streams, leg.parties, strict=False)],
             self.pt,

@@ -60,7 +60,8 @@ class AccountConfig:
     proxy: str | None = None  # outbound proxy URI
     auth_user: str | None = None  # when it differs from user
     register_expires_s: int = 300
-    retry_interval_s: int = 10  # re-register after failure (registrar restart)
+    retry_interval_s: int = 10  # re-register after failure (registrar restart, outage)
+    keepalive_s: int = 15  # UDP keepalive to the registrar (keeps NAT bindings open); 0: off
     contact: str | None = None  # Contact to advertise instead of the transport's (a SIP front)
 
     def __post_init__(self) -> None:
@@ -69,8 +70,10 @@ class AccountConfig:
         for uri in (self.registrar, self.proxy, self.contact):
             if uri is not None and not _uri_has_host(uri):
                 raise ConfigError(f"{uri!r} is not a sip: URI (e.g. sip:pbx.example.com)")
-        if self.register_expires_s < 10 or self.retry_interval_s < 1:
-            raise ConfigError("register_expires_s must be >= 10 and retry_interval_s >= 1")
+        if self.register_expires_s < 10 or self.retry_interval_s < 1 or self.keepalive_s < 0:
+            raise ConfigError(
+                "register_expires_s must be >= 10, retry_interval_s >= 1 and keepalive_s >= 0"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,12 +33,13 @@ from records.device import (
     LegAnswered,
     LegEnded,
     LegRejected,
+    RegistrationChanged,
     StreamStats,
 )
 from records.frames import AudioFrame
 from records.labels import clean_label
 
-from .account import DeviceAccount, account_config
+from .account import DeviceAccount, account_config, reregister_for
 from .admission import Admission, PartyRoles, admit, source_of
 from .clock import SessionClock, StreamClock
 from .config import DeviceConfig
@@ -102,6 +103,7 @@ class Device:
         self._relay: RtpRelay | None = None  # the RTP gate's relay, while the device runs
         self.busy: Callable[[], str | None] | None = None  # a reason to refuse new calls (503)
         self.report_origins = False  # publish each session's ClockOrigin (a pool's device)
+        self.registration: RegistrationChanged | None = None  # the last one; None: not yet
 
     # -- consumer side ---------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> None:
@@ -155,6 +157,8 @@ class Device:
         self._outbox.put(frame)
 
     def _publish(self, event: DeviceEvent) -> None:
+        if isinstance(event, RegistrationChanged):
+            self.registration = event  # the state, for readers that do not drain the outbox
         self._outbox.put(event)  # call events are never dropped (they are rare)
 
     # -- the device thread -----------------------------------------------------
@@ -164,7 +168,7 @@ class Device:
         ep, self.address = create_endpoint(cfg, self._log_writer)
         self._ep = ep
         acc_cfg, self._trusted_extra = account_config(cfg)
-        self._account = DeviceAccount(self._incoming, self._publish)
+        self._account = DeviceAccount(self._incoming, self._publish, reregister_for(cfg))
         self._account.rtp_relay = self._relay = relay_for(cfg)
         self._account.create(acc_cfg)
         log.info("device listening on %s (codecs %s, srtp %s, max %d calls)", self.address,
@@ -196,6 +200,7 @@ class Device:
                 ep.libHandleEvents(10)
                 self._answer_refusals()
                 self._hang_up_unacked(time.monotonic())
+                self._account.tick(time.monotonic())
                 self._reap_finished()
                 while True:
                     try:

@@ -23,7 +23,7 @@ KAMAILIO_CFG = """#!KAMAILIO
 debug=2
 log_stderror=yes
 children=1
-listen=udp:127.0.0.1:{port}
+listen=udp:{host}:{port}
 mpath="{modules}"
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -72,14 +72,18 @@ class Kamailio:
     port: int
     cfg: Path
     proc: subprocess.Popen | None = None
+    host: str = "127.0.0.1"
+    netns: str | None = None  # runs inside this network namespace (see :class:`Link`)
 
     @property
     def uri(self) -> str:
-        return f"sip:127.0.0.1:{self.port}"
+        return f"sip:{self.host}:{self.port}"
 
     def start(self) -> None:
+        inside = ["ip", "netns", "exec", self.netns] if self.netns else []  # execs kamailio
+        args = ["-f", str(self.cfg), "-DD", "-E", "-n", "1", "-w", str(self.cfg.parent)]
         self.proc = subprocess.Popen(
-            ["kamailio", "-f", str(self.cfg), "-DD", "-E", "-n", "1", "-w", str(self.cfg.parent)],
+            [*inside, "kamailio", *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
 
@@ -100,16 +104,87 @@ class Kamailio:
             self.proc = None
 
 
-@pytest.fixture
-def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
+def _kamailio(tmp_path: Path, host: str = "127.0.0.1", netns: str | None = None) -> Kamailio:
     if shutil.which("kamailio") is None:
         pytest.skip("kamailio is not installed (apt-get install kamailio)")
-    port = free_udp_port()
+    port = free_udp_port() if netns is None else 5060
     cfg = tmp_path / "kamailio.cfg"
-    cfg.write_text(KAMAILIO_CFG.format(port=port, modules=KAMAILIO_MODULES, password=PASSWORD))
+    text = KAMAILIO_CFG.format(host=host, port=port, modules=KAMAILIO_MODULES, password=PASSWORD)
+    cfg.write_text(text)
     check = subprocess.run(["kamailio", "-c", "-f", str(cfg)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr[-2000:]
-    k = Kamailio(port, cfg)
+    return Kamailio(port, cfg, host=host, netns=netns)
+
+
+@pytest.fixture
+def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
+    k = _kamailio(tmp_path)
     k.start()
     yield k
     k.stop()
+
+
+@dataclass
+class Link:
+    """A network path to the registrar that can be cut: kamailio runs in its own network
+    namespace behind a veth pair (``host`` here, the registrar's ``peer`` there).  Cutting
+    takes the registrar's end down: packets sent to it vanish without an error here, as
+    on a network outage, while kamailio keeps running with its state (its bindings)."""
+
+    name: str
+    host: str  # this side's address (the device binds it)
+    peer: str  # the registrar's address
+
+    def _ip(self, *args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    def up(self) -> None:
+        self._ip("netns", "add", self.name)
+        self._ip("link", "add", f"{self.name}h", "type", "veth", "peer", "name", f"{self.name}k")
+        self._ip("link", "set", f"{self.name}k", "netns", self.name)
+        self._ip("addr", "add", f"{self.host}/30", "dev", f"{self.name}h")
+        self._ip("link", "set", f"{self.name}h", "up")
+        self._ip("-n", self.name, "addr", "add", f"{self.peer}/30", "dev", f"{self.name}k")
+        self._ip("-n", self.name, "link", "set", "lo", "up")
+        self.mend()
+
+    def cut(self) -> None:
+        self._ip("-n", self.name, "link", "set", f"{self.name}k", "down")
+
+    def mend(self) -> None:
+        self._ip("-n", self.name, "link", "set", f"{self.name}k", "up")
+
+    def down(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._ip("netns", "del", self.name)  # takes the veth pair with it
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._ip("link", "del", f"{self.name}h")
+
+
+def _netns_works() -> bool:
+    probe = f"lnp{os.getpid() % 100000}"
+    ok = subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode == 0
+    if ok:
+        subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return ok
+
+
+@pytest.fixture
+def registrar_link(tmp_path: Path) -> Iterator[tuple[Kamailio, Link]]:
+    """kamailio behind a :class:`Link` (needs root and ``ip netns``)."""
+    if shutil.which("ip") is None or not _netns_works():
+        pytest.skip("needs root and `ip netns` to cut the path to the registrar")
+    n = os.getpid() % 16000
+    net = f"10.{200 + n // 4000}.{(n // 16) % 250}.{(n % 16) * 4}".split(".")
+    base = ".".join(net[:3])
+    last = int(net[3])
+    link = Link(f"lnr{n}", f"{base}.{last + 1}", f"{base}.{last + 2}")
+    link.down()  # a leftover of an earlier run with the same pid
+    link.up()
+    k = _kamailio(tmp_path, link.peer, link.name)
+    k.start()
+    try:
+        yield k, link
+    finally:
+        k.stop()
+        link.down()

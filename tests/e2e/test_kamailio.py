@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from records.device import LegAnswered, LegEnded, LegRejected, RegistrationChanged
 from softphone.config import AccountConfig, AdmissionConfig, DeviceConfig, TransportConfig
@@ -60,6 +61,25 @@ def test_wrong_password_is_reported(make_device, kamailio):
     assert not first.registered and first.code in (401, 403)
 
 
+def test_a_refusal_pjsua_gives_up_on_is_retried(make_device, kamailio):
+    """403 is not one of the codes PJSUA retries: the device registers again by itself."""
+    config = DeviceConfig(
+        account=AccountConfig(
+            "listenin",
+            "127.0.0.1",
+            PASSWORD,
+            registrar=kamailio.uri,
+            auth_user="intruder",
+            retry_interval_s=1,
+        ),  # fmt: skip
+        transport=TransportConfig(udp_port=0, rtp_port=0),
+    )
+    dev = make_device(config)
+    got = drain(dev, lambda g: len(g.of(RegistrationChanged)) >= 2, timeout=15)
+    assert [r.code for r in got.of(RegistrationChanged)] == [403, 403]
+    assert dev.registration == got.of(RegistrationChanged)[-1]
+
+
 def test_recovers_after_the_registrar_restarts(make_device, kamailio):
     dev = registered_device(make_device, kamailio, expires=10)
     got = drain(dev, lambda g: any(r.registered for r in g.of(RegistrationChanged)), timeout=10)
@@ -103,3 +123,51 @@ def test_behind_the_front_the_registered_contact_is_the_front(make_device, kamai
         front.stop()
     rc, legs = run_sim(kamailio.uri.replace("sip:", "sip:listenin@"), "--seconds", "1")
     assert rc != 0  # no front, no call: the registrar knows only the front's address
+
+
+def test_recovers_after_the_path_to_the_registrar_is_lost_longer_than_the_expiry(
+    make_device, registrar_link, monkeypatch
+):
+    """A network outage, not a restart: the registrar keeps running, the path to it is cut
+    for longer than the registration lasts, then mended.  The device says it is not
+    registered while cut, registers again by itself, and calls reach it again."""
+    k, link = registrar_link
+    config = DeviceConfig(
+        account=AccountConfig(
+            "listenin",
+            "127.0.0.1",
+            PASSWORD,
+            registrar=k.uri,
+            register_expires_s=10,
+            retry_interval_s=2,
+        ),  # fmt: skip
+        transport=TransportConfig(bind_address=link.host, udp_port=0, rtp_port=0),
+        admission=AdmissionConfig(trusted=()),  # only the registrar may call us
+    )
+    dev = make_device(config)
+    got = drain(dev, lambda g: any(r.registered for r in g.of(RegistrationChanged)), timeout=10)
+    assert dev.registration is not None and dev.registration.registered
+
+    link.cut()
+    cut_at = time.monotonic()
+    drain(dev, lambda g: not g.of(RegistrationChanged)[-1].registered, timeout=90, into=got)
+    lost = got.of(RegistrationChanged)[-1]
+    noticed_s = time.monotonic() - cut_at
+    assert not lost.registered and lost.code >= 300, got.of(RegistrationChanged)
+    assert dev.registration == lost  # the state is visible, not only in the stream
+    time.sleep(max(0.0, 12 - noticed_s))  # past the expiry: kamailio forgot the binding
+
+    link.mend()
+    mended_at = time.monotonic()
+    drain(dev, lambda g: g.of(RegistrationChanged)[-1].registered, timeout=60, into=got)
+    assert got.of(RegistrationChanged)[-1].registered, got.of(RegistrationChanged)
+    recovered_s = time.monotonic() - mended_at
+    print(f"\nregistrar path cut: noticed after {noticed_s:.1f} s (expires 10 s), "
+          f"registered again {recovered_s:.1f} s after it was mended")  # fmt: skip
+
+    monkeypatch.setenv("PBXSIM_ADDRESS", link.host)  # the platform calls through the registrar
+    rc, _ = run_sim(f"sip:listenin@{link.peer}:{k.port}", "--seconds", "2")
+    assert rc == 0
+    drain(dev, lambda g: g.of(LegEnded), into=got)
+    (answered,) = got.of(LegAnswered)
+    assert answered.source == f"{link.peer}:{k.port}"
