@@ -313,7 +313,7 @@ class Device:
             label = stream.label
             rate = leg.tap_rate(media.index, self.config.media.tap_rate_hz)
             tap = Tap(session, label, rate, StreamClock(clock, rate), self._offer, stream.kind)
-            self._audio_media(leg, media).startTransmit(tap)
+            leg.audio_media(self._ep, media).startTransmit(tap)
             leg.taps[media.index] = tap
             log.info("call %s: tapping party %s (stream %d, %d Hz)", session, label, media.index,
                      rate)  # fmt: skip
@@ -321,14 +321,6 @@ class Device:
         if tapped:  # a first snapshot: the codec is known from the start, even on short calls
             for stats in leg.stream_stats(session, self.stats.dropped_frames):
                 self._publish(stats)
-
-    def _audio_media(self, leg: Leg, media: pj.CallMediaInfo) -> pj.AudioMedia:
-        """The stream's conference port, found by its bridge slot: pjsua2's
-        ``getAudioMedia`` refuses an audio stream that follows a refused video one."""
-        for port in self._ep.mediaEnumPorts2():
-            if port.getPortId() == media.audioConfSlot:
-                return port
-        return leg.getAudioMedia(media.index)
 
     def _leg_ended(self, leg: Leg, reason: str) -> None:
         if leg.ended:

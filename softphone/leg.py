@@ -98,6 +98,14 @@ class Leg(pj.Call):  # type: ignore[misc]
         except pj.Error as err:  # the remote gave up (CANCEL) before the answer
             log.info("refusal of leg %s not sent: %s", self.key, err.info())
 
+    def audio_media(self, ep: pj.Endpoint, media: pj.CallMediaInfo) -> pj.AudioMedia:
+        """The stream's conference port, found by its bridge slot: pjsua2's
+        ``getAudioMedia`` refuses an audio stream that follows a refused video one."""
+        for port in ep.mediaEnumPorts2():
+            if port.getPortId() == media.audioConfSlot:
+                return port
+        return self.getAudioMedia(media.index)
+
     def tap_rate(self, media_index: int, bridge_hz: int) -> int:
         """The stream's codec rate (the bridge resamples to it), so a G.711 party reaches
         the pipeline at 8 kHz, as its recording would in replay; else the bridge's."""
