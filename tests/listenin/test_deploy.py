@@ -32,10 +32,13 @@ def test_unit_has_the_expected_keys():
     assert "/var/lib/listenin" in service["ReadWritePaths"].split()
     assert u["Install"]["WantedBy"] == "multi-user.target"
     for key in ("ExecStartPre", "ExecStart"):
-        argv = shlex.split(service[key])
+        # what systemd makes of $LISTENIN_ARGS from the EnvironmentFile: separate words
+        words = "--bind 10.0.0.5 --trust 203.0.113.0/24"
+        argv = shlex.split(service[key].replace("$LISTENIN_ARGS", words))
         assert argv[0].endswith("/listenin")
         args = build_parser().parse_args(argv[1:])  # real sub-command and options
         assert args.config == "/etc/listenin/listenin.toml" and args.archive == "/var/lib/listenin"
+        assert args.bind == "10.0.0.5" and args.trust == ["203.0.113.0/24"]
     assert shlex.split(service["ExecStart"])[1] == "run"
 
 
