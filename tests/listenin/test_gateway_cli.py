@@ -51,7 +51,8 @@ def test_a_gateway_process_serves_the_api_and_stops_on_sigterm(redis_server):
             async with connect(url.group(1)) as ws:
                 return json.loads(await asyncio.wait_for(ws.recv(), 30))  # type: ignore[no-any-return]
 
-        assert asyncio.run(hello()) == {"type": "hello", "server": "listenin", "calls": {}}
+        hello_msg = {"type": "hello", "server": "listenin", "calls": {}, "recording": True}
+        assert asyncio.run(hello()) == hello_msg  # pause/resume reach nodes over the bus
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     finally:
