@@ -114,6 +114,7 @@ class Subscriber:
     dropped: int = 0  # droppable events dropped under pressure
     overflowed: bool = False
     bad_messages: int = 0  # client messages refused (the server counts them)
+    format: str = "listenin"  # or "deepgram": rendered at write time (sinks.deepgram)
 
     @property
     def pending_bytes(self) -> int:

@@ -7,7 +7,7 @@ stays open).  Messages::
 
     {"type": "subscribe", "calls": ["id", ...], "parties": ["agent"],
      "resume": {"call-id": last_seq}, "replay": true,
-     "partials": false}                                    all keys optional
+     "partials": false, "format": "deepgram"}              all keys optional
     {"type": "unsubscribe"}
     {"type": "recording.pause", "call_id": "id"}
     {"type": "recording.resume", "call_id": "id"}
@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .deepgram import parse_format
 from .filters import Filter
 
 MAX_IDS = 256  # call ids / parties in one subscribe
@@ -47,6 +48,7 @@ class Subscribe:
     filter: Filter
     resume: dict[str, int]
     replay: bool
+    format: str | None = None  # "listenin" or "deepgram" (sinks.deepgram); None: unchanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,5 +151,8 @@ def _subscribe(msg: dict[str, Any]) -> Subscribe:
     replay, partials = msg.get("replay", False), msg.get("partials", True)
     if not isinstance(replay, bool) or not isinstance(partials, bool):
         raise RequestError("bad_field", "replay and partials must be true or false")
+    fmt = msg.get("format")
+    if fmt is not None and parse_format(fmt) is None:
+        raise RequestError("bad_field", "format must be 'listenin' or 'deepgram'")
     flt = Filter(_ids(msg, "calls"), _ids(msg, "parties"), partials)
-    return Subscribe(flt, dict(resume), replay)
+    return Subscribe(flt, dict(resume), replay, fmt)

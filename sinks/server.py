@@ -46,6 +46,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from .deepgram import DeepgramView, parse_format
 from .hub import CLOSE_SLOW_CONSUMER, Hub, Outgoing, Publishable, Subscriber
 from .protocol import Ping, RecordingControl, RequestError, Subscribe, Unsubscribe, parse_request
 from .server_config import ServerConfig, ServerConfigError
@@ -91,7 +92,9 @@ class EventServer:
     ) -> None:
         self.config = config
         self.routes = routes or {}
-        self.hub = Hub(config.hub, on_stamped)
+        self.deepgram = DeepgramView()  # party order and rendering for format=deepgram
+        self._on_stamped = on_stamped
+        self.hub = Hub(config.hub, self._stamped)
         self.stats = ServerStats()
         self.stats_book = stats_book
         self.on_control = on_control
@@ -154,7 +157,13 @@ class EventServer:
                 pass
 
     # -- loop thread ----------------------------------------------------------
+    def _stamped(self, msg: Outgoing) -> None:
+        self.deepgram.observe(msg.call_id, msg.type, msg.party)
+        if self._on_stamped is not None:
+            self._on_stamped(msg)
+
     def _deliver(self, msg: Outgoing) -> None:
+        self.deepgram.observe(msg.call_id, msg.type, msg.party)
         self._wake_after(self.hub.deliver(msg))
 
     def _run(self) -> None:
@@ -268,6 +277,8 @@ class EventServer:
     # -- one websocket client ---------------------------------------------------
     async def _handler(self, ws: ServerConnection) -> None:
         sub = self.hub.connect()
+        sub.format = parse_format(parse_qs(urlsplit(ws.request.path).query).get("format", [""])[0]
+                                  if ws.request else "") or "listenin"  # fmt: skip
         sub.unsent = ws.transport.get_write_buffer_size
         sock = ws.transport.get_extra_info("socket")
         if sock is not None:
@@ -317,6 +328,7 @@ class EventServer:
                     "calls": sorted(f.calls) if f.calls is not None else "*",
                     "parties": sorted(f.parties) if f.parties is not None else "*",
                 })  # fmt: skip
+                sub.format = req.format or sub.format
                 if not self.hub.subscribe(sub, req.filter, req.resume, req.replay):
                     self._overflow(sub)
             elif isinstance(req, Unsubscribe):
@@ -346,7 +358,11 @@ class EventServer:
                 await wake.wait()
                 wake.clear()
                 while (msg := sub.take()) is not None:
-                    await ws.send(msg.data, text=True)
+                    if sub.format == "listenin":
+                        await ws.send(msg.data, text=True)
+                        continue
+                    for data in self.deepgram.render(msg.call_id, msg.seq, msg.origin, msg.data):
+                        await ws.send(data, text=True)
         except ConnectionClosed:
             pass
         except asyncio.CancelledError:
