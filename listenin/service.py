@@ -9,7 +9,10 @@ JSON text once, here (:meth:`records.events.Serialisable.to_json`); every
 output that writes JSON takes that text.  Each output is
 non-blocking on these paths (the server and the archive queue and return), so
 one slow output never delays the audio or another output.  Recording pause and
-resume requests from websocket clients come back through :meth:`Outputs.control`.
+resume requests from websocket clients come back through :meth:`Outputs.control`;
+while a call is paused its partials and finals reach every output with ``text``
+``""`` and no ``words`` (and the archive writes no final), unless the archive's
+``transcript_while_paused`` is true.
 
 With a bus (:class:`~sinks.bus_layout.BusConfig`), every event the server's hub
 stamps is also queued for Redis with the same ``seq`` and bytes
@@ -22,9 +25,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from records.device import DeviceEvent, StreamStats
-from records.events import Event
+from records.events import Event, TranscriptFinal, TranscriptPartial
 from records.frames import AudioFrame, Gap
 from sinks.archive import Archive, ArchiveConfig
 from sinks.bus_layout import BusConfig
@@ -94,6 +98,16 @@ class Outputs:
 
     # -- the three feeds ------------------------------------------------------
     def on_event(self, event: Event) -> None:
+        if (
+            isinstance(event, TranscriptFinal | TranscriptPartial)
+            and self.archive is not None
+            and self.archive.hides(event.call_id)
+        ):  # recording paused: every output gets the segment without its words
+            event = (
+                replace(event, text="", words=())
+                if isinstance(event, TranscriptFinal)
+                else replace(event, text="")
+            )
         # serialise once, here, before the event reaches other threads: the hub,
         # the archive and the JSON-lines terminal all take this one text
         event.to_json()

@@ -124,8 +124,21 @@ class Archive:
             self._cond.notify()
         return True
 
+    def hides(self, call_id: str) -> bool:
+        """Whether this call's transcript is withheld now (paused; ``transcript_while_paused``)."""
+        if self.config.transcript_while_paused:
+            return False
+        with self._cond:
+            return call_id in self._paused
+
     def on_event(self, event: Event) -> None:
-        """Take a pipeline event (finals, party left and call ended matter)."""
+        """Take a pipeline event (finals, party left and call ended matter).
+
+        A final spoken while the call is paused is not written (unless
+        ``transcript_while_paused``): pause means the words are not kept either.
+        """
+        if isinstance(event, TranscriptFinal) and self.hides(event.call_id):
+            return
         if isinstance(event, TranscriptFinal | PartyLeft | CallEnded):
             if isinstance(event, CallEnded):
                 with self._cond:

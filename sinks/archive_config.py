@@ -29,6 +29,8 @@ class ArchiveConfig:
     join_window_ms: int = 500  # call-clock time before the N-channel file opens
     max_skew_ms: int = 2000  # a party this far behind is patched in later
     queue_max_items: int = 4000  # audio records waiting for the writer (~10 s of 4 calls)
+    # False: while paused, finals are not written and subscribers get them without text
+    transcript_while_paused: bool = False
 
     def __post_init__(self) -> None:
         if not str(self.root).strip():  # Path("") is ".": it would record into the working folder

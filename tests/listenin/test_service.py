@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import jsonschema
+import pytest
 import soundfile as sf
 from websockets.asyncio.client import connect
 
@@ -260,3 +261,43 @@ def test_partials_no_client_wants_are_not_decoded(engine):
     kinds = [e["type"] for e in got]
     assert "transcript.final" in kinds and "transcript.partial" not in kinds
     assert pipeline.stats.partials_skipped > 0 and pipeline.stats.partials == 0
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_a_paused_call_reaches_subscribers_without_its_words(tmp_path, kept):
+    from records.events import CallEnded, TranscriptFinal, TranscriptPartial, Word
+
+    outputs = Outputs(ServerConfig(port=0, stats_interval_s=0),
+                      ArchiveConfig(tmp_path, transcript_while_paused=kept))  # fmt: skip
+    outputs.start()
+    words = (Word(" card", 1.0, 1.4, 0.9), Word(" 4242", 1.5, 2.0, 0.8))
+    spoken = TranscriptFinal("c1", "customer", "customer-1", 1.0, 2.0, " card 4242", 2.5, words)
+    partial = TranscriptPartial("c1", "customer", "customer-1", 1.0, 1.5, " card", 1.6)
+
+    async def client() -> list[dict]:
+        async with connect(outputs.server.url) as ws:
+            await ws.recv()  # hello
+            await ws.send(json.dumps({"type": "subscribe"}))
+            await ws.recv()  # subscribed
+            assert outputs.archive.pause("c1", 0.5) is not None
+            outputs.on_event(partial)
+            outputs.on_event(spoken)
+            outputs.on_event(CallEnded("c1", 3.0, 3.0))
+            return [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(3)]
+
+    try:
+        got = asyncio.run(client())
+    finally:
+        outputs.close()
+    texts = [(m["type"], m.get("text"), m.get("words")) for m in got[:2]]
+    if kept:
+        assert texts == [
+            ("transcript.partial", " card", None),
+            ("transcript.final", " card 4242", [w.to_dict() for w in words]),
+        ]
+    else:
+        assert texts == [("transcript.partial", "", None), ("transcript.final", "", [])]
+    (jsonl,) = tmp_path.rglob("transcript.jsonl")
+    lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert any(x["type"] == "transcript.final" for x in lines) is kept
+    assert "4242" not in jsonl.read_text() or kept

@@ -69,12 +69,14 @@ def archive_factory(tmp_path):
         archive.close()
 
 
-def test_a_call_on_disk_aligned_with_its_transcript_and_a_pause(archive_factory, tmp_path):
-    archive = archive_factory()
+@pytest.mark.parametrize("kept", [True, False])
+def test_a_call_on_disk_aligned_with_its_transcript_and_a_pause(archive_factory, tmp_path, kept):
+    archive = archive_factory(transcript_while_paused=kept)
     finals = [final("agent", 1, 0.2, "hello, how can I help"), final("customer", 1, 1.2, "hi")]
     for i in range(200):  # 4 s; the customer joins at 1 s (after the stereo file opened)
         if i == 150:
-            archive.on_event(finals[1])
+            assert archive.hides("c1") is not kept
+            archive.on_event(finals[1])  # spoken while paused: kept only if configured
             resumed = archive.resume("c1", 3.0)
         archive.push(frame("agent", i))
         if 50 <= i < 100 or 110 <= i <= 180:  # a gap at 2 s; leaves after 3.6 s
@@ -113,16 +115,17 @@ def test_a_call_on_disk_aligned_with_its_transcript_and_a_pause(archive_factory,
     assert [json.loads(line) for line in lines] == [
         finals[0].to_dict(),
         paused.to_dict(),
-        finals[1].to_dict(),
+        *([finals[1].to_dict()] if kept else []),
         resumed.to_dict(),
     ]
+    assert not archive.hides("c1")
     assert paused == RecordingPaused("c1", 2.4) and resumed == RecordingResumed("c1", 3.0)
     assert paused.to_dict() == {"type": "recording.paused", "call_id": "c1", "at": 2.4}
     assert (folder / "transcript.txt").read_text() == (
         "[00:00.2] agent: hello, how can I help\n"
         "[00:02.4] (recording paused)\n"
-        "[00:01.2] customer: hi\n"
-        "[00:03.0] (recording resumed)\n"
+        + ("[00:01.2] customer: hi\n" if kept else "")
+        + "[00:03.0] (recording resumed)\n"
     )
     stats = archive.stats
     assert (stats.files, stats.errors, stats.dropped, stats.calls) == (5, 0, 0, 1)

@@ -20,8 +20,16 @@ from sinks.server import EventServer, ServerConfig
 TOKEN = "s3cret-token-0123456789"
 
 # Deepgram's documented live Results message: key -> type (nested shapes below)
-RESULTS_KEYS = {"type": str, "channel_index": list, "duration": float, "start": float,
-                "is_final": bool, "speech_final": bool, "channel": dict, "metadata": dict}  # fmt: skip
+RESULTS_KEYS = {
+    "type": str,
+    "channel_index": list,
+    "duration": float,
+    "start": float,  # fmt: skip
+    "is_final": bool,
+    "speech_final": bool,
+    "channel": dict,
+    "metadata": dict,
+}
 ALT_KEYS = {"transcript": str, "confidence": float, "words": list}
 WORD_KEYS = {"word": str, "start": float, "end": float, "confidence": float,
              "punctuated_word": str}  # fmt: skip
@@ -136,7 +144,11 @@ def test_a_deepgram_subscriber_over_a_real_websocket():
                 assert got == [("interim", (1, "Hel", "c1")),
                                ("final", (1, "Hello, world.", "c1")), ("end", 2.0)]  # fmt: skip
             assert [(await recv(ours))["type"] for _ in range(4)] == [
-                "party.joined", "party.joined", "transcript.partial", "transcript.final"]
+                "party.joined",
+                "party.joined",
+                "transcript.partial",
+                "transcript.final",
+            ]
             await dg.send(json.dumps({"type": "subscribe", "format": "bogus"}))
             assert (await recv(dg))["code"] == "bad_field"
 
