@@ -10,6 +10,8 @@ output that writes JSON takes that text.  Each output is
 non-blocking on these paths (the server and the archive queue and return), so
 one slow output never delays the audio or another output.  Recording pause and
 resume requests from websocket clients come back through :meth:`Outputs.control`.
+Phrase alerts (:mod:`pipeline.alerts`) are matched here, once per final, and
+each ``alert`` follows its final to every output.
 
 With a bus (:class:`~sinks.bus_layout.BusConfig`), every event the server's hub
 stamps is also queued for Redis with the same ``seq`` and bytes
@@ -23,8 +25,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from pipeline.alerts import AlertMatcher, AlertRule
 from records.device import DeviceEvent, StreamStats
-from records.events import Event
+from records.events import Event, TranscriptFinal
 from records.frames import AudioFrame, Gap
 from sinks.archive import Archive, ArchiveConfig
 from sinks.bus_layout import BusConfig
@@ -47,6 +50,7 @@ class Outputs:
         archive: ArchiveConfig | None = None,
         renderer: Callable[[Event], None] | None = None,
         bus: BusConfig | None = None,
+        alerts: tuple[AlertRule, ...] = (),
     ) -> None:
         if bus is not None and server is None:
             raise ValueError("a bus needs the websocket server (its hub numbers the events)")
@@ -68,6 +72,7 @@ class Outputs:
             self.server.recording = self.archive is not None  # the console's pause button
         self.observer.archive, self.observer.server = self.archive, self.server
         self._listeners: list[Callable[[Event], None]] = []
+        self.alerts = AlertMatcher(alerts)  # [[alerts]]: their events follow the final
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         """Also call ``listener`` with every pipeline event (from pipeline threads)."""
@@ -94,6 +99,12 @@ class Outputs:
 
     # -- the three feeds ------------------------------------------------------
     def on_event(self, event: Event) -> None:
+        self._emit(event)
+        if self.alerts and isinstance(event, TranscriptFinal):
+            for alert in self.alerts.match(event):
+                self._emit(alert)
+
+    def _emit(self, event: Event) -> None:
         # serialise once, here, before the event reaches other threads: the hub,
         # the archive and the JSON-lines terminal all take this one text
         event.to_json()
