@@ -28,7 +28,8 @@ def test_an_alert_reaches_the_client_the_archive_and_the_terminal(tmp_path):
     outputs = Outputs(ServerConfig(port=0, stats_interval_s=0), ArchiveConfig(tmp_path),
                       renderer=JsonlRenderer(terminal), alerts=rules)  # fmt: skip
     outputs.start()
-    words = tuple(Word(w, 1.0 + i, 1.4 + i, 0.9) for i, w in enumerate("Please cancel my account".split()))  # fmt: skip
+    spoken = "Please cancel my account".split()
+    words = tuple(Word(w, 1.0 + i, 1.4 + i, 0.9) for i, w in enumerate(spoken))
     events = [
         CallStarted("c1", 0.0),
         PartyJoined("c1", "customer", 8000, 0.0),
