@@ -33,6 +33,12 @@
 
     [platforms.ringcentral]       # one table per platform adapter (see README)
 
+    [[alerts]]                    # phrase alerts (pipeline.alerts), one table per rule
+    name = "cancel"
+    party = "customer"            # optional: only this party's finals
+    phrases = ["cancel my account", "close the account"]
+    regex = "refund (now|today)"  # optional, on the normalised text
+
 Unknown tables and keys, wrong types and bad values are refused with a
 :class:`ConfigError` of one line naming the file, the table, the key and the
 problem (``FILE: [archive] fsync: expected a boolean (true or false), got
@@ -52,14 +58,22 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from records.settings import SettingError, check_env_name, field_types, read_table, show_key
+from pipeline.alerts import AlertRule
+from records.settings import (
+    SettingError,
+    check_env_name,
+    field_types,
+    read_table,
+    show,
+    show_key,
+)
 from sinks.archive import ArchiveConfig
 from sinks.bus_layout import BusConfig
 from sinks.hub import HubConfig
 from sinks.server import ServerConfig
 
 TOKEN_ENV = "LISTENIN_WS_TOKEN"
-SECTIONS = ("server", "archive", "bus", "platforms")
+SECTIONS = ("server", "archive", "bus", "platforms", "alerts")
 MAX_FILE_BYTES = 1024 * 1024
 SERVER_KEYS: dict[str, Any] = {
     "host": str, "port": int, "token_env": str, "tls_cert": Path, "tls_key": Path,
@@ -68,6 +82,9 @@ SERVER_KEYS: dict[str, Any] = {
 }  # fmt: skip
 HUB_KEYS = {f.name for f in fields(HubConfig)}
 BUS_KEYS = {f.name for f in fields(BusConfig)}
+ALERT_KEYS: dict[str, Any] = {
+    "name": str, "party": str | None, "phrases": tuple[str, ...], "regex": str | None,
+}  # fmt: skip
 
 
 class ConfigError(Exception):
@@ -81,6 +98,7 @@ class AppConfig:
     bus: dict[str, Any] = field(default_factory=dict)  # checked [bus] keys
     platforms: dict[str, Any] = field(default_factory=dict)  # name -> its checked PlatformConfig
     path: Path | None = None
+    alerts: tuple[AlertRule, ...] = ()  # the [[alerts]] rules, checked (regexes compiled)
 
 
 def load_config(path: str | Path | None) -> AppConfig:
@@ -96,7 +114,7 @@ def load_config(path: str | Path | None) -> AppConfig:
                 raise SettingError(
                     f"[{show_key(name)}]" if table else show_key(name),
                     f"unknown {'table' if table else 'key outside any table'} "
-                    "(known: [server], [archive], [bus], [platforms.NAME])",
+                    "(known: [server], [archive], [bus], [platforms.NAME], [[alerts]])",
                 )
         server = read_table(data.get("server", {}), SERVER_KEYS, "server")
         if "token_env" in server:
@@ -109,7 +127,8 @@ def load_config(path: str | Path | None) -> AppConfig:
         platforms = _platforms(data.get("platforms", {}))
     except SettingError as err:
         raise ConfigError(_located(path, err)) from None
-    return AppConfig(server, archive, bus, platforms, path)
+    alerts = _alerts(path, data.get("alerts", []))
+    return AppConfig(server, archive, bus, platforms, path, alerts)
 
 
 def _parse(path: Path) -> dict[str, Any]:
@@ -137,6 +156,29 @@ def _platforms(table: Any) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise SettingError("platforms", "must hold one table per platform ([platforms.NAME])")
     return {name: platform_config(name, value) for name, value in table.items()}
+
+
+def _alerts(path: Path, tables: Any) -> tuple[AlertRule, ...]:
+    """The ``[[alerts]]`` rules; an error names the rule: ``FILE: [[alerts]] "x": regex: ...``."""
+    if not isinstance(tables, list):
+        raise ConfigError(f"{path}: alerts: must be an array of tables ([[alerts]])")
+    rules: list[AlertRule] = []
+    for n, table in enumerate(tables, 1):
+        label = f"#{n}"
+        if isinstance(table, dict) and isinstance(table.get("name"), str):
+            label = show(table["name"])
+        try:
+            values = read_table(table, ALERT_KEYS, "", ["name"])
+            if any(values["name"] == r.name for r in rules):
+                raise SettingError("name", "another [[alerts]] table has this name")
+            try:
+                rules.append(AlertRule(**values))
+            except ValueError as err:
+                key, _, message = str(err).partition(": ")
+                raise SettingError(key, message) from None
+        except SettingError as err:
+            raise ConfigError(f"{path}: [[alerts]] {label}: {err.name}: {err.message}") from None
+    return tuple(rules)
 
 
 def _located(where: Any, err: SettingError) -> str:

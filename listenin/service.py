@@ -12,7 +12,8 @@ one slow output never delays the audio or another output.  Recording pause and
 resume requests from websocket clients come back through :meth:`Outputs.control`;
 while a call is paused its partials and finals reach every output with ``text``
 ``""`` and no ``words`` (and the archive writes no final), unless the archive's
-``transcript_while_paused`` is true.
+``transcript_while_paused`` is true.  Phrase alerts (:mod:`pipeline.alerts`) are
+matched here, once per final, and each ``alert`` follows its final to every output.
 
 With a bus (:class:`~sinks.bus_layout.BusConfig`), every event the server's hub
 stamps is also queued for Redis with the same ``seq`` and bytes
@@ -27,6 +28,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
+from pipeline.alerts import AlertMatcher, AlertRule
 from records.device import DeviceEvent, StreamStats
 from records.events import Event, TranscriptFinal, TranscriptPartial
 from records.frames import AudioFrame, Gap
@@ -51,6 +53,7 @@ class Outputs:
         archive: ArchiveConfig | None = None,
         renderer: Callable[[Event], None] | None = None,
         bus: BusConfig | None = None,
+        alerts: tuple[AlertRule, ...] = (),
     ) -> None:
         if bus is not None and server is None:
             raise ValueError("a bus needs the websocket server (its hub numbers the events)")
@@ -72,6 +75,7 @@ class Outputs:
             self.server.recording = self.archive is not None  # the console's pause button
         self.observer.archive, self.observer.server = self.archive, self.server
         self._listeners: list[Callable[[Event], None]] = []
+        self.alerts = AlertMatcher(alerts)  # [[alerts]]: their events follow the final
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         """Also call ``listener`` with every pipeline event (from pipeline threads)."""
@@ -108,6 +112,12 @@ class Outputs:
                 if isinstance(event, TranscriptFinal)
                 else replace(event, text="")
             )
+        self._emit(event)
+        if self.alerts and isinstance(event, TranscriptFinal):
+            for alert in self.alerts.match(event):
+                self._emit(alert)
+
+    def _emit(self, event: Event) -> None:
         # serialise once, here, before the event reaches other threads: the hub,
         # the archive and the JSON-lines terminal all take this one text
         event.to_json()

@@ -156,5 +156,23 @@ class CallEnded(Serialisable):
     reason: str | None = field(default=None, metadata=OMIT_NONE)
 
 
+@dataclass(frozen=True, slots=True)
+class Alert(Serialisable):
+    """A configured phrase or regex found in a final; sent right after that final."""
+
+    type: ClassVar[str] = "alert"
+    call_id: str
+    party: str
+    rule: str  # the [[alerts]] name
+    segment_id: str  # the final's
+    text: str  # the final's text
+    matched: str  # the words that matched, as the final spelled them
+    start: float  # s, call clock: the matched words (the final's times if it has no words)
+    end: float
+    emitted_at: float
+
+
 TranscriptEvent = TranscriptPartial | TranscriptFinal
-Event = TranscriptPartial | TranscriptFinal | CallStarted | PartyJoined | PartyLeft | CallEnded
+Event = (
+    TranscriptPartial | TranscriptFinal | CallStarted | PartyJoined | PartyLeft | CallEnded | Alert
+)

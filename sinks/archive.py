@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from records.events import CallEnded, Event, PartyLeft, TranscriptFinal
+from records.events import Alert, CallEnded, Event, PartyLeft, TranscriptFinal
 from records.frames import AudioFrame, Gap
 
 from .archive_config import ArchiveConfig
@@ -132,14 +132,14 @@ class Archive:
             return call_id in self._paused
 
     def on_event(self, event: Event) -> None:
-        """Take a pipeline event (finals, party left and call ended matter).
+        """Take a pipeline event (finals, alerts, party left and call ended matter).
 
-        A final spoken while the call is paused is not written (unless
+        A final (or its alert) spoken while the call is paused is not written (unless
         ``transcript_while_paused``): pause means the words are not kept either.
         """
-        if isinstance(event, TranscriptFinal) and self.hides(event.call_id):
+        if isinstance(event, TranscriptFinal | Alert) and self.hides(event.call_id):
             return
-        if isinstance(event, TranscriptFinal | PartyLeft | CallEnded):
+        if isinstance(event, TranscriptFinal | Alert | PartyLeft | CallEnded):
             if isinstance(event, CallEnded):
                 with self._cond:
                     self._paused.discard(event.call_id)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from records.events import CallEnded, Event, PartyLeft, TranscriptFinal
+from records.events import Alert, CallEnded, Event, PartyLeft, TranscriptFinal
 from records.frames import AudioFrame, Gap
 
 from .archive_config import ArchiveConfig
@@ -103,7 +103,7 @@ class CallRecorder:
             )
 
     def on_event(self, event: Event) -> None:
-        if isinstance(event, TranscriptFinal):
+        if isinstance(event, TranscriptFinal | Alert):
             self._transcript(event)
         elif isinstance(event, PartyLeft):
             self._write_all(self.layout.end_party(event.party))
@@ -225,9 +225,9 @@ class CallRecorder:
         return n
 
     # -- transcript --------------------------------------------------------
-    def _transcript(self, event: TranscriptFinal | RecordingEvent) -> None:
+    def _transcript(self, event: TranscriptFinal | Alert | RecordingEvent) -> None:
         self._line("jsonl", event.to_json() + "\n")  # the text the other sinks share
-        if isinstance(event, TranscriptFinal):
+        if isinstance(event, TranscriptFinal | Alert):
             buf = io.StringIO()
             TextRenderer(buf, live=False)(event)
             text = buf.getvalue()

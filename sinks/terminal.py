@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TextIO
 
-from records.events import CallEnded, Event, TranscriptFinal, TranscriptPartial
+from records.events import Alert, CallEnded, Event, TranscriptFinal, TranscriptPartial
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,12 @@ class TextRenderer:
                 if event.text:
                     label = event.party if event.speaker is None else event.speaker
                     self.out.write(f"[{clock(event.start)}] {label}: {event.text}\n")
+                if self.live:
+                    self._status()
+                self.out.flush()
+            elif isinstance(event, Alert):
+                line = f"[{clock(event.start)}] ! alert {event.rule}: {event.matched}\n"
+                self.out.write("\r\033[K" + line if self.live else line)
                 if self.live:
                     self._status()
                 self.out.flush()
@@ -96,12 +102,12 @@ class CallClockOrder:
 
     def __init__(self, renderer: Callable[[Event], None]) -> None:
         self.renderer = renderer
-        self._held: dict[str, list[TranscriptFinal]] = {}
+        self._held: dict[str, list[TranscriptFinal | Alert]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
         with self._lock:
-            if isinstance(event, TranscriptFinal):
+            if isinstance(event, TranscriptFinal | Alert):  # an alert follows its final
                 self._held.setdefault(event.call_id, []).append(event)
                 return
             if isinstance(event, CallEnded):
@@ -117,9 +123,16 @@ class CallClockOrder:
         if close is not None:
             close()
 
-    def _release(self, finals: list[TranscriptFinal]) -> None:
+    def _release(self, held: list[TranscriptFinal | Alert]) -> None:
+        finals = [e for e in held if isinstance(e, TranscriptFinal)]
         for final in sorted(finals, key=lambda f: (f.start, f.party)):
             self.renderer(final)
+            for alert in held:
+                if isinstance(alert, Alert) and (alert.segment_id, alert.party) == (
+                    final.segment_id,
+                    final.party,
+                ):
+                    self.renderer(alert)
 
 
 class QueuedRenderer:

@@ -150,6 +150,9 @@ function handle(ev) {
     case "transcript.final":
       addFinal(call, ev);
       break;
+    case "alert":
+      markAlert(call, ev);
+      break;
     case "party.left":
       partyOf(call, ev.party).el.dataset.left = "true";
       break;
@@ -222,6 +225,28 @@ function addFinal(call, ev) {
   while (after && Number(after.dataset.start) > ev.start) after = after.previousElementSibling;
   if (after) after.after(li); else convo.prepend(li);
   if (li === convo.lastElementChild) convo.scrollTop = convo.scrollHeight;
+}
+
+function markAlert(call, ev) {
+  // the alert follows its final: mark the matched words and add a badge to its lines
+  const p = partyOf(call, ev.party);
+  for (const li of [...p.lines.children, ...call.el.querySelector(".conversation").children]) {
+    if (li.dataset.segment !== ev.segment_id || li.querySelector(`[data-rule="${CSS.escape(ev.rule)}"]`)) continue;
+    li.classList.add("alerted");
+    const text = li.lastChild;
+    const at = text.nodeType === Node.TEXT_NODE ? text.textContent.indexOf(ev.matched) : -1;
+    if (at >= 0) {
+      const mark = document.createElement("mark");
+      mark.textContent = ev.matched;
+      text.after(mark, document.createTextNode(text.textContent.slice(at + ev.matched.length)));
+      text.textContent = text.textContent.slice(0, at);
+    }
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.dataset.rule = ev.rule;
+    badge.textContent = "\u26a0 " + ev.rule;
+    li.append(badge);
+  }
 }
 
 function showStats(call, p, party, s) {
