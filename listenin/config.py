@@ -31,6 +31,11 @@
     queue_entries = 10000
     ended_ttl_s = 86400
 
+    [[webhooks]]                  # one table per HTTP target (see README)
+    url = "https://example.com/hooks/listenin"
+    events = ["transcript.final", "call.ended"]
+    secret_env = "LISTENIN_HOOK_SECRET"
+
     [platforms.ringcentral]       # one table per platform adapter (see README)
 
 Unknown tables and keys, wrong types and bad values are refused with a
@@ -57,9 +62,10 @@ from sinks.archive import ArchiveConfig
 from sinks.bus_layout import BusConfig
 from sinks.hub import HubConfig
 from sinks.server import ServerConfig
+from sinks.webhook_policy import WebhookConfig
 
 TOKEN_ENV = "LISTENIN_WS_TOKEN"
-SECTIONS = ("server", "archive", "bus", "platforms")
+SECTIONS = ("server", "archive", "bus", "webhooks", "platforms")
 MAX_FILE_BYTES = 1024 * 1024
 SERVER_KEYS: dict[str, Any] = {
     "host": str, "port": int, "token_env": str, "tls_cert": Path, "tls_key": Path,
@@ -68,6 +74,7 @@ SERVER_KEYS: dict[str, Any] = {
 }  # fmt: skip
 HUB_KEYS = {f.name for f in fields(HubConfig)}
 BUS_KEYS = {f.name for f in fields(BusConfig)}
+WEBHOOK_KEYS = field_types(WebhookConfig, skip=("secret",))
 
 
 class ConfigError(Exception):
@@ -79,6 +86,7 @@ class AppConfig:
     server: dict[str, Any] = field(default_factory=dict)  # checked [server] keys
     archive: dict[str, Any] | None = None  # checked [archive] keys; None: no table
     bus: dict[str, Any] = field(default_factory=dict)  # checked [bus] keys
+    webhooks: tuple[dict[str, Any], ...] = ()  # checked keys of each [[webhooks]] table
     platforms: dict[str, Any] = field(default_factory=dict)  # name -> its checked PlatformConfig
     path: Path | None = None
 
@@ -96,7 +104,7 @@ def load_config(path: str | Path | None) -> AppConfig:
                 raise SettingError(
                     f"[{show_key(name)}]" if table else show_key(name),
                     f"unknown {'table' if table else 'key outside any table'} "
-                    "(known: [server], [archive], [bus], [platforms.NAME])",
+                    "(known: [server], [archive], [bus], [[webhooks]], [platforms.NAME])",
                 )
         server = read_table(data.get("server", {}), SERVER_KEYS, "server")
         if "token_env" in server:
@@ -106,10 +114,11 @@ def load_config(path: str | Path | None) -> AppConfig:
             hints, required = field_types(ArchiveConfig)
             archive = read_table(data["archive"], hints, "archive", required)
         bus = read_table(data.get("bus", {}), field_types(BusConfig)[0], "bus")
+        webhooks = _webhooks(data.get("webhooks", []))
         platforms = _platforms(data.get("platforms", {}))
     except SettingError as err:
         raise ConfigError(_located(path, err)) from None
-    return AppConfig(server, archive, bus, platforms, path)
+    return AppConfig(server, archive, bus, webhooks, platforms, path)
 
 
 def _parse(path: Path) -> dict[str, Any]:
@@ -137,6 +146,19 @@ def _platforms(table: Any) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise SettingError("platforms", "must hold one table per platform ([platforms.NAME])")
     return {name: platform_config(name, value) for name, value in table.items()}
+
+
+def _webhooks(tables: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(tables, list):
+        raise SettingError("webhooks", "must be an array of tables ([[webhooks]])")
+    hints, required = WEBHOOK_KEYS
+    out = []
+    for i, table in enumerate(tables, 1):
+        values = read_table(table, hints, f"webhooks #{i}", required)
+        if "secret_env" in values:
+            check_env_name(values["secret_env"], "secret_env", f"webhooks #{i}")
+        out.append(values)
+    return tuple(out)
 
 
 def _located(where: Any, err: SettingError) -> str:
@@ -244,3 +266,28 @@ def bus_config(app: AppConfig, url: str | None = None) -> BusConfig | None:
     except (TypeError, ValueError) as err:
         flag = url is not None and str(err).startswith("url")
         raise ConfigError(f"{'--bus: ' if flag else f'{app.path}: [bus] '}{err}") from err
+
+
+def webhooks_config(app: AppConfig, archive_root: Path | None = None) -> list[WebhookConfig]:
+    """Each ``[[webhooks]]`` target's config, its secret read from ``secret_env``.
+
+    The dead-letter file defaults to ``ARCHIVE_ROOT/webhooks-dead-letter.jsonl``
+    (none without an archive: undeliverable events are then counted and logged).
+    """
+    out = []
+    for i, table in enumerate(app.webhooks, 1):
+        values = dict(table)
+        where = f"{app.path}: [webhooks #{i}] "
+        secret = b""
+        if values.get("secret_env"):
+            text = os.environ.get(values["secret_env"])
+            if not text:
+                raise ConfigError(f"{where}secret_env: variable {values['secret_env']} is not set")
+            secret = text.encode()
+        if "dead_letter_file" not in values and archive_root is not None:
+            values["dead_letter_file"] = Path(archive_root) / "webhooks-dead-letter.jsonl"
+        try:
+            out.append(WebhookConfig(**values, secret=secret))
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{where}{err}") from err
+    return out
