@@ -86,6 +86,9 @@ class WebhookTarget:
         if self._thread.is_alive():
             self._abort.set()
             self._thread.join(self.config.timeout_s + 1.0)
+        if self.dead_lettered:
+            log.warning("webhook %s: %d event(s) not delivered, %d dropped", self.config.url,
+                        self.dead_lettered, self.dropped)  # fmt: skip
 
     # -- the worker ---------------------------------------------------------------
     def _run(self) -> None:
@@ -132,8 +135,10 @@ class WebhookTarget:
     def _dead_letter(self, item: Delivery, reason: str, attempts: int) -> None:
         self.dead_lettered += 1
         path = self.config.dead_letter_file
-        if path is None:
-            log.warning("webhook %s: %s not delivered (%s)", self.config.url, item.type, reason)
+        if path is None:  # logged once per target (a shutdown may give up on thousands)
+            if self.dead_lettered == 1:
+                log.warning("webhook %s: %s not delivered (%s); no dead_letter_file: further "
+                            "ones are only counted", self.config.url, item.type, reason)  # fmt: skip
             return
         head = json.dumps({"url": self.config.url, "type": item.type, "reason": reason,
                            "attempts": attempts, "failed_at": round(self._clock(), 3)})  # fmt: skip
