@@ -46,7 +46,7 @@ def receiver(arrived: dict[str, float] | None, release: threading.Event):  # typ
     return server
 
 
-def pct(values: list[float], q: float) -> float:
+def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 

@@ -137,8 +137,9 @@ class WebhookTarget:
         path = self.config.dead_letter_file
         if path is None:  # logged once per target (a shutdown may give up on thousands)
             if self.dead_lettered == 1:
-                log.warning("webhook %s: %s not delivered (%s); no dead_letter_file: further "
-                            "ones are only counted", self.config.url, item.type, reason)  # fmt: skip
+                log.warning("webhook %s: %s not delivered (%s); no dead_letter_file: "
+                            "further ones are only counted", self.config.url, item.type,
+                            reason)  # fmt: skip
             return
         head = json.dumps({"url": self.config.url, "type": item.type, "reason": reason,
                            "attempts": attempts, "failed_at": round(self._clock(), 3)})  # fmt: skip
