@@ -31,6 +31,11 @@
     queue_entries = 10000
     ended_ttl_s = 86400
 
+    [[webhooks]]                  # one table per HTTP target (see README)
+    url = "https://example.com/hooks/listenin"
+    events = ["transcript.final", "call.ended"]
+    secret_env = "LISTENIN_HOOK_SECRET"
+
     [platforms.ringcentral]       # one table per platform adapter (see README)
 
     [[alerts]]                    # phrase alerts (pipeline.alerts), one table per rule
@@ -71,9 +76,10 @@ from sinks.archive import ArchiveConfig
 from sinks.bus_layout import BusConfig
 from sinks.hub import HubConfig
 from sinks.server import ServerConfig
+from sinks.webhook_policy import WebhookConfig
 
 TOKEN_ENV = "LISTENIN_WS_TOKEN"
-SECTIONS = ("server", "archive", "bus", "platforms", "alerts")
+SECTIONS = ("server", "archive", "bus", "webhooks", "platforms", "alerts")
 MAX_FILE_BYTES = 1024 * 1024
 SERVER_KEYS: dict[str, Any] = {
     "host": str, "port": int, "token_env": str, "tls_cert": Path, "tls_key": Path,
@@ -85,6 +91,7 @@ BUS_KEYS = {f.name for f in fields(BusConfig)}
 ALERT_KEYS: dict[str, Any] = {
     "name": str, "party": str | None, "phrases": tuple[str, ...], "regex": str | None,
 }  # fmt: skip
+WEBHOOK_KEYS = field_types(WebhookConfig, skip=("secret",))
 
 
 class ConfigError(Exception):
@@ -96,6 +103,7 @@ class AppConfig:
     server: dict[str, Any] = field(default_factory=dict)  # checked [server] keys
     archive: dict[str, Any] | None = None  # checked [archive] keys; None: no table
     bus: dict[str, Any] = field(default_factory=dict)  # checked [bus] keys
+    webhooks: tuple[dict[str, Any], ...] = ()  # checked keys of each [[webhooks]] table
     platforms: dict[str, Any] = field(default_factory=dict)  # name -> its checked PlatformConfig
     path: Path | None = None
     alerts: tuple[AlertRule, ...] = ()  # the [[alerts]] rules, checked (regexes compiled)
@@ -114,7 +122,8 @@ def load_config(path: str | Path | None) -> AppConfig:
                 raise SettingError(
                     f"[{show_key(name)}]" if table else show_key(name),
                     f"unknown {'table' if table else 'key outside any table'} "
-                    "(known: [server], [archive], [bus], [platforms.NAME], [[alerts]])",
+                    "(known: [server], [archive], [bus], [[webhooks]], [platforms.NAME], "
+                    "[[alerts]])",
                 )
         server = read_table(data.get("server", {}), SERVER_KEYS, "server")
         if "token_env" in server:
@@ -124,11 +133,12 @@ def load_config(path: str | Path | None) -> AppConfig:
             hints, required = field_types(ArchiveConfig)
             archive = read_table(data["archive"], hints, "archive", required)
         bus = read_table(data.get("bus", {}), field_types(BusConfig)[0], "bus")
+        webhooks = _webhooks(data.get("webhooks", []))
         platforms = _platforms(data.get("platforms", {}))
     except SettingError as err:
         raise ConfigError(_located(path, err)) from None
     alerts = _alerts(path, data.get("alerts", []))
-    return AppConfig(server, archive, bus, platforms, path, alerts)
+    return AppConfig(server, archive, bus, webhooks, platforms, path, alerts)
 
 
 def _parse(path: Path) -> dict[str, Any]:
@@ -179,6 +189,19 @@ def _alerts(path: Path, tables: Any) -> tuple[AlertRule, ...]:
         except SettingError as err:
             raise ConfigError(f"{path}: [[alerts]] {label}: {err.name}: {err.message}") from None
     return tuple(rules)
+
+
+def _webhooks(tables: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(tables, list):
+        raise SettingError("webhooks", "must be an array of tables ([[webhooks]])")
+    hints, required = WEBHOOK_KEYS
+    out = []
+    for i, table in enumerate(tables, 1):
+        values = read_table(table, hints, f"webhooks #{i}", required)
+        if "secret_env" in values:
+            check_env_name(values["secret_env"], "secret_env", f"webhooks #{i}")
+        out.append(values)
+    return tuple(out)
 
 
 def _located(where: Any, err: SettingError) -> str:
@@ -286,3 +309,28 @@ def bus_config(app: AppConfig, url: str | None = None) -> BusConfig | None:
     except (TypeError, ValueError) as err:
         flag = url is not None and str(err).startswith("url")
         raise ConfigError(f"{'--bus: ' if flag else f'{app.path}: [bus] '}{err}") from err
+
+
+def webhooks_config(app: AppConfig, archive_root: Path | None = None) -> list[WebhookConfig]:
+    """Each ``[[webhooks]]`` target's config, its secret read from ``secret_env``.
+
+    The dead-letter file defaults to ``ARCHIVE_ROOT/webhooks-dead-letter.jsonl``
+    (none without an archive: undeliverable events are then counted and logged).
+    """
+    out = []
+    for i, table in enumerate(app.webhooks, 1):
+        values = dict(table)
+        where = f"{app.path}: [webhooks #{i}] "
+        secret = b""
+        if values.get("secret_env"):
+            text = os.environ.get(values["secret_env"])
+            if not text:
+                raise ConfigError(f"{where}secret_env: variable {values['secret_env']} is not set")
+            secret = text.encode()
+        if "dead_letter_file" not in values and archive_root is not None:
+            values["dead_letter_file"] = Path(archive_root) / "webhooks-dead-letter.jsonl"
+        try:
+            out.append(WebhookConfig(**values, secret=secret))
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{where}{err}") from err
+    return out

@@ -60,7 +60,14 @@ def run_replay(args: argparse.Namespace, parties: list[PartyAudio], realtime: bo
 def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def]
     from sinks.server import ServerConfigError
 
-    from .config import ConfigError, archive_config, bus_config, load_config, server_config
+    from .config import (
+        ConfigError,
+        archive_config,
+        bus_config,
+        load_config,
+        server_config,
+        webhooks_config,
+    )
     from .logs import redact_env
     from .service import Outputs
 
@@ -75,7 +82,8 @@ def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def
         if bus is not None and server is None:
             raise CliError("--no-server with a bus: the node's server numbers the events "
                            "(bind it to 127.0.0.1 instead)")  # fmt: skip
-        out = Outputs(server, archive, on_screen, bus, app.alerts)
+        hooks = webhooks_config(app, archive.root if archive is not None else None)
+        out = Outputs(server, archive, on_screen, bus, hooks, app.alerts)
         out.start()
     except (ConfigError, ServerConfigError) as err:
         raise CliError(str(err)) from err
@@ -85,6 +93,9 @@ def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def
               f"{out.server.console_url}{token}", file=sys.stderr, flush=True)  # fmt: skip
     if out.bus is not None:
         print(f"listenin: publishing to the bus {out.bus.config.where}", file=sys.stderr)
+    if out.webhooks is not None:
+        print(f"listenin: posting events to {len(out.webhooks.targets)} webhook(s)",
+              file=sys.stderr)  # fmt: skip
     if out.archive is not None:
         print(f"listenin: recording to {out.archive.config.root}", file=sys.stderr)
     return out
@@ -95,6 +106,7 @@ def secret_envs(app) -> list[str]:  # type: ignore[no-untyped-def]
     from dataclasses import fields
 
     names = [app.server["token_env"]] if "token_env" in app.server else []
+    names += [hook["secret_env"] for hook in app.webhooks if hook.get("secret_env")]
     for config in app.platforms.values():
         names += [getattr(config, f.name) for f in fields(config) if f.name.endswith("_env")]
     return names

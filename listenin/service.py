@@ -1,4 +1,4 @@
-"""Where a running listenin sends what it hears: terminal, websocket server, archive.
+"""Where a running listenin sends what it hears: terminal, websocket server, archive, webhooks.
 
 :class:`Outputs` is the one place that fans out.  The pipeline's event sink
 (:meth:`Outputs.on_event`), the audio tap in front of the pipeline
@@ -40,6 +40,8 @@ from sinks.protocol import RecordingControl, RequestError
 from sinks.server import EventServer, ServerConfig
 from sinks.stats import CallStatsBook
 from sinks.terminal import QueuedRenderer
+from sinks.webhook_policy import WebhookConfig
+from sinks.webhooks import Webhooks
 
 from .observe import Observer
 
@@ -53,6 +55,7 @@ class Outputs:
         archive: ArchiveConfig | None = None,
         renderer: Callable[[Event], None] | None = None,
         bus: BusConfig | None = None,
+        webhooks: list[WebhookConfig] | None = None,
         alerts: tuple[AlertRule, ...] = (),
     ) -> None:
         if bus is not None and server is None:
@@ -62,6 +65,8 @@ class Outputs:
         self.stats = CallStatsBook()
         self.archive = Archive(archive) if archive is not None and archive.enabled else None
         self.bus = NodeBus(bus, self._bus_request) if bus is not None else None
+        # one worker thread per HTTP target; on_event only queues (sinks.webhooks)
+        self.webhooks = Webhooks(webhooks) if webhooks else None
         # /healthz, /readyz and /metrics on the server's port (listenin.observe)
         self.observer = Observer(self.stats)
         self.server = (
@@ -88,6 +93,8 @@ class Outputs:
                 log.warning("repaired recording left unfinished by a crash: %s", path)
         if self.bus is not None:
             self.bus.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
         if self.server is not None:
             self.server.start()
 
@@ -99,6 +106,8 @@ class Outputs:
             self.server.stop()
         if self.bus is not None:
             self.bus.close()
+        if self.webhooks is not None:
+            self.webhooks.close()
 
     # -- the three feeds ------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -129,6 +138,8 @@ class Outputs:
             self.archive.on_event(event)
         if self.server is not None:
             self.server.publish(event)
+        if self.webhooks is not None:
+            self.webhooks.on_event(event)
         for listener in self._listeners:
             listener(event)
 
