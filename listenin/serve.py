@@ -75,7 +75,7 @@ def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def
         if bus is not None and server is None:
             raise CliError("--no-server with a bus: the node's server numbers the events "
                            "(bind it to 127.0.0.1 instead)")  # fmt: skip
-        out = Outputs(server, archive, on_screen, bus)
+        out = Outputs(server, archive, on_screen, bus, app.redaction)
         out.start()
     except (ConfigError, ServerConfigError) as err:
         raise CliError(str(err)) from err

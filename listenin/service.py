@@ -1,10 +1,10 @@
 """Where a running listenin sends what it hears: terminal, websocket server, archive.
 
 :class:`Outputs` is the one place that fans out.  The pipeline's event sink
-(:meth:`Outputs.on_event`), the audio tap in front of the pipeline
-(:meth:`Outputs.on_audio`) and the device's records (:meth:`Outputs.on_device_event`)
-each go to every configured output: the terminal renderer, the per-call stats
-book, the recording archive and the websocket server.  A pipeline event becomes
+(:meth:`Outputs.on_event`; card data is masked first, :mod:`pipeline.redaction`),
+the audio tap in front of the pipeline (:meth:`Outputs.on_audio`) and the
+device's records (:meth:`Outputs.on_device_event`) each go to every configured
+output: the terminal renderer, the per-call stats book, the recording archive and the websocket server.  A pipeline event becomes
 JSON text once, here (:meth:`records.events.Serialisable.to_json`); every
 output that writes JSON takes that text.  Each output is
 non-blocking on these paths (the server and the archive queue and return), so
@@ -23,6 +23,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from pipeline.redact import RedactionConfig
+from pipeline.redaction import EventRedactor
 from records.device import DeviceEvent, StreamStats
 from records.events import Event
 from records.frames import AudioFrame, Gap
@@ -38,6 +40,7 @@ from sinks.terminal import QueuedRenderer
 from .observe import Observer
 
 log = logging.getLogger(__name__)
+DEFAULT_REDACTION = RedactionConfig()  # cards masked unless the config says otherwise
 
 
 class Outputs:
@@ -47,6 +50,7 @@ class Outputs:
         archive: ArchiveConfig | None = None,
         renderer: Callable[[Event], None] | None = None,
         bus: BusConfig | None = None,
+        redaction: RedactionConfig | None = DEFAULT_REDACTION,
     ) -> None:
         if bus is not None and server is None:
             raise ValueError("a bus needs the websocket server (its hub numbers the events)")
@@ -68,6 +72,11 @@ class Outputs:
             self.server.recording = self.archive is not None  # the console's pause button
         self.observer.archive, self.observer.server = self.archive, self.server
         self._listeners: list[Callable[[Event], None]] = []
+        # card data is masked here, before the first output sees an event (README
+        # "Card data redaction"); None or nothing enabled: events pass untouched
+        self.redactor = (
+            EventRedactor(redaction) if redaction is not None and redaction.enabled else None
+        )
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         """Also call ``listener`` with every pipeline event (from pipeline threads)."""
@@ -94,6 +103,13 @@ class Outputs:
 
     # -- the three feeds ------------------------------------------------------
     def on_event(self, event: Event) -> None:
+        if self.redactor is None:
+            self._fan_out(event)
+            return
+        for each in self.redactor.apply(event):
+            self._fan_out(each)
+
+    def _fan_out(self, event: Event) -> None:
         # serialise once, here, before the event reaches other threads: the hub,
         # the archive and the JSON-lines terminal all take this one text
         event.to_json()

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from records.events import CallEnded, Event, PartyLeft, TranscriptFinal
+from records.events import CallEnded, Event, PartyLeft, Redaction, TranscriptFinal
 from records.frames import AudioFrame, Gap
 
 from .archive_config import ArchiveConfig
@@ -125,8 +125,8 @@ class Archive:
         return True
 
     def on_event(self, event: Event) -> None:
-        """Take a pipeline event (finals, party left and call ended matter)."""
-        if isinstance(event, TranscriptFinal | PartyLeft | CallEnded):
+        """Take a pipeline event (finals, redactions, party left and call ended matter)."""
+        if isinstance(event, TranscriptFinal | Redaction | PartyLeft | CallEnded):
             if isinstance(event, CallEnded):
                 with self._cond:
                     self._paused.discard(event.call_id)
