@@ -4,10 +4,11 @@
 (:meth:`Outputs.on_event`; card data is masked first, :mod:`pipeline.redaction`),
 the audio tap in front of the pipeline (:meth:`Outputs.on_audio`) and the
 device's records (:meth:`Outputs.on_device_event`) each go to every configured
-output: the terminal renderer, the per-call stats book, the recording archive and the websocket server.  A pipeline event becomes
-JSON text once, here (:meth:`records.events.Serialisable.to_json`); every
-output that writes JSON takes that text.  Each output is
-non-blocking on these paths (the server and the archive queue and return), so
+output: the terminal renderer, the per-call stats book, the recording archive
+and the websocket server.  A pipeline event becomes JSON text once, here
+(:meth:`records.events.Serialisable.to_json`); every output that writes JSON
+takes that text.  Each output is non-blocking on these paths (the server and
+the archive queue and return), so
 one slow output never delays the audio or another output.  Recording pause and
 resume requests from websocket clients come back through :meth:`Outputs.control`.
 
