@@ -33,3 +33,9 @@ def test_every_bus_key_is_documented():
     from listenin.config import BUS_KEYS
 
     assert not [k for k in BUS_KEYS if f"`{k}`" not in README]
+
+
+def test_every_redaction_key_is_documented():
+    from listenin.config import REDACTION_KEYS
+
+    assert not [k for k in REDACTION_KEYS if f"`{k}`" not in README]
