@@ -35,6 +35,11 @@
     url = "https://example.com/hooks/listenin"
     events = ["transcript.final", "call.ended"]
     secret_env = "LISTENIN_HOOK_SECRET"
+    [redaction]                   # card data masked before events leave (on by default)
+    cards = true
+    redact_audio = false          # not yet supported
+    [redaction.patterns]          # extra named regexes, masked as "[name]"
+    ssn = '\\b\\d{3} \\d{2} \\d{4}\\b'
 
     [platforms.ringcentral]       # one table per platform adapter (see README)
 
@@ -64,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.alerts import AlertRule
+from pipeline.redact import RedactionConfig
 from records.settings import (
     SettingError,
     check_env_name,
@@ -79,7 +85,8 @@ from sinks.server import ServerConfig
 from sinks.webhook_policy import WebhookConfig
 
 TOKEN_ENV = "LISTENIN_WS_TOKEN"
-SECTIONS = ("server", "archive", "bus", "webhooks", "platforms", "alerts")
+SECTIONS = ("server", "archive", "bus", "webhooks", "redaction", "platforms", "alerts")
+REDACTION_KEYS: dict[str, Any] = {"cards": bool, "patterns": dict, "redact_audio": bool}
 MAX_FILE_BYTES = 1024 * 1024
 SERVER_KEYS: dict[str, Any] = {
     "host": str, "port": int, "token_env": str, "tls_cert": Path, "tls_key": Path,
@@ -107,6 +114,7 @@ class AppConfig:
     platforms: dict[str, Any] = field(default_factory=dict)  # name -> its checked PlatformConfig
     path: Path | None = None
     alerts: tuple[AlertRule, ...] = ()  # the [[alerts]] rules, checked (regexes compiled)
+    redaction: RedactionConfig = RedactionConfig()  # [redaction], checked
 
 
 def load_config(path: str | Path | None) -> AppConfig:
@@ -122,8 +130,8 @@ def load_config(path: str | Path | None) -> AppConfig:
                 raise SettingError(
                     f"[{show_key(name)}]" if table else show_key(name),
                     f"unknown {'table' if table else 'key outside any table'} "
-                    "(known: [server], [archive], [bus], [[webhooks]], [platforms.NAME], "
-                    "[[alerts]])",
+                    "(known: [server], [archive], [bus], [[webhooks]], [redaction], "
+                    "[platforms.NAME], [[alerts]])",
                 )
         server = read_table(data.get("server", {}), SERVER_KEYS, "server")
         if "token_env" in server:
@@ -135,10 +143,36 @@ def load_config(path: str | Path | None) -> AppConfig:
         bus = read_table(data.get("bus", {}), field_types(BusConfig)[0], "bus")
         webhooks = _webhooks(data.get("webhooks", []))
         platforms = _platforms(data.get("platforms", {}))
+        redaction = _redaction(data.get("redaction", {}))
     except SettingError as err:
         raise ConfigError(_located(path, err)) from None
     alerts = _alerts(path, data.get("alerts", []))
-    return AppConfig(server, archive, bus, webhooks, platforms, path, alerts)
+    return AppConfig(server, archive, bus, webhooks, platforms, path, alerts, redaction)
+
+
+def _redaction(table: Any) -> RedactionConfig:
+    """``[redaction]``: ``cards``, ``redact_audio`` and a ``patterns`` table of name = regex."""
+    if not isinstance(table, dict):
+        raise SettingError("redaction", f"must be a table ([redaction]), got {show(table)}")
+    for key in table:
+        if key not in REDACTION_KEYS:
+            known = ", ".join(REDACTION_KEYS)
+            raise SettingError(show_key(key), f"unknown key (known: {known})", "redaction")
+    plain = {k: v for k, v in table.items() if k != "patterns"}
+    values = read_table(plain, {k: v for k, v in REDACTION_KEYS.items() if v is bool}, "redaction")
+    patterns = table.get("patterns", {})
+    if not isinstance(patterns, dict):
+        raise SettingError("patterns", f"must be a table of name = regex, got {show(patterns)}",
+                           "redaction")  # fmt: skip
+    for name, regex in patterns.items():
+        if not isinstance(regex, str):
+            raise SettingError(f"patterns.{show_key(name)}", f"expected a regex string, got "
+                               f"{show(regex)}", "redaction")  # fmt: skip
+    try:
+        return RedactionConfig(patterns=tuple(patterns.items()), **values)
+    except ValueError as err:
+        name, _, message = str(err).partition(": ")
+        raise SettingError(name, message, "redaction") from None
 
 
 def _parse(path: Path) -> dict[str, Any]:

@@ -83,7 +83,8 @@ def outputs(args: argparse.Namespace, on_screen):  # type: ignore[no-untyped-def
             raise CliError("--no-server with a bus: the node's server numbers the events "
                            "(bind it to 127.0.0.1 instead)")  # fmt: skip
         hooks = webhooks_config(app, archive.root if archive is not None else None)
-        out = Outputs(server, archive, on_screen, bus, hooks, app.alerts)
+        out = Outputs(server, archive, on_screen, bus, webhooks=hooks, alerts=app.alerts,
+                      redaction=app.redaction)  # fmt: skip
         out.start()
     except (ConfigError, ServerConfigError) as err:
         raise CliError(str(err)) from err

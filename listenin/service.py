@@ -1,13 +1,14 @@
 """Where a running listenin sends what it hears: terminal, websocket server, archive, webhooks.
 
 :class:`Outputs` is the one place that fans out.  The pipeline's event sink
-(:meth:`Outputs.on_event`), the audio tap in front of the pipeline
-(:meth:`Outputs.on_audio`) and the device's records (:meth:`Outputs.on_device_event`)
-each go to every configured output: the terminal renderer, the per-call stats
-book, the recording archive and the websocket server.  A pipeline event becomes
-JSON text once, here (:meth:`records.events.Serialisable.to_json`); every
-output that writes JSON takes that text.  Each output is
-non-blocking on these paths (the server and the archive queue and return), so
+(:meth:`Outputs.on_event`; card data is masked first, :mod:`pipeline.redaction`),
+the audio tap in front of the pipeline (:meth:`Outputs.on_audio`) and the
+device's records (:meth:`Outputs.on_device_event`) each go to every configured
+output: the terminal renderer, the per-call stats book, the recording archive
+and the websocket server.  A pipeline event becomes JSON text once, here
+(:meth:`records.events.Serialisable.to_json`); every output that writes JSON
+takes that text.  Each output is non-blocking on these paths (the server and
+the archive queue and return), so
 one slow output never delays the audio or another output.  Recording pause and
 resume requests from websocket clients come back through :meth:`Outputs.control`;
 while a call is paused its partials and finals reach every output with ``text``
@@ -29,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from pipeline.alerts import AlertMatcher, AlertRule
+from pipeline.redact import RedactionConfig
+from pipeline.redaction import EventRedactor
 from records.device import DeviceEvent, StreamStats
 from records.events import Event, TranscriptFinal, TranscriptPartial
 from records.frames import AudioFrame, Gap
@@ -46,6 +49,7 @@ from sinks.webhooks import Webhooks
 from .observe import Observer
 
 log = logging.getLogger(__name__)
+DEFAULT_REDACTION = RedactionConfig()  # cards masked unless the config says otherwise
 
 
 class Outputs:
@@ -57,6 +61,7 @@ class Outputs:
         bus: BusConfig | None = None,
         webhooks: list[WebhookConfig] | None = None,
         alerts: tuple[AlertRule, ...] = (),
+        redaction: RedactionConfig | None = DEFAULT_REDACTION,
     ) -> None:
         if bus is not None and server is None:
             raise ValueError("a bus needs the websocket server (its hub numbers the events)")
@@ -81,6 +86,11 @@ class Outputs:
         self.observer.archive, self.observer.server = self.archive, self.server
         self._listeners: list[Callable[[Event], None]] = []
         self.alerts = AlertMatcher(alerts)  # [[alerts]]: their events follow the final
+        # card data is masked here, before the first output sees an event (README
+        # "Card data redaction"); None or nothing enabled: events pass untouched
+        self.redactor = (
+            EventRedactor(redaction) if redaction is not None and redaction.enabled else None
+        )
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         """Also call ``listener`` with every pipeline event (from pipeline threads)."""
@@ -121,10 +131,13 @@ class Outputs:
                 if isinstance(event, TranscriptFinal)
                 else replace(event, text="")
             )
-        self._emit(event)
-        if self.alerts and isinstance(event, TranscriptFinal):
-            for alert in self.alerts.match(event):
-                self._emit(alert)
+        # card data masked before any output (and any alert) sees the final
+        events = [event] if self.redactor is None else self.redactor.apply(event)
+        for each in events:
+            self._emit(each)
+            if self.alerts and isinstance(each, TranscriptFinal):
+                for alert in self.alerts.match(each):
+                    self._emit(alert)
 
     def _emit(self, event: Event) -> None:
         # serialise once, here, before the event reaches other threads: the hub,

@@ -172,7 +172,32 @@ class Alert(Serialisable):
     emitted_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class Redaction(Serialisable):
+    """Card data (or a configured pattern) was masked in a final: what kind, and where.
+
+    Never the data itself.  ``start``/``end`` are the masked words' times (the
+    segment's when the final has no word times); it follows its final.
+    """
+
+    type: ClassVar[str] = "redaction"
+    call_id: str
+    party: str
+    segment_id: str
+    kind: str  # "card", "expiry", "cvv" or a configured pattern's name
+    start: float  # s, call clock
+    end: float  # s, call clock
+    emitted_at: float  # s, call clock
+
+
 TranscriptEvent = TranscriptPartial | TranscriptFinal
 Event = (
-    TranscriptPartial | TranscriptFinal | CallStarted | PartyJoined | PartyLeft | CallEnded | Alert
+    TranscriptPartial
+    | TranscriptFinal
+    | Redaction
+    | CallStarted
+    | PartyJoined
+    | PartyLeft
+    | CallEnded
+    | Alert
 )

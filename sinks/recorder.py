@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from records.events import Alert, CallEnded, Event, PartyLeft, TranscriptFinal
+from records.events import Alert, CallEnded, Event, PartyLeft, Redaction, TranscriptFinal
 from records.frames import AudioFrame, Gap
 
 from .archive_config import ArchiveConfig
@@ -105,6 +105,8 @@ class CallRecorder:
     def on_event(self, event: Event) -> None:
         if isinstance(event, TranscriptFinal | Alert):
             self._transcript(event)
+        elif isinstance(event, Redaction):  # JSONL only: the text shows the mask
+            self._line("jsonl", event.to_json() + "\n")
         elif isinstance(event, PartyLeft):
             self._write_all(self.layout.end_party(event.party))
 

@@ -39,3 +39,9 @@ def test_every_alert_key_is_documented():
     from listenin.config import ALERT_KEYS
 
     assert not [k for k in ALERT_KEYS if f"`{k}`" not in README]
+
+
+def test_every_redaction_key_is_documented():
+    from listenin.config import REDACTION_KEYS
+
+    assert not [k for k in REDACTION_KEYS if f"`{k}`" not in README]
