@@ -32,6 +32,8 @@ bench: $(STAMP)  ## pipeline then device benchmarks; each ends with one JSON lin
 	$(BIN)/python -m bench.rtpflood --pps 2000,20000,100000
 	$(BIN)/python -m bench.invites --rate 1000 --invites 1500 --front
 	$(BIN)/python -m bench.observe
+	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.redact
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -158,9 +158,12 @@ class Outputs:
 
     def wants_partials(self, call_id: str, party: str) -> bool:
         """Whether an output would show this stream's partials: the terminal (a tty, or
-        JSON lines), the bus (its gateways' clients are unknown here) or a websocket
-        subscriber that did not say ``"partials": false``.  Pipeline threads ask."""
+        JSON lines), the bus (its gateways' clients are unknown here), a webhook target
+        whose ``events`` take them, or a websocket subscriber that did not say
+        ``"partials": false``.  Pipeline threads ask."""
         if self.bus is not None or (self.renderer is not None and self.renderer.wants_partials):
+            return True
+        if self.webhooks is not None and self.webhooks.wants_partials(party):
             return True
         return self.server is not None and self.server.hub.wants_partials(call_id, party)
 

@@ -183,3 +183,7 @@ class Webhooks:
         """Summed over the targets: delivered, retried, dropped, dead_lettered, queued."""
         names = ("delivered", "retried", "dropped", "dead_lettered", "queued")
         return {name: sum(getattr(t, name) for t in self.targets) for name in names}
+
+    def wants_partials(self, party: str) -> bool:
+        """Whether a target takes this party's ``transcript.partial`` events."""
+        return any(t.config.wants("transcript.partial", party) for t in self.targets)

@@ -96,3 +96,12 @@ def test_outputs_post_events_to_webhooks(tmp_path, monkeypatch):
     assert [body for body, _, _ in got] == [event.to_json()]
     assert json.loads(got[0][0])["type"] == "call.started"
     assert verify(b"k", got[0][1], got[0][0], got[0][2])
+
+
+def test_a_target_that_takes_partials_makes_them_wanted():
+    from sinks.webhook_policy import WebhookConfig
+
+    out = Outputs(webhooks=[WebhookConfig("http://127.0.0.1:9/")])  # default events: partials too
+    assert out.wants_partials("c", "agent")
+    finals = WebhookConfig("http://127.0.0.1:9/", events=("transcript.final",))
+    assert not Outputs(webhooks=[finals]).wants_partials("c", "agent")
