@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--realtime", action="store_true", help="feed at the pace of a live call")
     t.add_argument("--format", choices=FORMATS, default="text", help="output format")
     t.add_argument("--call-id", default="replay", help="call id carried by the events")
+    t.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML configuration file: its [[webhooks]], [[alerts]] and [redaction] apply to "
+        "the recording too (see README)",
+    )
     asr_options(t)
 
     m = sub.add_parser("models", help="list the speech models available")

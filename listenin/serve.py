@@ -40,18 +40,29 @@ def run_replay(args: argparse.Namespace, parties: list[PartyAudio], realtime: bo
     from pipeline.runtime import Pipeline
     from sinks.terminal import CallClockOrder
 
+    from .config import ConfigError, load_config, webhooks_config
     from .progress import progress_bar
+    from .service import Outputs
 
-    out = renderer(args)
+    screen = renderer(args)
     if args.format != "jsonl" and not realtime:  # offline: text lines in call-clock order
-        out = CallClockOrder(out)
-    pipeline = Pipeline(engine(args), out, pipeline_config(args))
+        screen = CallClockOrder(screen)
+    try:  # the same outputs as a live call: redaction, alerts, webhooks
+        app = load_config(getattr(args, "config", None))
+        out = Outputs(renderer=screen, webhooks=webhooks_config(app, None), alerts=app.alerts,
+                      redaction=app.redaction)  # fmt: skip
+    except ConfigError as err:
+        raise CliError(str(err)) from err
+    out.start()
+    pipeline = Pipeline(engine(args), out.on_event, pipeline_config(args))
     progress = None if realtime or not sys.stderr.isatty() else progress_bar()
     try:
         replay(pipeline, args.call_id, parties, realtime=realtime, progress=progress)
     finally:
         pipeline.close()
         out.close()
+        if out.renderer is not None:
+            out.renderer.close()
     if pipeline.stats.dropped_frames:
         log.warning("%d frames dropped", pipeline.stats.dropped_frames)
     return 0

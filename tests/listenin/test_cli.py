@@ -4,10 +4,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def listenin(*args, timeout=300):
@@ -42,6 +45,22 @@ def test_transcribe_jsonl(call1):
             "emitted_at",
             "words",
         } <= set(e)
+    assert events[-1]["type"] == "call.ended"
+
+
+def test_transcribe_goes_through_the_configured_outputs(tmp_path):
+    """A recording gets what a live call gets from --config: here an [[alerts]] rule."""
+    pcm, rate = sf.read(ROOT / "fixtures" / "call2_agent.wav", dtype="int16")
+    wav = tmp_path / "agent.wav"
+    sf.write(wav, pcm[: 12 * rate], rate)  # "You are about to enter an echo test..."
+    config = tmp_path / "listenin.toml"
+    config.write_text('[[alerts]]\nname = "echo"\nphrases = ["echo test"]\n')
+    r = listenin("transcribe", "--party", f"agent={wav}", "--format", "jsonl", "--config",
+                 str(config))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    (alert,) = [e for e in events if e["type"] == "alert"]
+    assert alert["rule"] == "echo" and alert["party"] == "agent"
     assert events[-1]["type"] == "call.ended"
 
 
