@@ -45,6 +45,7 @@ from .clock import SessionClock, StreamClock
 from .config import DeviceConfig
 from .endpoint import PjLog, create_endpoint, pj_error, quiet_stderr
 from .leg import Leg
+from .outbox import Outbox
 from .ratelimit import SourceRateLimit
 from .rtprelay import RelayStream, RtpRelay, relay_for
 from .sessions import Sessions
@@ -80,9 +81,7 @@ class Device:
         self.roles = roles or PartyRoles()
         self.stats = DeviceStats()
         self.address: str | None = None  # "ip:port" of the first SIP transport
-        self._outbox: queue.SimpleQueue[AudioFrame | DeviceEvent] = queue.SimpleQueue()
-        self._frames_in = 0  # written only by the media thread
-        self._frames_out = 0  # written only by the consumer
+        self._outbox = Outbox(self.config.frame_queue)  # frames from the media thread
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._legs: dict[int, Leg] = {}
         # Disconnected legs, freed once their pjsua call slot is idle: a pjsua2 Call freed
@@ -128,13 +127,7 @@ class Device:
 
     def get(self, timeout_s: float | None = None) -> AudioFrame | DeviceEvent | None:
         """Next record, or None after ``timeout_s``."""
-        try:
-            item = self._outbox.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
-        if isinstance(item, AudioFrame):
-            self._frames_out += 1
-        return item
+        return self._outbox.get(timeout_s)
 
     def submit(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the device thread (the only thread that touches pjsua2)."""
@@ -150,16 +143,13 @@ class Device:
 
     # -- publishing (device and media threads) ---------------------------------
     def _offer(self, frame: AudioFrame) -> None:
-        if self._frames_in - self._frames_out >= self.config.frame_queue:
-            self.stats.dropped_frames += 1  # policy: drop_newest_frame
-            return
-        self._frames_in += 1
-        self._outbox.put(frame)
+        if not self._outbox.offer(frame):
+            self.stats.dropped_frames = self._outbox.dropped
 
     def _publish(self, event: DeviceEvent) -> None:
         if isinstance(event, RegistrationChanged):
             self.registration = event  # the state, for readers that do not drain the outbox
-        self._outbox.put(event)  # call events are never dropped (they are rare)
+        self._outbox.put(event)
 
     # -- the device thread -----------------------------------------------------
     def _create_endpoint(self) -> pj.Endpoint:

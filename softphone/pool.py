@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import queue
 import threading
 import time
 from collections import Counter
@@ -43,6 +42,7 @@ from .admission import PartyRoles
 from .config import WHEEL_MAX_CALLS, DeviceConfig
 from .device import DeviceError, DeviceStats
 from .kamailio import free_udp_port
+from .outbox import Outbox
 from .worker import serve
 
 log = logging.getLogger(__name__)
@@ -109,12 +109,8 @@ class DevicePool:
         self.roles.on_set = self._send_role
         self.stats = DeviceStats()
         self.busy: Callable[[], str | None] | None = None
-        self.frame_queue = frame_queue or configs[0].frame_queue
         self._slots = [_Slot(n, c) for n, c in enumerate(configs)]
-        self._outbox: queue.SimpleQueue[AudioFrame | DeviceEvent] = queue.SimpleQueue()
-        self._frames_in = 0
-        self._frames_out = 0
-        self._dropped = 0  # frames this pool's outbox refused
+        self._outbox = Outbox(frame_queue or configs[0].frame_queue)
         self._lock = threading.Lock()  # the origins and session counts below
         self._origins: dict[str, int] = {}  # session: the first origin_ns reported
         self._sessions: Counter[str] = Counter()  # session: legs open in all processes
@@ -180,19 +176,7 @@ class DevicePool:
         self._threads.clear()
 
     def get(self, timeout_s: float | None = None) -> AudioFrame | DeviceEvent | None:
-        try:
-            item = self._outbox.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
-        if isinstance(item, AudioFrame):
-            self._frames_out += 1
-        return item
-
-    def kill(self, index: int) -> int:
-        """SIGKILL one device process (tests, ``listenin`` never does): its pid."""
-        proc = self._slots[index].proc
-        proc.kill()
-        return int(proc.pid)
+        return self._outbox.get(timeout_s)
 
     # -- processes -------------------------------------------------------------
     def _spawn(self, slot: _Slot) -> None:
@@ -301,11 +285,9 @@ class DevicePool:
             moved = slot.offsets.get(item.call_id, 0)
             if moved:
                 item = replace(item, start=item.start + moved * item.sample_rate * FRAME_MS // 1000)
-            if self._frames_in - self._frames_out >= self.frame_queue:
-                self._dropped += 1  # policy: drop_newest_frame
+            if not self._outbox.offer(item):
                 self._count_drops()
-                return
-            self._frames_in += 1
+            return
         elif isinstance(item, ClockOrigin):
             with self._lock:
                 first = self._origins.setdefault(item.session_id, item.origin_ns)
@@ -328,7 +310,7 @@ class DevicePool:
 
     def _count_drops(self) -> None:
         """The pool's own drops and each process's last report (restarts keep theirs)."""
-        self.stats.dropped_frames = self._dropped + sum(s.dropped + s.dropped_before
+        self.stats.dropped_frames = self._outbox.dropped + sum(s.dropped + s.dropped_before
                                                         for s in self._slots)  # fmt: skip
 
     def _leg_gone(self, slot: _Slot, leg: str) -> None:
