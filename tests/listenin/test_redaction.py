@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-from pathlib import Path
-
-import jsonschema
-from websockets.asyncio.client import connect
 
 from listenin.service import Outputs
 from pipeline.redact import RedactionConfig
@@ -25,8 +20,8 @@ from sinks.archive import ArchiveConfig
 from sinks.server import ServerConfig
 from sinks.terminal import JsonlRenderer
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((ROOT / "schema" / "events.schema.json").read_text())
+from .subscribed import publish_to_a_client
+
 CARD = "4532 0151 1283 0366"
 
 
@@ -56,29 +51,7 @@ def test_no_output_sees_the_card(tmp_path):
                       renderer=JsonlRenderer(terminal))  # fmt: skip
     heard = []
     outputs.add_listener(heard.append)
-    outputs.start()
-    got: list[dict] = []
-
-    async def client() -> None:
-        assert outputs.server is not None
-        async with connect(outputs.server.url) as ws:
-            await ws.recv()  # hello
-            await ws.send(json.dumps({"type": "subscribe"}))
-            await ws.recv()  # subscribed
-            for event in EVENTS:
-                outputs.on_event(event)
-            while not got or got[-1]["type"] != "call.ended":
-                got.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
-
-    try:
-        asyncio.run(client())
-    finally:
-        assert outputs.renderer is not None
-        outputs.renderer.close()
-        outputs.close()
-    validator = jsonschema.Draft202012Validator(SCHEMA)
-    for message in got:
-        validator.validate(message)
+    got = publish_to_a_client(outputs, EVENTS)
     redactions = [m for m in got if m["type"] == "redaction"]
     assert [(m["kind"], m["segment_id"]) for m in redactions] == [
         ("card", "s1"), ("expiry", "s1"), ("cvv", "s1")]  # fmt: skip

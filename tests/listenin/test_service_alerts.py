@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-from pathlib import Path
-
-import jsonschema
-from websockets.asyncio.client import connect
 
 from listenin.service import Outputs
 from pipeline.alerts import AlertRule
@@ -17,8 +12,7 @@ from sinks.archive import ArchiveConfig
 from sinks.server import ServerConfig
 from sinks.terminal import JsonlRenderer
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((ROOT / "schema" / "events.schema.json").read_text())
+from .subscribed import publish_to_a_client
 
 
 def test_an_alert_reaches_the_client_the_archive_and_the_terminal(tmp_path):
@@ -27,7 +21,6 @@ def test_an_alert_reaches_the_client_the_archive_and_the_terminal(tmp_path):
     terminal = io.StringIO()
     outputs = Outputs(ServerConfig(port=0, stats_interval_s=0), ArchiveConfig(tmp_path),
                       renderer=JsonlRenderer(terminal), alerts=rules)  # fmt: skip
-    outputs.start()
     spoken = "Please cancel my account".split()
     words = tuple(Word(w, 1.0 + i, 1.4 + i, 0.9) for i, w in enumerate(spoken))
     events = [
@@ -38,28 +31,7 @@ def test_an_alert_reaches_the_client_the_archive_and_the_terminal(tmp_path):
         PartyLeft("c1", "customer", 7.0),
         CallEnded("c1", 7.1, 7.0),
     ]
-    got: list[dict] = []
-
-    async def client() -> None:
-        assert outputs.server is not None
-        async with connect(outputs.server.url) as ws:
-            await ws.recv()  # hello
-            await ws.send(json.dumps({"type": "subscribe"}))
-            await ws.recv()  # subscribed
-            for event in events:
-                outputs.on_event(event)
-            while not got or got[-1]["type"] != "call.ended":
-                got.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
-
-    try:
-        asyncio.run(client())
-    finally:
-        assert outputs.renderer is not None
-        outputs.renderer.close()
-        outputs.close()
-    validator = jsonschema.Draft202012Validator(SCHEMA)
-    for msg in got:
-        validator.validate(msg)
+    got = publish_to_a_client(outputs, events)
     kinds = [m["type"] for m in got]
     assert kinds == ["call.started", "party.joined", "transcript.final", "alert",
                      "transcript.final", "party.left", "call.ended"]  # fmt: skip
