@@ -127,7 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     output_options(d)
     d.add_argument("--format", choices=FORMATS, default="text")
-    d.add_argument("--fixture", default="call1", help="bundled fixture (call1, call2)")
+    d.add_argument(
+        "--fixture",
+        default="call2",
+        help="bundled fixture: call2 (real recorded voices, the default), call1 (espeak-ng, "
+        "synthetic: for timing)",
+    )
     d.add_argument(
         "--form",
         choices=("two-streams", "per-party", "headers"),
