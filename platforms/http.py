@@ -9,7 +9,7 @@ are retried with :class:`~platforms.pacing.Backoff` through an injected
 ``sleep`` (httpx's transport retries only connecting, on its own clock); a
 :class:`~platforms.pacing.RateLimiter` is kept under; a 401 re-authenticates
 once.  Logs name method and path only: query strings (Yeastar's token) and
-headers never, and httpx's own request line is cut to its path.
+headers never, and httpx's own request line loses its query.
 One client is used from one thread at a time.
 """
 
