@@ -108,7 +108,7 @@ class Genesys:
         log.info("%s: listening for device state on %s", NAME, DEVICES_CHANNEL)
 
     def close(self) -> None:
-        pass
+        self.http.close()
 
     def _operation(self, body: dict[str, str]) -> None:
         r = self.http.request("POST", self.device_path, json_body=body, auth=self.auth).json()

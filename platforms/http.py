@@ -1,32 +1,29 @@
-"""A small JSON-over-HTTP client (stdlib urllib) shared by the platform adapters.
+"""The platform adapters' JSON-over-HTTP client: an ``httpx.Client`` plus the vendors' rules.
 
-It turns every failure into a typed :mod:`~platforms.errors` error that
-names the platform, the request and what the platform said (its own error code
-and message, found by a per-platform ``describe`` function), retries what is
-worth retrying (429 honouring ``Retry-After``, 5xx and no response for idempotent
-requests) with :class:`~platforms.pacing.Backoff` through an injected
-``sleep``, keeps under a :class:`~platforms.pacing.RateLimiter`, and
-re-authenticates once on 401.  Log lines name the method and path only: query
-strings (where Yeastar puts its token) and headers are never logged.
-
+httpx does the HTTP (pooled connections, timeouts, TLS, redirects, the cookie
+jar where GWS keeps its session).  On top: every failure becomes a typed
+:mod:`~platforms.errors` error naming the platform, the request and what the
+platform said (its code and message, found by a per-platform ``describe``);
+429 (honouring ``Retry-After``), 5xx and no response for idempotent requests
+are retried with :class:`~platforms.pacing.Backoff` through an injected
+``sleep`` (httpx's transport retries only connecting, on its own clock); a
+:class:`~platforms.pacing.RateLimiter` is kept under; a 401 re-authenticates
+once.  Logs name method and path only: query strings (Yeastar's token) and
+headers never, and httpx's own request line loses its query.
 One client is used from one thread at a time.
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
-import http.cookiejar
 import json
 import logging
-import ssl
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import httpx
 
 from .errors import (
     AuthError,
@@ -45,8 +42,14 @@ from .secret import redact
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 8 << 20
+MAX_BODY_BYTES = 8 << 20  # longer bodies are cut (and then are not JSON)
 Describe = Callable[[Any], tuple[str | None, str | None]]  # error body -> (code, message)
+_BY_STATUS: dict[int, type[PlatformError]] = {
+    401: AuthError,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+}
 
 
 class Auth(Protocol):
@@ -106,45 +109,28 @@ class HttpClient:
         limiter: RateLimiter | None = None,
         describe: Describe = default_describe,
         user_agent: str = "listenin",
-        ssl_context: ssl.SSLContext | None = None,
+        verify: Any = True,  # or an ssl.SSLContext
     ) -> None:
-        self.platform = platform
-        self.base_url = base_url.rstrip("/")
-        self.timeout_s = timeout_s
-        self.backoff = backoff or Backoff()
-        self.sleep = sleep
-        self.clock = clock
-        self.limiter = limiter
-        self.describe = describe
-        self.user_agent = user_agent
-        self.cookies = http.cookiejar.CookieJar()  # GWS keeps its session in a cookie
-        handlers: list[urllib.request.BaseHandler] = [
-            urllib.request.HTTPCookieProcessor(self.cookies)
-        ]
-        if ssl_context is not None:
-            handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
-        self._opener = urllib.request.build_opener(*handlers)
+        self.platform, self.backoff, self.limiter = platform, backoff or Backoff(), limiter
+        self.sleep, self.clock, self.describe = sleep, clock, describe
+        headers = {"Accept": "application/json", "User-Agent": user_agent}
+        self._settings: dict[str, Any] = dict(base_url=base_url.rstrip("/"), timeout=timeout_s,
+                                              headers=headers, verify=verify,
+                                              follow_redirects=True)  # fmt: skip
+        self._client = httpx.Client(**self._settings)  # its jar keeps the cookies
         self.requests_sent = 0
 
-    # -- the one verb ------------------------------------------------------------
+    def close(self) -> None:
+        """Close the pooled connections and forget the cookies; a later request starts afresh."""
+        self._client.close()
 
     @classmethod
-    def for_platform(
-        cls,
-        platform: str,
-        base_url: str,
-        config: Any,
-        *,
-        sleep: Callable[[float], object],
-        clock: Callable[[], float],
-        **kw: Any,
-    ) -> HttpClient:
+    def for_platform(cls, platform: str, base_url: str, config: Any, **kw: Any) -> HttpClient:
         """A client with the adapter config's ``request_timeout_s`` and ``max_retries``."""
         kw.setdefault("backoff", Backoff(max_retries=config.max_retries))
-        return cls(
-            platform, base_url, timeout_s=config.request_timeout_s, sleep=sleep, clock=clock, **kw
-        )
+        return cls(platform, base_url, timeout_s=config.request_timeout_s, **kw)
 
+    # -- the one verb ------------------------------------------------------------
     def request(
         self,
         method: str,
@@ -171,7 +157,6 @@ class HttpClient:
                 reauthed = True
                 log.info("%s: %s %s got 401; re-authenticating once", self.platform, method, path)
                 auth.invalidate()
-                continue
             except PlatformError as err:
                 may_retry = isinstance(err, RateLimited) or (err.retryable and idempotent)
                 if not may_retry or attempt >= self.backoff.max_retries:
@@ -186,88 +171,64 @@ class HttpClient:
 
     # -- one try -----------------------------------------------------------------
     def _once(self, method, path, query, json_body, form, headers, auth) -> Response:  # type: ignore[no-untyped-def]
-        hdrs = {"Accept": "application/json", "User-Agent": self.user_agent}
-        hdrs.update(headers or {})
+        hdrs = dict(headers or {})
         q = dict(query or {})
         if auth is not None:
             auth.apply(hdrs, q)
-        data = None
-        if json_body is not None:
-            data = json.dumps(json_body).encode()
-            hdrs["Content-Type"] = "application/json"
-        elif form is not None:
-            data = urllib.parse.urlencode(form).encode()
-            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
-        elif method in ("POST", "PUT", "PATCH"):
-            data = b""
-        url = self.base_url + path + ("?" + urllib.parse.urlencode(q) if q else "")
-        if self.limiter is not None:
-            wait = self.limiter.wait_s(self.clock())
-            if wait > 0:
-                log.info(
-                    "%s: %d requests in the last %.0f s; waiting %.1f s",
-                    self.platform,
-                    self.limiter.max_requests,
-                    self.limiter.window_s,
-                    wait,
-                )
-                self.sleep(wait)
-            self.limiter.note(self.clock())
-        req = urllib.request.Request(url, data=data, headers=hdrs, method=method)
+        self._pace()
+        if self._client.is_closed:
+            self._client = httpx.Client(**self._settings)
         self.requests_sent += 1
-        t0 = time.monotonic()
         try:
-            with self._opener.open(req, timeout=self.timeout_s) as resp:
-                status = resp.status
-                body = resp.read(MAX_BODY_BYTES)
-                rheaders = {k.lower(): v for k, v in resp.headers.items()}
-        except urllib.error.HTTPError as err:
-            status = err.code
-            body = err.read(MAX_BODY_BYTES) if err.fp is not None else b""
-            rheaders = {k.lower(): v for k, v in (err.headers or {}).items()}
-        except (TimeoutError, urllib.error.URLError, OSError, http.client.HTTPException) as err:
-            reason = getattr(err, "reason", err)
-            raise TransportError(self.platform, f"{method} {path}: no response ({reason})") from err
-        log.debug(
-            "%s: %s %s -> %d (%.0f ms)",
-            self.platform,
-            method,
-            path,
-            status,
-            (time.monotonic() - t0) * 1000,
+            with self._client.stream(
+                method,
+                path,
+                params=q or None,
+                json=json_body,
+                data=form if json_body is None else None,
+                headers=hdrs,
+            ) as r:
+                body = bytearray()
+                for chunk in r.iter_bytes():  # at most MAX_BODY_BYTES kept
+                    body += chunk[: MAX_BODY_BYTES - len(body)]
+                    if len(body) >= MAX_BODY_BYTES:
+                        break
+        except (httpx.HTTPError, httpx.InvalidURL) as err:
+            raise TransportError(self.platform, f"{method} {path}: no response ({err})") from err
+        ms = r.elapsed.total_seconds() * 1000
+        log.debug("%s: %s %s -> %d (%.0f ms)", self.platform, method, path, r.status_code, ms)
+        response = Response(
+            self.platform, method, path, r.status_code, dict(r.headers), bytes(body)
         )
-        response = Response(self.platform, method, path, status, rheaders, body)
-        if 200 <= status < 300:
+        if r.is_success:
             return response
-        raise self._error(response)
+        raise self._error(response, r.reason_phrase or "error")
 
-    def _error(self, r: Response) -> PlatformError:
+    def _pace(self) -> None:
+        if self.limiter is None:
+            return
+        wait = self.limiter.wait_s(self.clock())
+        if wait > 0:
+            log.info("%s: %d requests in the last %.0f s; waiting %.1f s", self.platform,
+                     self.limiter.max_requests, self.limiter.window_s, wait)  # fmt: skip
+            self.sleep(wait)
+        self.limiter.note(self.clock())
+
+    def _error(self, r: Response, reason: str) -> PlatformError:
         try:
             parsed = json.loads(r.body) if r.body.strip() else None
         except (ValueError, UnicodeDecodeError):
             parsed = None
         code, message = self.describe(parsed) if parsed is not None else (None, None)
         if message is None:
-            text = r.body[:200].decode("utf-8", "replace").strip()
-            message = text if text else http.client.responses.get(r.status, "error")
+            message = r.body[:200].decode("utf-8", "replace").strip() or reason
         detail = f"{r.method} {r.path}: {r.status}" + (f" {code}" if code else "")
         detail = redact(f"{detail}: {message}")
-        kw = {"status": r.status, "code": code}
-        if r.status == 401:
-            return AuthError(self.platform, detail, **kw)  # type: ignore[arg-type]
-        if r.status == 403:
-            return PermissionDenied(self.platform, detail, **kw)  # type: ignore[arg-type]
-        if r.status == 404:
-            return NotFound(self.platform, detail, **kw)  # type: ignore[arg-type]
-        if r.status == 409:
-            return Conflict(self.platform, detail, **kw)  # type: ignore[arg-type]
         if r.status == 429:
-            return RateLimited(
-                self.platform, detail, retry_after_s=retry_after(r.headers), code=code
-            )
-        if r.status >= 500:
-            return ServerError(self.platform, detail, **kw)  # type: ignore[arg-type]
-        return BadRequest(self.platform, detail, **kw)  # type: ignore[arg-type]
+            after = retry_after(r.headers)
+            return RateLimited(self.platform, detail, retry_after_s=after, code=code)
+        kind = _BY_STATUS.get(r.status, ServerError if r.status >= 500 else BadRequest)
+        return kind(self.platform, detail, status=r.status, code=code)
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -277,3 +238,17 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
+
+
+def _path_only(record: logging.LogRecord) -> bool:
+    """Drops the query (Yeastar's token) from httpx's ``HTTP Request: GET <url>`` line."""
+    if isinstance(record.args, tuple):
+        url = (a.copy_with(query=None) if isinstance(a, httpx.URL) else a for a in record.args)
+        record.args = tuple(url)
+    return True
+
+
+if _path_only not in logging.getLogger("httpx").filters:
+    logging.getLogger("httpx").addFilter(_path_only)
+if logging.getLogger("httpcore").level == logging.NOTSET:  # its debug trace shows Set-Cookie
+    logging.getLogger("httpcore").setLevel(logging.INFO)

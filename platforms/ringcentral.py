@@ -158,6 +158,7 @@ class RingCentral:
                 log.warning("%s: deleting the subscription: %s", NAME, err)
             self.subscription_id = None
         self._stop_listener()
+        self.http.close()
 
     def _stop_listener(self) -> None:
         if self.listener is not None:

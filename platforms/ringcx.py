@@ -130,7 +130,8 @@ class RingCX:
         )
 
     def close(self) -> None:
-        pass
+        self.http.close()
+        self.auth.http.close()
 
     def list_calls(self) -> tuple[LiveCall, ...]:
         query = {

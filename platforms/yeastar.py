@@ -226,6 +226,7 @@ class Yeastar:
         if self.listener is not None:
             self.listener.stop()
             self.listener = None
+        self.http.close()
 
     def poll(self) -> Observation:
         calls = []
