@@ -8,7 +8,8 @@ and the pipeline's :class:`~records.events.TranscriptFinal` /
 histograms; it is plain, thread-safe, and cheap on the paths that feed it (a
 few additions under a lock).  :class:`Snapshot` is the figures other objects
 already count (pipeline, ASR pool, device, hub, server, archive), read once per
-scrape by whoever owns them.  :class:`ListeninCollector` turns both into metric
+scrape by whoever owns them (webhook targets: :class:`WebhookFigures`, labelled by
+target name or host).  :class:`ListeninCollector` turns both into metric
 families at scrape time, in a per-owner :class:`~prometheus_client.CollectorRegistry`.
 
 Labels are bounded: no call ids; per-party RTP figures are summed into totals
@@ -81,7 +82,7 @@ class Buckets:
 
     def pairs(self) -> list[tuple[str, float]]:
         """``(le, cumulative count)`` per bound, ``+Inf`` last."""
-        running, pairs = 0, []
+        running, pairs = 0, list[tuple[str, float]]()
         for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
             running += count
             pairs.append(("+Inf" if bound == float("inf") else repr(bound), running))

@@ -220,19 +220,24 @@ class Webhooks:
         body = event.to_json()
         party = getattr(event, "party", None)
         rendered: tuple[bytes, ...] | None = None
+        wanted = [t for t in self.targets if t.config.format == "deepgram"
+                  and t.config.wants(event.type, party)]  # fmt: skip
         for target in self.targets:
             if target.config.format != "deepgram":
                 target.offer(event.type, party, body)
-                continue
-            if rendered is None:
-                rendered = self._render(event.type, event.call_id, party, body)
-            target.offer(event.type, party, *rendered)
+            elif rendered is None:  # once for all deepgram targets
+                rendered = self._render(event.type, event.call_id, party, body, bool(wanted))
+        for target in wanted:
+            target.offer(event.type, party, *(rendered or ()))
 
-    def _render(self, type_: str, call_id: str, party: str | None, body: str) -> tuple[bytes, ...]:
-        """An event as Deepgram messages, once for every deepgram target."""
+    def _render(
+        self, type_: str, call_id: str, party: str | None, body: str, wanted: bool
+    ) -> tuple[bytes, ...]:
+        """An event as Deepgram messages (``wanted``: by some target), once for all."""
         with self._book_lock:  # party order counts every event, rendered or not
             self._book.observe(call_id, type_, party)
-            if type_ not in ("transcript.partial", "transcript.final", "call.ended"):
+            if not wanted or type_ not in ("transcript.partial", "transcript.final",
+                                           "call.ended"):  # fmt: skip
                 return ()  # a Deepgram client has no message for it: no JSON parse
             return messages(body, self._book)
 

@@ -419,3 +419,8 @@ def test_a_resyncing_client_gets_the_calls_alerts_with_its_finals():
     assert resync["type"] == "resync" and resync["seq"] == 5 and resync["after_seq"] == 1
     assert [f["text"] for f in resync["finals"]] == ["hello", "cancel it", "hello", "hello"]
     assert resync["alerts"] == [{**alert, "seq": 3}]
+    import jsonschema
+
+    from tests.listenin.subscribed import SCHEMA
+
+    jsonschema.Draft202012Validator(SCHEMA).validate(resync)
