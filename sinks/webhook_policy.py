@@ -38,7 +38,8 @@ from .deepgram import FORMATS
 
 EVENT_TYPES = (
     "call.started", "call.ended", "party.joined", "party.left", "transcript.partial",
-    "transcript.final", "recording.paused", "recording.resumed", "call.stats",
+    "transcript.final", "alert", "redaction", "recording.paused", "recording.resumed",
+    "call.stats",
 )  # fmt: skip
 DEFAULT_EVENTS = tuple(t for t in EVENT_TYPES if t != "call.stats")
 DROP_FIRST = frozenset({"transcript.partial", "call.stats"})  # dropped first when full

@@ -1,8 +1,10 @@
-"""Webhook counters on /metrics, scraped over real HTTP from a running Outputs with
-real receivers: per target, labelled by name or host[:port], never the query."""
+"""Webhooks behind a running Outputs, with real receivers: the per-target counters on
+/metrics scraped over real HTTP (labelled by name or host[:port], never the query),
+and alerts posted after their finals."""
 
 from __future__ import annotations
 
+import json
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -71,3 +73,21 @@ def test_webhook_counters_per_target_on_metrics(receivers, tmp_path):  # noqa: F
     assert delay == sorted(delay) and delay[-1] == 4  # cumulative buckets, +Inf holds all
     assert "s3cret" not in text and "api_key" not in text and "/hook" not in text
     assert hung.accepted == [events[0].to_json(), events[3].to_json()]  # drained at close
+
+
+def test_an_alert_is_posted_after_its_final(receivers):  # noqa: F811
+    from pipeline.alerts import AlertRule
+    from records.events import TranscriptFinal
+
+    receiver = receivers()
+    rule = AlertRule("cancel", phrases=("cancel my account",))
+    outputs = Outputs(webhooks=[config(receiver.url)], alerts=(rule,))
+    outputs.start()
+    try:
+        outputs.on_event(TranscriptFinal("c1", "customer", "customer-1", 2.0, 4.0,
+                                         "Please cancel my account.", 4.6))  # fmt: skip
+    finally:
+        outputs.close()
+    assert [json.loads(b)["type"] for b in receiver.accepted] == ["transcript.final", "alert"]
+    assert json.loads(receiver.accepted[1])["matched"] == "cancel my account."
+    assert receiver.accepted_events == ["transcript.final", "alert"]
