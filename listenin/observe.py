@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pipeline.runtime import Pipeline
     from sinks.archive import Archive
     from sinks.server import EventServer, Route
+    from sinks.webhooks import Webhooks
 
     from .live import LiveJob
 
@@ -48,6 +49,7 @@ class Observer:
         self.registry = registry_for(self.tally, self.snapshot)
         self.archive: Archive | None = None
         self.server: EventServer | None = None
+        self.webhooks: Webhooks | None = None  # per-target counters on /metrics
         self.pipeline: Pipeline | None = None
         self.job: LiveJob | None = None
         self.load_config: LoadConfig | None = None
@@ -118,6 +120,8 @@ class Observer:
             }
         if self.archive is not None:
             fields["archive"] = self.archive.stats
+        if self.webhooks is not None:
+            fields["webhooks"] = self.webhooks.figures()
         return Snapshot(**fields)
 
     def routes(self) -> dict[str, Route]:

@@ -84,6 +84,7 @@ class Outputs:
         if self.server is not None:
             self.server.recording = self.archive is not None  # the console's pause button
         self.observer.archive, self.observer.server = self.archive, self.server
+        self.observer.webhooks = self.webhooks
         self._listeners: list[Callable[[Event], None]] = []
         self.alerts = AlertMatcher(alerts)  # [[alerts]]: their events follow the final
         # card data is masked here, before the first output sees an event (README

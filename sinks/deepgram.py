@@ -3,7 +3,8 @@
 Sans-I/O.  A client written against Deepgram's streaming API (``Results``,
 ``UtteranceEnd``, ``Metadata`` messages) can subscribe with ``/ws?format=deepgram``
 or ``"format": "deepgram"`` in its subscribe message and read our transcripts
-unchanged:
+unchanged (a ``[[webhooks]]`` target with ``format = "deepgram"`` gets the same
+messages, one per request, :mod:`sinks.webhooks`):
 
 * ``transcript.partial`` -> ``Results`` with ``is_final`` false;
 * ``transcript.final`` -> ``Results`` with ``is_final`` and ``speech_final`` true
@@ -67,6 +68,12 @@ class PartyBook:
 
     def count(self, call_id: str) -> int:
         return len(self._calls.get(call_id, {}))
+
+    def observe(self, call_id: str | None, type_: str, party: str | None) -> None:
+        """Number the party of any event that has one (cheap: no JSON)."""
+        if party is not None and type_ in ("party.joined", "transcript.partial",
+                                           "transcript.final"):  # fmt: skip
+            self.see(call_id, party)
 
 
 def convert(event: dict[str, Any], book: PartyBook) -> list[dict[str, Any]]:
@@ -157,9 +164,7 @@ class DeepgramView:
 
     def observe(self, call_id: str | None, type_: str, party: str | None) -> None:
         """Every stamped message passes here (cheap: no JSON), so numbering sees all parties."""
-        if party is not None and type_ in ("party.joined", "transcript.partial",
-                                           "transcript.final"):  # fmt: skip
-            self.book.see(call_id, party)
+        self.book.observe(call_id, type_, party)
 
     def render(self, call_id: str | None, seq: int, origin: str, data: bytes) -> tuple[bytes, ...]:
         """The deepgram frames for one message (UTF-8 JSON texts); () to send nothing."""
@@ -169,11 +174,20 @@ class DeepgramView:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        out = tuple(_dumps(m) for m in convert(json.loads(data), self.book))
+        out = messages(data, self.book)
         self._cache[key] = out
         if len(self._cache) > CACHE:
             self._cache.popitem(last=False)
         return out
+
+
+def messages(text: str | bytes, book: PartyBook) -> tuple[bytes, ...]:
+    """The Deepgram messages (UTF-8 JSON texts) for one of our events' JSON text.
+
+    The websocket view and the webhook targets with ``format = "deepgram"`` both
+    render through here; ``book`` must have observed the call's earlier events.
+    """
+    return tuple(_dumps(m) for m in convert(json.loads(text), book))
 
 
 def _dumps(msg: dict[str, Any]) -> bytes:

@@ -12,7 +12,7 @@ Bounded everywhere, each overflow with a named policy:
 
 * per call, the last ``replay_events`` events are kept for resuming clients
   (``drop_oldest``); a client whose resume point is older gets a ``resync``
-  event carrying the call's finals so far (``finals_kept`` at most);
+  event carrying the call's finals and alerts so far (``finals_kept`` at most);
 * at most ``replay_calls`` ended calls are remembered (``evict_oldest_ended``);
   a ``call.started`` for an id whose call has ended begins a new call log
   (its ``seq`` carries on from the old call's last);
@@ -33,7 +33,6 @@ Bounded everywhere, each overflow with a named policy:
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,9 +42,11 @@ from records.events import Event
 
 from .events import RecordingEvent
 from .filters import Filter, any_wants_partials
+from .subscriber import CLOSE_SLOW_CONSUMER as CLOSE_SLOW_CONSUMER
+from .subscriber import DROPPABLE as DROPPABLE
+from .subscriber import Allowance, Outgoing, Subscriber, dumps, replay_allowance
 
-CLOSE_SLOW_CONSUMER = 4008  # websocket close code: the subscriber's queue overflowed
-DROPPABLE = frozenset({"transcript.partial", "call.stats"})
+RESYNC_KEPT = frozenset({"transcript.final", "alert"})  # what a resync carries
 
 Publishable = Event | RecordingEvent | dict[str, Any]  # a dict: has "type" and "call_id"
 
@@ -56,7 +57,7 @@ class HubConfig:
     queue_bytes: int = 1 << 20  # per subscriber, queued plus unsent in its socket's buffer
     replay_events: int = 4096  # per call
     replay_calls: int = 64  # ended calls kept for resume
-    finals_kept: int = 4096  # per call, for resync
+    finals_kept: int = 4096  # per call, finals and alerts kept for resync
 
     def __post_init__(self) -> None:
         for name in ("queue_events", "replay_events", "replay_calls", "finals_kept"):
@@ -66,131 +67,14 @@ class HubConfig:
             raise ValueError(f"queue_bytes must be >= 16384, got {self.queue_bytes}")
 
 
-def dumps(body: dict[str, Any]) -> str:
-    """A message the server makes itself (replies, dict events) as strict JSON text."""
-    return json.dumps(body, ensure_ascii=False, allow_nan=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One serialised message, shared by every subscriber that gets it."""
-
-    call_id: str | None
-    seq: int  # 0 for messages that are not call events
-    type: str
-    party: str | None
-    data: bytes  # UTF-8 JSON text, sent as a text frame
-    origin: str = ""  # from a bus: the node (process) that stamped it
-    size: int = field(init=False)  # bytes, len(data)
-    droppable: bool = field(init=False)  # a partial or a stats tick
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "size", len(self.data))
-        object.__setattr__(self, "droppable", self.type in DROPPABLE)
-
-    @classmethod
-    def reply(cls, body: dict[str, Any]) -> Outgoing:
-        return cls(None, 0, str(body["type"]), None, dumps(body).encode())
-
-    @property
-    def text(self) -> str:
-        return self.data.decode()
-
-
-def _nothing_unsent() -> int:
-    return 0
-
-
-@dataclass(slots=True)
-class Subscriber:
-    id: int
-    capacity: int  # messages
-    capacity_bytes: int
-    filter: Filter | None = None  # None: not subscribed yet
-    queue: deque[Outgoing] = field(default_factory=deque)
-    queued_bytes: int = 0
-    # bytes already handed to the socket but not yet sent (the server sets it)
-    unsent: Callable[[], int] = _nothing_unsent
-    dropped: int = 0  # droppable events dropped under pressure
-    overflowed: bool = False
-    bad_messages: int = 0  # client messages refused (the server counts them)
-    format: str = "listenin"  # or "deepgram": rendered at write time (sinks.deepgram)
-
-    @property
-    def pending_bytes(self) -> int:
-        return self.queued_bytes + self.unsent()
-
-    def _fits(self, msg: Outgoing) -> bool:
-        if len(self.queue) >= self.capacity:
-            return False
-        return self.queued_bytes + msg.size + self.unsent() <= self.capacity_bytes
-
-    def offer(self, msg: Outgoing) -> bool:
-        """Queue ``msg``; False (and ``overflowed``) when a must-deliver message cannot fit."""
-        if self.overflowed:
-            return False
-        if not self._fits(msg):
-            if msg.droppable:
-                self.dropped += 1
-                return True
-            while not self._fits(msg) and self._drop_oldest_droppable():
-                pass
-            if not self._fits(msg):
-                self.overflowed = True
-                return False
-        self._append(msg)
-        return True
-
-    def offer_backlog(self, msg: Outgoing) -> bool:
-        """Queue a replayed message in the room left, dropping nothing; False: overflowed."""
-        if self.overflowed or not self._fits(msg):
-            self.overflowed = True
-            return False
-        self._append(msg)
-        return True
-
-    def _append(self, msg: Outgoing) -> None:
-        self.queue.append(msg)
-        self.queued_bytes += msg.size
-
-    def _drop_oldest_droppable(self) -> bool:
-        for i, old in enumerate(self.queue):
-            if old.droppable:
-                del self.queue[i]
-                self.queued_bytes -= old.size
-                self.dropped += 1
-                return True
-        return False
-
-    def take(self) -> Outgoing | None:
-        """The next message for the socket (the writer's side), None when empty."""
-        if not self.queue:
-            return None
-        msg = self.queue.popleft()
-        self.queued_bytes -= msg.size
-        return msg
-
-
-@dataclass(frozen=True, slots=True)
-class Allowance:
-    """What one subscribe request may queue as backlog."""
-
-    events: int
-    bytes: int
-
-
-def replay_allowance(sub: Subscriber) -> Allowance:
-    """Half the subscriber's queue: a fresh client can always take its backlog."""
-    return Allowance(max(1, sub.capacity // 2), sub.capacity_bytes // 2)
-
-
 @dataclass(slots=True)
 class _CallLog:
     seq: int = 0
     ended: bool = False
     origin: str = ""  # the node that stamps it (a gateway's hub)
     events: deque[Outgoing] = field(default_factory=deque)
-    finals: deque[bytes] = field(default_factory=deque)  # the finals' JSON, with their seq
+    # the finals' and alerts' JSON (with their seq), in order, for resync
+    finals: deque[tuple[str, bytes]] = field(default_factory=deque)
 
 
 @dataclass(slots=True)
@@ -278,21 +162,25 @@ class Hub:
     def _resync(
         self, call_id: str, log: _CallLog | None, last: int, reason: str, left: Allowance
     ) -> Outgoing:
-        """The call's finals so far (the newest that fit in ``left.bytes``), spliced as text."""
+        """The call's finals and alerts so far (the newest that fit in ``left.bytes``)."""
         self.stats.resyncs += 1
         seq = log.seq if log else 0
-        kept: deque[bytes] = log.finals if log else deque()
-        finals: list[bytes] = []
+        kept: deque[tuple[str, bytes]] = log.finals if log else deque()
+        taken: list[tuple[str, bytes]] = []
         room = left.bytes - len(reason) - 256  # what the rest of the message takes
-        for text in reversed(kept):
-            room -= len(text) + 2
+        for item in reversed(kept):
+            room -= len(item[1]) + 2
             if room < 0:
-                reason += f"; the oldest {len(kept) - len(finals)} finals are over the allowance"
+                reason += (f"; the oldest {len(kept) - len(taken)} finals and alerts are over "
+                           "the allowance")  # fmt: skip
                 break
-            finals.append(text)
+            taken.append(item)
+        taken.reverse()
+        finals = b", ".join(data for kind, data in taken if kind == "transcript.final")
+        alerts = b", ".join(data for kind, data in taken if kind == "alert")
         head = dumps({"type": "resync", "call_id": call_id, "seq": seq, "after_seq": last,
                       "reason": reason, "ended": log.ended if log else None})  # fmt: skip
-        data = head[:-1].encode() + b', "finals": [' + b", ".join(reversed(finals)) + b"]}"
+        data = head[:-1].encode() + b', "finals": [' + finals + b'], "alerts": [' + alerts + b"]}"
         return Outgoing(call_id, seq, "resync", None, data)
 
     def wants_partials(self, call_id: str, party: str) -> bool:
@@ -355,8 +243,8 @@ class Hub:
         log.events.append(msg)
         if len(log.events) > self.config.replay_events:
             log.events.popleft()
-        if msg.type == "transcript.final":
-            log.finals.append(msg.data)
+        if msg.type in RESYNC_KEPT:
+            log.finals.append((msg.type, msg.data))
             if len(log.finals) > self.config.finals_kept:
                 log.finals.popleft()
         elif msg.type == "call.ended":

@@ -8,7 +8,8 @@ and the pipeline's :class:`~records.events.TranscriptFinal` /
 histograms; it is plain, thread-safe, and cheap on the paths that feed it (a
 few additions under a lock).  :class:`Snapshot` is the figures other objects
 already count (pipeline, ASR pool, device, hub, server, archive), read once per
-scrape by whoever owns them.  :class:`ListeninCollector` turns both into metric
+scrape by whoever owns them (webhook targets: :class:`WebhookFigures`, labelled by
+target name or host).  :class:`ListeninCollector` turns both into metric
 families at scrape time, in a per-owner :class:`~prometheus_client.CollectorRegistry`.
 
 Labels are bounded: no call ids; per-party RTP figures are summed into totals
@@ -46,6 +47,13 @@ MAX_STREAMS = 4096  # last counters kept per (call, party) for deltas; policy: f
 LATENCY_BUCKETS_S = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0)
 JITTER_BUCKETS_S = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
 ANSWER_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+DELIVERY_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+WEBHOOK_COUNTERS = (
+    ("delivered", "webhook messages answered 2xx, per target"),
+    ("retried", "webhook attempts after a first one, per target"),
+    ("dropped", "webhook messages dropped from the full queue (drop_partials_first)"),
+    ("dead_lettered", "webhook messages given up on (dead-letter file), per target"),
+)
 WS_COUNTERS = (
     ("connections", "websocket connections accepted"),
     ("slow_closes", "clients closed as slow consumers (4008)"),
@@ -65,18 +73,26 @@ class Buckets:
     total: float = 0.0
 
     def __post_init__(self) -> None:
-        self.counts = [0] * (len(self.bounds) + 1)  # the last: +Inf
+        if len(self.counts) != len(self.bounds) + 1:
+            self.counts = [0] * (len(self.bounds) + 1)  # the last: +Inf
 
     def observe(self, value: float) -> None:
         self.counts[bisect.bisect_left(self.bounds, value)] += 1
         self.total += value
 
-    def family(self, name: str, doc: str) -> HistogramMetricFamily:
-        running, pairs = 0, []
+    def pairs(self) -> list[tuple[str, float]]:
+        """``(le, cumulative count)`` per bound, ``+Inf`` last."""
+        running, pairs = 0, list[tuple[str, float]]()
         for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
             running += count
             pairs.append(("+Inf" if bound == float("inf") else repr(bound), running))
-        return HistogramMetricFamily(name, doc, buckets=pairs, sum_value=self.total)
+        return pairs
+
+    def copy(self) -> Buckets:
+        return Buckets(self.bounds, list(self.counts), self.total)
+
+    def family(self, name: str, doc: str) -> HistogramMetricFamily:
+        return HistogramMetricFamily(name, doc, buckets=self.pairs(), sum_value=self.total)
 
 
 _RTP_FIELDS = ("rx_packets", "lost", "discarded", "jb_lost", "jb_discarded")
@@ -134,6 +150,19 @@ class MetricsTally:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookFigures:
+    """One webhook target's figures, copied at scrape time (``Webhooks.figures``)."""
+
+    target: str  # the target's label: its name or host[:port], never the secret or query
+    delivered: int
+    retried: int
+    dropped: int
+    dead_lettered: int
+    queued: int  # messages waiting now
+    delay: Buckets  # s, queued to answered 2xx, of each delivered message
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Figures read from their owners at scrape time; None: that part does not run here."""
 
@@ -150,6 +179,7 @@ class Snapshot:
     ws: dict[str, int] | None = None  # clients, connections, slow_closes, ...
     archive: ArchiveStats | None = None
     readiness: Readiness | None = None
+    webhooks: tuple[WebhookFigures, ...] | None = None
 
 
 class ListeninCollector(Collector):
@@ -248,6 +278,28 @@ def _snapshot_families(s: Snapshot) -> Iterator[Metric]:
         yield _counter("archive_errors", "failed archive file operations", a.errors)
         yield _counter("archive_files", "archive files completed", a.files)
         yield _gauge("archive_queued", "records waiting for the archive writer", a.queued)
+    if s.webhooks is not None:
+        yield from _webhook_families(s.webhooks)
+
+
+def _webhook_families(targets: tuple[WebhookFigures, ...]) -> Iterator[Metric]:
+    for key, doc in WEBHOOK_COUNTERS:
+        family = CounterMetricFamily(f"listenin_webhook_{key}", doc, labels=["target"])
+        for t in targets:
+            family.add_metric([t.target], getattr(t, key))
+        yield family
+    queued = GaugeMetricFamily(
+        "listenin_webhook_queued", "webhook messages waiting, per target", labels=["target"]
+    )
+    delay = HistogramMetricFamily(
+        "listenin_webhook_delay_seconds", "webhook message queued to answered 2xx",
+        labels=["target"],
+    )  # fmt: skip
+    for t in targets:
+        queued.add_metric([t.target], t.queued)
+        delay.add_metric([t.target], t.delay.pairs(), t.delay.total)
+    yield queued
+    yield delay
 
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:

@@ -4,34 +4,48 @@ and the bounded queue with its drop policy.
 No sockets, threads or clock reads here: the caller gives the timestamp, the
 attempt number and the HTTP outcome (:mod:`sinks.webhooks` does the I/O).
 
-A request's body is the event's one JSON text; its headers::
+A request's body is the event's one JSON text (``format = "deepgram"``: one
+Deepgram message made from it, :mod:`sinks.deepgram`); its headers::
 
     Content-Type: application/json
-    X-Listenin-Event: transcript.final
+    X-Listenin-Event: transcript.final               (our event type, in both formats)
+    X-Listenin-Seq: 42                               (per target: 1, 2, ...; same on a retry)
     X-Listenin-Timestamp: 1767225600                 (unix seconds, when sent)
     X-Listenin-Signature: sha256=HEX(HMAC-SHA256(secret, "{timestamp}.{body}"))
 
 The signature is present only when the target has a secret.  Receivers check it
-and refuse old timestamps (replays).
+and refuse old timestamps (replays); a repeated ``X-Listenin-Seq`` is a retry
+whose answer was lost (a duplicate), a gap is what the queue dropped or gave up on.
+
+The retry schedule is exponential with full jitter (a delay drawn uniformly in
+``[0, min(backoff_max_s, backoff_initial_s * 2 ** (retry - 1))]``: the caller
+draws the number); a ``Retry-After`` on a 429 or 5xx answer is waited instead.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 from collections import deque
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from enum import Enum
 from hashlib import sha256
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .deepgram import FORMATS
+
 EVENT_TYPES = (
     "call.started", "call.ended", "party.joined", "party.left", "transcript.partial",
-    "transcript.final", "recording.paused", "recording.resumed", "call.stats",
+    "transcript.final", "alert", "redaction", "recording.paused", "recording.resumed",
+    "call.stats",
 )  # fmt: skip
 DEFAULT_EVENTS = tuple(t for t in EVENT_TYPES if t != "call.stats")
 DROP_FIRST = frozenset({"transcript.partial", "call.stats"})  # dropped first when full
 DROP_POLICY = "drop_partials_first"  # then the oldest
+RETRY_AFTER_MAX_S = 3600.0  # the longest Retry-After honoured (longer ones wait this)
+_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 class WebhookConfigError(ValueError):
@@ -50,6 +64,8 @@ class WebhookConfig:
     backoff_max_s: float = 30.0  # longest retry delay
     queue_events: int = 1000  # events waiting for this target, then drop_partials_first
     dead_letter_file: Path | None = None  # default: ARCHIVE_ROOT/webhooks-dead-letter.jsonl
+    format: str = "listenin"  # or "deepgram": Deepgram Results/UtteranceEnd/Metadata bodies
+    name: str = ""  # the /metrics label; "": the url's host[:port]
     secret: bytes = field(default=b"", repr=False)  # read from secret_env at the edge
 
     def __post_init__(self) -> None:
@@ -71,6 +87,12 @@ class WebhookConfig:
                 "backoff_initial_s and backoff_max_s must be 0 <= initial <= max <= 3600, got "
                 f"{self.backoff_initial_s} and {self.backoff_max_s}"
             )
+        if self.format not in FORMATS:
+            raise WebhookConfigError(f"format must be one of {', '.join(FORMATS)}, got "
+                                     f"{self.format!r}")  # fmt: skip
+        if self.name and not _NAME.fullmatch(self.name):
+            raise WebhookConfigError(f"name must be 1..64 of A-Z a-z 0-9 _ . : -, got "
+                                     f"{self.name!r}")  # fmt: skip
         if not 1 <= self.queue_events <= 1_000_000:
             raise WebhookConfigError(f"queue_events must be within 1..1000000, got "
                                      f"{self.queue_events}")  # fmt: skip
@@ -80,6 +102,14 @@ class WebhookConfig:
         if event_type not in self.events:
             return False
         return party is None or not self.parties or party in self.parties
+
+    @property
+    def label(self) -> str:
+        """The target's name for logs and metrics: never the path, query or credentials."""
+        if self.name:
+            return self.name
+        parts = urlsplit(self.url)
+        return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
 def signature(secret: bytes, timestamp: int, body: str) -> str:
@@ -97,11 +127,14 @@ def verify(secret: bytes, timestamp: str, body: str, header: str) -> bool:
     return hmac.compare_digest(expected, header)
 
 
-def headers(event_type: str, body: str, timestamp: int, secret: bytes) -> dict[str, str]:
+def headers(
+    event_type: str, body: str, timestamp: int, secret: bytes, seq: int = 0
+) -> dict[str, str]:
     """The request headers for one attempt (signed when there is a secret)."""
     out = {
         "Content-Type": "application/json",
         "X-Listenin-Event": event_type,
+        "X-Listenin-Seq": str(seq),
         "X-Listenin-Timestamp": str(timestamp),
     }
     if secret:
@@ -111,28 +144,48 @@ def headers(event_type: str, body: str, timestamp: int, secret: bytes) -> dict[s
 
 class Outcome(Enum):
     DELIVERED = "delivered"
-    RETRY = "retry"  # 5xx, a timeout, a connection error
+    RETRY = "retry"  # 5xx, 429, a timeout, a connection error
     GIVE_UP = "give_up"  # any other answer (4xx, 3xx): retrying would not help
 
 
 def outcome(status: int | None) -> Outcome:
     """What an attempt's answer means; ``None``: no answer (timeout, connection error)."""
-    if status is None or status >= 500:
+    if status is None or status >= 500 or status == 429:
         return Outcome.RETRY
     return Outcome.DELIVERED if 200 <= status < 300 else Outcome.GIVE_UP
 
 
-def backoff_s(config: WebhookConfig, retry: int) -> float:
-    """The wait before retry number ``retry`` (1, 2, ...): exponential, capped."""
-    return min(config.backoff_initial_s * 2 ** (retry - 1), config.backoff_max_s)
+def backoff_s(config: WebhookConfig, retry: int, unit: float = 1.0) -> float:
+    """The wait before retry number ``retry`` (1, 2, ...): full jitter, ``unit`` (drawn
+    uniformly in [0, 1] by the caller) times the capped exponential; 1.0: the cap."""
+    ceiling = min(config.backoff_initial_s * 2 ** min(retry - 1, 64), config.backoff_max_s)
+    return min(max(unit, 0.0), 1.0) * ceiling
+
+
+def retry_after_s(value: str | None, now: float) -> float | None:
+    """A ``Retry-After`` header's wait in seconds (delta-seconds or an HTTP date, ``now``
+    being unix seconds), at most :data:`RETRY_AFTER_MAX_S`; None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        wait = float(value)
+    else:
+        try:
+            wait = parsedate_to_datetime(value).timestamp() - now
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return min(max(wait, 0.0), RETRY_AFTER_MAX_S)
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One event waiting for a target: its type and its JSON text."""
+    """One message waiting for a target: its event's type, its JSON text, its number."""
 
     type: str
     body: str
+    seq: int = 0  # per target, from 1; the X-Listenin-Seq header
+    queued_at: float = 0.0  # s, the target's monotonic clock: for the delivery delay
 
 
 class DeliveryQueue:

@@ -169,6 +169,7 @@ function handle(ev) {
       break;
     case "resync":
       for (const f of ev.finals || []) addFinal(call, f);
+      for (const a of ev.alerts || []) markAlert(call, a);
       call.lastSeq = ev.seq;
       if (ev.ended) endCall(call, undefined);
       break;
@@ -228,8 +229,13 @@ function addFinal(call, ev) {
 }
 
 function markAlert(call, ev) {
-  // the alert follows its final: mark the matched words and add a badge to its lines
+  // the alert follows its final: mark the matched words and add a badge to its lines;
+  // the call's card and its row in the list are highlighted with the count of alerts
   const p = partyOf(call, ev.party);
+  call.alerts ??= new Set();
+  call.alerts.add(ev.segment_id + "\n" + ev.rule);
+  call.el.dataset.alerts = call.row.dataset.alerts = String(call.alerts.size);
+  call.row.title = call.alerts.size + " alert(s), last: " + ev.rule + " (" + ev.party + ")";
   for (const li of [...p.lines.children, ...call.el.querySelector(".conversation").children]) {
     if (li.dataset.segment !== ev.segment_id || li.querySelector(`[data-rule="${CSS.escape(ev.rule)}"]`)) continue;
     li.classList.add("alerted");

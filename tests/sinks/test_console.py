@@ -195,3 +195,44 @@ def test_a_floor_of_twenty_calls_one_opened_as_a_conversation(browser, tmp_path)
         assert not card.find_element(By.CSS_SELECTOR, ".rec").is_enabled()  # ended: no pause
     finally:
         outputs.close()
+
+
+def test_an_alert_on_a_live_call_is_highlighted(browser):
+    from selenium.webdriver.common.by import By
+
+    from pipeline.alerts import AlertRule
+    from records.events import CallStarted, PartyJoined, TranscriptFinal
+
+    rule = AlertRule("cancel", phrases=("cancel my account",), party="customer")
+    outputs = Outputs(ServerConfig(port=0, token=TOKEN, stats_interval_s=0), alerts=(rule,))
+    outputs.start()
+    try:
+        wait = open_console(browser, outputs.server.console_url + "?token=" + TOKEN)
+        outputs.on_event(CallStarted("live-1", 0.0))
+        for party in ("agent", "customer"):
+            outputs.on_event(PartyJoined("live-1", party, 8000, 0.0))
+        outputs.on_event(TranscriptFinal("live-1", "agent", "agent-0", 0.5, 1.5,
+                                         "How can I help?", 2.0))  # fmt: skip
+        outputs.on_event(TranscriptFinal("live-1", "customer", "customer-1", 2.0, 4.0,
+                                         "Please cancel my account today.", 4.6))  # fmt: skip
+        row = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '#list tr[data-alerts="1"]'))
+        assert row.get_attribute("data-call-id") == "live-1"
+        assert row.get_attribute("data-ended") is None  # a live call
+        row.click()
+        card = browser.find_element(By.CSS_SELECTOR, 'section.call[data-call-id="live-1"]')
+        alerted = wait.until(
+            lambda d: card.find_elements(By.CSS_SELECTOR, ".conversation li.alerted")
+        )
+        assert len(alerted) == 1 and alerted[0].get_attribute("data-segment") == "customer-1"
+        assert alerted[0].find_element(By.CSS_SELECTOR, "mark").text == "cancel my account"
+        assert alerted[0].find_element(By.CSS_SELECTOR, ".badge").text == "\u26a0 cancel"
+        plain = card.find_element(By.CSS_SELECTOR, '.conversation li[data-segment="agent-0"]')
+        assert "alerted" not in (plain.get_attribute("class") or "")
+        # highlighted as the page draws it: a red left border, a coloured mark and row
+        assert alerted[0].value_of_css_property("border-left-color") == "rgba(221, 51, 51, 1)"
+        assert plain.value_of_css_property("border-left-color") != "rgba(221, 51, 51, 1)"
+        mark = alerted[0].find_element(By.CSS_SELECTOR, "mark")
+        assert mark.value_of_css_property("background-color") == "rgba(255, 221, 102, 1)"
+        assert row.value_of_css_property("background-color") != "rgba(0, 0, 0, 0)"
+    finally:
+        outputs.close()

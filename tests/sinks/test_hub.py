@@ -94,7 +94,7 @@ def test_resume_from_a_point_no_longer_held_gives_resync_with_the_finals():
     (resync,) = texts(sub)
     assert resync["type"] == "resync" and resync["seq"] == 6 and resync["after_seq"] == 1
     assert [f["text"] for f in resync["finals"]] == ["0", "2", "4"]
-    assert "2..3" in resync["reason"]
+    assert "2..3" in resync["reason"] and resync["alerts"] == []
     hub.subscribe(sub, Filter(), resume={"gone": 4})
     assert texts(sub)[0]["reason"].startswith("call not known")
     assert hub.stats.resyncs == 2
@@ -267,3 +267,17 @@ def test_a_call_id_reused_on_another_node_is_a_new_call_and_copies_are_not():
         ("node-2", 3),
     ]
     assert gateway.stats.duplicates == 1
+
+
+def test_resync_carries_the_alerts_beside_the_finals_within_the_allowance():
+    hub = Hub(HubConfig(replay_events=2, finals_kept=3))
+    for i in range(3):
+        hub.publish(ev("a", "transcript.final", segment_id=f"s{i}", text=f"cancel {i}"))
+        hub.publish(ev("a", "alert", rule="cancel", segment_id=f"s{i}", matched="cancel"))
+    sub = hub.connect()
+    hub.subscribe(sub, Filter(), resume={"a": 0})
+    (resync,) = texts(sub)
+    # finals_kept bounds finals and alerts together: the newest three of the six
+    assert [(f["segment_id"], f["seq"]) for f in resync["finals"]] == [("s2", 5)]
+    assert [(a["segment_id"], a["seq"]) for a in resync["alerts"]] == [("s1", 4), ("s2", 6)]
+    assert resync["seq"] == 6

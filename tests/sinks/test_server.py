@@ -388,3 +388,39 @@ def test_a_client_that_reads_nothing_is_closed_with_4008_when_it_misses_a_pong()
     finally:
         srv.stop()
     assert srv.hub.stats.overflowed == 1
+
+
+def test_a_resyncing_client_gets_the_calls_alerts_with_its_finals():
+    srv = EventServer(ServerConfig(port=0, token=TOKEN, stats_interval_s=0,
+                                   hub=HubConfig(replay_events=2)))  # fmt: skip
+    srv.start()
+    alert = {"type": "alert", "call_id": "a", "party": "customer", "rule": "cancel",
+             "segment_id": "customer-2", "text": "cancel it", "matched": "cancel",
+             "start": 2.0, "end": 2.4, "emitted_at": 3.5}  # fmt: skip
+
+    async def main():
+        async with connect(srv.url, **auth()) as ws:
+            await subscribed(ws)
+            srv.publish(final("a", 1))
+            first = await recv_json(ws)  # then the client drops
+        srv.publish(final("a", 2, text="cancel it", party="customer"))
+        srv.publish(alert)
+        for n in range(3, 5):
+            srv.publish(final("a", n))
+        async with connect(srv.url, **auth()) as ws:
+            await subscribed(ws, resume={"a": first["seq"]})
+            resync = strict_json(await asyncio.wait_for(ws.recv(), 10))
+        return resync
+
+    try:
+        resync = asyncio.run(main())
+    finally:
+        srv.stop()
+    assert resync["type"] == "resync" and resync["seq"] == 5 and resync["after_seq"] == 1
+    assert [f["text"] for f in resync["finals"]] == ["hello", "cancel it", "hello", "hello"]
+    assert resync["alerts"] == [{**alert, "seq": 3}]
+    import jsonschema
+
+    from tests.listenin.subscribed import SCHEMA
+
+    jsonschema.Draft202012Validator(SCHEMA).validate(resync)

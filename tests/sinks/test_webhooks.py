@@ -1,16 +1,25 @@
-"""Webhooks against real HTTP receivers (stdlib http.server): signatures, retries,
-a hanging receiver, the dead-letter file and the queue's drop policy."""
+"""Webhooks against real HTTP receivers (stdlib http.server): signatures, retries
+(500s, 429 with Retry-After, a hang), the per-target seq, a hanging receiver, the
+dead-letter file, the queue's drop policy and the Deepgram format."""
 
 import hashlib
 import hmac
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from records.events import CallEnded, TranscriptFinal, TranscriptPartial
+from records.events import (
+    CallEnded,
+    CallStarted,
+    PartyJoined,
+    TranscriptFinal,
+    TranscriptPartial,
+    Word,
+)
 from sinks.webhook_policy import WebhookConfig
 from sinks.webhooks import Webhooks, WebhookTarget
 from tests.waiting import wait_until
@@ -20,14 +29,27 @@ FAST = {"backoff_initial_s": 0.001, "backoff_max_s": 0.002, "timeout_s": 5.0}
 
 
 class Receiver:
-    """An HTTP receiver: checks signatures, answers ``fail_first`` 500s per body, or hangs."""
+    """An HTTP receiver: checks signatures, answers ``fail_first`` 500s per body, or hangs;
+    ``script``: per body, the answer to its first attempts ("500", "429", "hang")."""
 
-    def __init__(self, fail_first: int = 0, status: int = 200, hang: bool = False) -> None:
+    def __init__(
+        self,
+        fail_first: int = 0,
+        status: int = 200,
+        hang: bool = False,
+        script: tuple[str, ...] = (),
+        retry_after: str = "1",
+    ) -> None:
         self.fail_first, self.status, self.hang = fail_first, status, hang
+        self.script, self.retry_after = script, retry_after
         self.release = threading.Event()
         self.tries: dict[str, int] = {}
         self.accepted: list[str] = []  # bodies answered 2xx, in order
+        self.accepted_seqs: list[str] = []  # their X-Listenin-Seq
+        self.accepted_events: list[str] = []  # their X-Listenin-Event
+        self.attempts: list[tuple[str, str, str, float]] = []  # body, seq, answer, monotonic s
         self.bad_signatures = 0
+        self.arrived = 0
         self.lock = threading.Lock()
         receiver = self
 
@@ -48,20 +70,36 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
     def answer(self, handler: BaseHTTPRequestHandler, body: str) -> None:
+        with self.lock:
+            self.arrived += 1  # requests read, answered or not
         if self.hang:
             self.release.wait()
         stamp = handler.headers["X-Listenin-Timestamp"]
+        seq = handler.headers["X-Listenin-Seq"]
         mac = hmac.new(SECRET, f"{stamp}.{body}".encode(), hashlib.sha256).hexdigest()
         with self.lock:
             if handler.headers.get("X-Listenin-Signature") != f"sha256={mac}":
                 self.bad_signatures += 1
             self.tries[body] = self.tries.get(body, 0) + 1
-            status = 500 if self.tries[body] <= self.fail_first else self.status
-            if 200 <= status < 300:
+            n = self.tries[body]
+            status = 500 if n <= self.fail_first else self.status
+            act = self.script[n - 1] if n <= len(self.script) else str(status)
+            self.attempts.append((body, seq, act, time.monotonic()))
+            if act == str(status) and 200 <= status < 300:
                 self.accepted.append(body)
-        handler.send_response(status)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
+                self.accepted_seqs.append(seq)
+                self.accepted_events.append(handler.headers["X-Listenin-Event"])
+        if act == "hang":  # the client times out; this answer goes nowhere
+            self.release.wait()
+            act = "500"
+        try:
+            handler.send_response(int(act))
+            if act == "429":
+                handler.send_header("Retry-After", self.retry_after)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+        except OSError:
+            pass  # the client gave up on a hung answer
 
     def close(self) -> None:
         self.release.set()
@@ -176,6 +214,7 @@ def test_the_full_queue_drops_partials_first(receivers):
     target.start()
     target.close(drain_s=30)
     assert receiver.accepted == [final(n).to_json() for n in (3, 4, 5)]
+    assert receiver.accepted_seqs == ["4", "5", "6"]  # the receiver sees the gap 1..3
 
 
 def test_events_and_parties_filter(receivers):
@@ -186,3 +225,63 @@ def test_events_and_parties_filter(receivers):
         hooks.on_event(event)
     hooks.close(drain_s=30)
     assert receiver.accepted == [final(0).to_json()]
+
+
+def test_500_429_and_a_hang_each_message_delivered_once_numbered_in_order(receivers):
+    receiver = receivers(script=("500", "429", "hang"), retry_after="1")
+    hooks = Webhooks([config(receiver.url, max_retries=3, timeout_s=0.5)])
+    hooks.start()
+    events = [final(0), final(1), CallEnded("c1", 9.0, 9.0)]
+    for event in events:
+        hooks.on_event(event)  # returns at once: the worker does the waiting
+    hooks.close(drain_s=120)
+    bodies = [e.to_json() for e in events]
+    assert receiver.accepted == bodies  # each once, in order
+    assert receiver.accepted_seqs == ["1", "2", "3"]
+    answers = [(b, s, a) for b, s, a, _ in receiver.attempts]
+    assert answers == [(b, str(n), a) for n, b in enumerate(bodies, 1)
+                       for a in ("500", "429", "hang", "200")]  # fmt: skip
+    assert hooks.counters() == {"delivered": 3, "retried": 9, "dropped": 0,
+                                "dead_lettered": 0, "queued": 0}  # fmt: skip
+    # Retry-After: 1 was waited although the backoff is 2 ms at most (a lower bound:
+    # load can only make the gap longer)
+    at = {(b, a): t for b, _, a, t in receiver.attempts}
+    assert all(at[(b, "hang")] - at[(b, "429")] >= 1.0 for b in bodies)
+
+
+def test_a_deepgram_target_gets_the_websocket_deepgram_messages(receivers):
+    ours, deepgram = receivers(), receivers()
+    kinds = ("transcript.partial", "transcript.final", "call.ended")  # joins still number
+    hooks = Webhooks([config(ours.url), config(deepgram.url, format="deepgram", events=kinds)])
+    hooks.start()
+    words = (Word("Cancel", 2.0, 2.4, 0.9), Word("it.", 2.4, 2.8, 0.7))
+    said = TranscriptFinal("c1", "customer", "customer-0", 2.0, 2.8, "Cancel it.", 3.1, words)
+    events = [CallStarted("c1", 0.0), PartyJoined("c1", "agent", 8000, 0.0),
+              PartyJoined("c1", "customer", 8000, 0.1), partial(1), said,
+              CallEnded("c1", 9.0, 9.0)]  # fmt: skip
+    for event in events:
+        hooks.on_event(event)
+    hooks.close(drain_s=30)
+    assert ours.accepted == [e.to_json() for e in events]
+    got = [json.loads(body) for body in deepgram.accepted]
+    assert [m["type"] for m in got] == ["Results", "Results", "UtteranceEnd", "Metadata"]
+    assert deepgram.accepted_events == ["transcript.partial", "transcript.final",
+                                        "transcript.final", "call.ended"]  # fmt: skip
+    assert deepgram.accepted_seqs == ["1", "2", "3", "4"]
+    interim, result, end, meta = got
+    assert interim["is_final"] is False and interim["channel_index"] == [0, 2]
+    assert result["is_final"] and result["speech_final"] and result["channel_index"] == [1, 2]
+    alt = result["channel"]["alternatives"][0]
+    assert alt["transcript"] == "Cancel it." and alt["confidence"] == 0.8
+    assert [(w["word"], w["punctuated_word"]) for w in alt["words"]] == [
+        ("cancel", "Cancel"), ("it", "it.")]  # fmt: skip
+    assert result["metadata"]["request_id"] == "c1"
+    assert end == {"type": "UtteranceEnd", "channel": [1, 2], "last_word_end": 2.8}
+    assert meta["request_id"] == "c1" and meta["channels"] == 2 and meta["duration"] == 9.0
+    assert deepgram.bad_signatures == 0
+
+
+def test_targets_on_one_host_get_distinct_labels():
+    hooks = Webhooks([config("http://h.example:81/a?k=1"), config("http://h.example:81/b"),
+                      config("http://h.example:81/c", name="crm")])  # fmt: skip
+    assert [t.label for t in hooks.targets] == ["h.example:81", "h.example:81#2", "crm"]
