@@ -21,6 +21,7 @@ import numpy as np
 
 from .turns import NEUTRAL, ROLE
 
+
 @dataclass(frozen=True, slots=True)
 class DiarizeConfig:
     window_ms: int = 1200  # one embedding per window
