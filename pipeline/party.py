@@ -101,8 +101,8 @@ class PartyStream:
                 self.policy.speech_start(turn.end)  # the segment goes on with the next voice
             jobs.extend(replace(job, speakers=(turn,)) for job in finals)
         partials = self.policy.audio(out, now_s)
-        turn = self.diarizer.provisional()
-        return jobs + [replace(job, speakers=(turn,)) if turn else job for job in partials]
+        now = self.diarizer.provisional()
+        return jobs + [replace(job, speakers=(now,)) if now else job for job in partials]
 
     def _vad(self, events: list[VadEvent], now_s: float) -> list[AsrJob]:
         jobs: list[AsrJob] = []
