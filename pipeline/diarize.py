@@ -1,24 +1,24 @@
-"""Speaker labels for a mixed stream: who is speaking in each speech segment.
+"""Speaker changes in a mixed stream, found while it is spoken.
 
 Most listen-in paths deliver a whole call as one mixed stream.
 :class:`SegmentDiarizer` follows that stream's 16 kHz audio and the VAD's
-segments.  While a segment is open it embeds each ``window_ms`` window as soon
-as the audio covers it (every ``hop_ms``), so the work is spread over the
-segment; at the segment's end it embeds the uncovered tail, looks for speaker
-changes inside the segment (neighbouring windows merge bottom-up into runs
-while the mean cosine between their windows stays at or above
-``change_similarity``;
-a run needs ``min_turn_windows`` windows) and gives each turn a speaker from
-:class:`SpeakerClusters`.  Both are sans-I/O: the embedding function (a
-speaker encoder, or a fake in tests) is passed in, and time is the sample index.
-
-:class:`SpeakerClusters` is online clustering with labels that never change:
-a turn joins the most similar known speaker (centroid cosine), or founds a new
-one when it is unlike all of them (below ``new_speaker_similarity``), lasts at
-least ``min_new_speaker_ms`` and fewer than ``max_speakers`` are known.  Labels
-are ``speaker_1``... in order of first appearance (``kind`` ``neutral``), or
-the ``roles`` the platform told (``("agent", "customer")`` when the agent speaks
-first; ``kind`` ``role``).
+segments.  While a segment is open it embeds a ``window_ms`` window every
+``hop_ms`` as soon as the audio covers it (windows with less than
+``min_voiced`` speech are skipped) and compares each with the open turn: a
+window whose cosine to the turn's mean embedding is below
+``change_similarity``, or that is ``change_margin`` closer to another known
+speaker's centroid than to the turn's speaker, votes for a change;
+``confirm_windows`` votes in a row make one.  The change is placed between the
+centres of the last window of the turn and the first that voted, then moved to
+the quietest 20 ms within ``snap_ms`` (turns hand over in a pause when there
+is one).  The closed turn gets its speaker from
+:class:`~pipeline.speakers.SpeakerClusters` (online clustering, labels stable
+for the call) and is handed out at once (:meth:`SegmentDiarizer.take_changes`)
+so the stream can cut its segment there; :meth:`SegmentDiarizer.provisional`
+is the open turn's label as it stands (for partials).  Where two voices
+overlap, the embedding follows the louder one, so the louder voice wins.
+Sans-I/O: the embedding function (a speaker encoder, or a fake in tests) is
+passed in, and time is the sample index.
 """
 
 from __future__ import annotations
@@ -31,95 +31,24 @@ import numpy as np
 from records.events import Word
 from records.frames import AudioFrame
 
+from .speakers import Assignment, DiarizeConfig, SpeakerClusters, unit
 from .turns import NEUTRAL, ROLE, SpeakerTurn
 from .utterance import AudioRing
 
+__all__ = [
+    "NEUTRAL",
+    "ROLE",
+    "Assignment",
+    "DiarizeConfig",
+    "Embedder",
+    "SegmentDiarizer",
+    "SpeakerClusters",
+    "SpeakerTurn",
+    "label_words",
+    "turn_at",
+]
+
 Embedder = Callable[[np.ndarray], np.ndarray]  # (n, samples) float32 -> (n, dim) unit rows
-
-
-@dataclass(frozen=True, slots=True)
-class DiarizeConfig:
-    window_ms: int = 1600  # one embedding per window (the encoder's 160-frame partial)
-    hop_ms: int = 800
-    min_turn_windows: int = 2  # a change inside a segment needs this many windows each side
-    change_similarity: float = 0.66  # neighbouring runs less alike (average linkage) split
-    max_speakers: int = 4
-    new_speaker_similarity: float = 0.75  # a turn below this to every speaker is a new one
-    min_new_speaker_ms: int = 1500  # shorter turns never found a new speaker
-    min_update_ms: int = 1000  # shorter turns do not move a speaker's centroid
-    roles: tuple[str, ...] = ()  # labels by order of appearance, e.g. ("agent", "customer")
-
-    def __post_init__(self) -> None:
-        if not 0 < self.hop_ms <= self.window_ms:
-            raise ValueError("need 0 < hop_ms <= window_ms")
-        if self.window_ms < 500:
-            raise ValueError("window_ms must be >= 500")
-        if not 1 <= self.max_speakers <= 16:
-            raise ValueError("max_speakers must be 1-16")
-        if self.min_turn_windows < 1:
-            raise ValueError("min_turn_windows must be >= 1")
-        for name in ("change_similarity", "new_speaker_similarity"):
-            if not -1.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be a cosine in [-1, 1]")
-        if len(set(self.roles)) != len(self.roles) or any(not r for r in self.roles):
-            raise ValueError("roles must be distinct non-empty labels")
-
-
-@dataclass(frozen=True, slots=True)
-class Assignment:
-    index: int  # 0-based speaker number, in order of appearance
-    label: str
-    kind: str
-    similarity: float
-    new: bool
-
-
-class SpeakerClusters:
-    """Online speaker clustering of turn embeddings; labels are stable for the call."""
-
-    def __init__(self, config: DiarizeConfig | None = None) -> None:
-        self.config = config or DiarizeConfig()
-        self._sums: list[np.ndarray] = []  # duration-weighted sums of unit embeddings
-
-    @property
-    def count(self) -> int:
-        return len(self._sums)
-
-    def label(self, index: int) -> tuple[str, str]:
-        roles = self.config.roles
-        if index < len(roles):
-            return roles[index], ROLE
-        return f"speaker_{index + 1}", NEUTRAL
-
-    def similarities(self, embedding: np.ndarray) -> np.ndarray:
-        if not self._sums:
-            return np.zeros(0, dtype=np.float32)
-        cents = np.stack(self._sums)
-        cents /= np.maximum(np.linalg.norm(cents, axis=1, keepdims=True), 1e-12)
-        return cents @ _unit(embedding)
-
-    def assign(self, embedding: np.ndarray, duration_ms: int) -> Assignment:
-        cfg = self.config
-        emb = _unit(embedding)
-        sims = self.similarities(emb)
-        best = int(np.argmax(sims)) if sims.size else -1
-        unlike = best < 0 or float(sims[best]) < cfg.new_speaker_similarity
-        if unlike and (
-            best < 0 or (self.count < cfg.max_speakers and duration_ms >= cfg.min_new_speaker_ms)
-        ):
-            self._sums.append(emb * max(duration_ms, 1) / 1000)
-            return Assignment(self.count - 1, *self.label(self.count - 1), 1.0, True)
-        if duration_ms >= cfg.min_update_ms:
-            self._sums[best] = self._sums[best] + emb * duration_ms / 1000
-        return Assignment(best, *self.label(best), float(sims[best]), False)
-
-    def reset(self) -> None:
-        self._sums.clear()
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32).ravel()
-    return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +57,13 @@ class _Window:
     end: int
     embedding: np.ndarray
 
+    @property
+    def centre(self) -> int:
+        return (self.start + self.end) // 2
+
 
 class SegmentDiarizer:
-    """Speaker turns of one mixed stream's segments, from its 16 kHz audio."""
+    """Speaker turns of one mixed stream's segments, found as the audio comes."""
 
     def __init__(
         self, embed: Embedder, sample_rate: int = 16000, config: DiarizeConfig | None = None
@@ -139,16 +72,24 @@ class SegmentDiarizer:
         self.embed = embed
         self.sample_rate = sample_rate
         self.clusters = SpeakerClusters(self.config)
-        self._win = sample_rate * self.config.window_ms // 1000
-        self._hop = sample_rate * self.config.hop_ms // 1000
+        cfg = self.config
+        self._win = sample_rate * cfg.window_ms // 1000
+        self._hop = sample_rate * cfg.hop_ms // 1000
+        self._snap = sample_rate * cfg.snap_ms // 1000
+        self._frame = sample_rate // 100  # 10 ms, for the speech share of a window
+        self._quiet = 10 ** (cfg.quiet_dbfs / 20)
         self.ring = AudioRing(self._win + sample_rate * 4)  # a window plus pre-roll and lag
         self._seg_start: int | None = None
         self._next = 0  # start of the next window to embed
-        self._windows: list[_Window] = []
+        self._turn_start = 0
+        self._run: list[_Window] = []  # windows of the open turn
+        self._pending: list[_Window] = []  # windows in a row voting for a change
+        self._closed: list[SpeakerTurn] = []  # turns closed by a change, not yet taken
         self.windows_embedded = 0
+        self.windows_skipped = 0  # too little speech in them
 
     def audio(self, frame: AudioFrame) -> None:
-        """Keep the audio; embed every window of the open segment it completes."""
+        """Keep the audio; embed (and vote with) every window of the open segment it completes."""
         self.ring.write(frame)
         self._embed_due()
 
@@ -156,100 +97,125 @@ class SegmentDiarizer:
         if self._seg_start is None:
             return
         while self._next + self._win <= self.ring.end:
-            self._embed(self._next, self._next + self._win)
+            window = self._window(self._next, self._next + self._win)
+            if window is not None:
+                self._vote(window)
             self._next += self._hop
 
     def speech_start(self, start: int) -> None:
-        self._seg_start = self._next = start
-        self._windows = []
+        self._seg_start = self._next = self._turn_start = start
+        self._run, self._pending = [], []
         self._embed_due()  # the pre-roll may already hold a window
 
+    def take_changes(self) -> list[SpeakerTurn]:
+        """Turns closed by a speaker change since the last call (their ``end`` is the change)."""
+        out, self._closed = self._closed, []
+        return out
+
+    def provisional(self) -> SpeakerTurn | None:
+        """The open turn with the label it would get now (None before its first window)."""
+        if self._seg_start is None or not self._run:
+            return None
+        end = max(self.ring.end, self._turn_start + 1)
+        got = self.clusters.peek(_mean(self._run), self._ms(end - self._turn_start))
+        return SpeakerTurn(self._turn_start, end, got.label, got.kind, got.similarity, got.new)
+
     def speech_end(self, end: int) -> tuple[SpeakerTurn, ...]:
-        """The segment closed at ``end``: its speaker turns, in order (none if no audio)."""
+        """The segment closed at ``end``: its turns not yet taken, in order (none if no audio)."""
         if self._seg_start is None:
             return ()
-        start, self._seg_start = self._seg_start, None
+        self._seg_start = None
         end = min(end, self.ring.end)
         # windows embedded during the hangover reach past the end: keep those mostly inside
-        self._windows = [w for w in self._windows if w.end - end <= self._hop // 2]
-        last = self._windows[-1].end if self._windows else start
-        if end - start < self._win:
-            self._windows = []  # one short window: the segment as it is
-            if end - start >= self.sample_rate // 10:
-                self._embed(start, end)
-        elif end - last >= self._hop // 2:
-            self._embed(end - self._win, end)
-        if not self._windows:
-            return ()
-        turns: list[SpeakerTurn] = []
-        runs = self._runs(np.stack([w.embedding for w in self._windows]))
-        for n, (a, b) in enumerate(runs):
-            t0 = start if n == 0 else _boundary(self._windows[a - 1], self._windows[a])
-            t1 = end if n == len(runs) - 1 else _boundary(self._windows[b - 1], self._windows[b])
-            mean = np.mean([w.embedding for w in self._windows[a:b]], axis=0)
-            got = self.clusters.assign(mean, (t1 - t0) * 1000 // self.sample_rate)
-            if turns and turns[-1].speaker == got.label:  # a split that changed nothing
-                prev = turns.pop()
-                turns.append(
-                    SpeakerTurn(prev.start, t1, prev.speaker, prev.kind, prev.similarity, prev.new)
-                )
-                continue
-            turns.append(SpeakerTurn(t0, t1, got.label, got.kind, got.similarity, got.new))
-        self._windows = []
-        return tuple(turns)
+        keep = end + self._hop // 2
+        self._run = [w for w in self._run if w.end <= keep]
+        self._pending = [w for w in self._pending if w.end <= keep]
+        last = max((w.end for w in self._run + self._pending), default=self._turn_start)
+        if end - self._turn_start >= self._win and end - last >= self._hop // 2:
+            window = self._window(end - self._win, end)
+            if window is not None:
+                self._vote(window)
+        if self._pending and len(self._pending) >= self.config.confirm_windows - 1:
+            self._change()
+        if not self._run and end - self._turn_start >= self.sample_rate // 10:
+            a = max(self._turn_start, end - self._win)
+            window = self._window(a, end, force=True)
+            self._run = [window] if window is not None else []
+        if self._run:
+            self._closed.append(self._close(end))
+        self._run, self._pending = [], []
+        return tuple(self.take_changes())
 
-    def _embed(self, a: int, b: int) -> None:
+    def _ms(self, samples: int) -> int:
+        return samples * 1000 // self.sample_rate
+
+    def _window(self, a: int, b: int, force: bool = False) -> _Window | None:
         pcm = self.ring.read(a, b)
         if pcm.size == 0:
-            return
-        emb = self.embed(pcm[None, :])[0]
+            return None
+        if not force:
+            n = pcm.size // self._frame * self._frame
+            rms = np.sqrt(np.mean(pcm[:n].reshape(-1, self._frame) ** 2, axis=1))
+            if n == 0 or float(np.mean(rms >= self._quiet)) < self.config.min_voiced:
+                self.windows_skipped += 1
+                return None
+        emb = unit(self.embed(pcm[None, :])[0])
         self.windows_embedded += 1
-        self._windows.append(_Window(a, b, emb))
+        return _Window(a, b, emb)
 
-    def _runs(self, embs: np.ndarray) -> list[tuple[int, int]]:
-        """Index ranges of windows spoken by one voice, from their (n, dim) embeddings.
+    def _vote(self, w: _Window) -> None:
+        cfg = self.config
+        if not self._run:
+            self._run.append(w)
+            return
+        mean = _mean(self._run)
+        change = float(w.embedding @ mean) < cfg.change_similarity
+        if not change and self.clusters.count:
+            cur = self.clusters.peek(mean, self._ms(w.end - self._turn_start))
+            if not cur.new:
+                sims = self.clusters.similarities(w.embedding)
+                change = float(np.max(sims) - sims[cur.index]) > cfg.change_margin
+        if change:
+            self._pending.append(w)
+            if len(self._pending) >= cfg.confirm_windows:
+                self._change()
+        else:
+            self._pending = []  # a lone unlike window: a blend or noise, in no turn's mean
+            self._run.append(w)
 
-        Bottom-up: the most similar neighbouring runs merge first while the mean
-        cosine between their windows (average linkage) is at least
-        ``change_similarity``, so A-B-A finds both changes; then runs shorter
-        than ``min_turn_windows`` join their closer neighbour.
-        """
-        pair = embs @ embs.T  # cosine of every two windows
-        runs = [(i, i + 1) for i in range(len(embs))]
+    def _change(self) -> None:
+        """The pending windows are a new turn: close the open one at the change."""
+        first = self._pending[0]
+        guess = (self._run[-1].centre + first.centre) // 2
+        lo = max(self._turn_start + self._hop, guess - self._snap, self._run[-1].centre)
+        hi = min(guess + self._snap, first.centre)
+        cut = self._quietest(lo, hi) if lo < hi else guess
+        self._closed.append(self._close(cut))
+        self._turn_start = cut
+        self._run, self._pending = self._pending, []
 
-        def sim(k: int) -> float:  # average linkage of neighbouring runs
-            (a1, b1), (a2, b2) = runs[k], runs[k + 1]
-            return float(pair[a1:b1, a2:b2].mean())
+    def _close(self, end: int) -> SpeakerTurn:
+        got = self.clusters.assign(_mean(self._run), self._ms(end - self._turn_start))
+        return SpeakerTurn(self._turn_start, end, got.label, got.kind, got.similarity, got.new)
 
-        def merge(k: int) -> None:
-            runs[k : k + 2] = [(runs[k][0], runs[k + 1][1])]
-
-        while len(runs) > 1:
-            k = max(range(len(runs) - 1), key=sim)
-            if sim(k) < self.config.change_similarity:
-                break
-            merge(k)
-        m = self.config.min_turn_windows
-        while len(runs) > 1:
-            short = [k for k, r in enumerate(runs) if r[1] - r[0] < m]
-            if not short:
-                break
-            k = min(short, key=lambda k: runs[k][1] - runs[k][0])
-            if k == 0 or (k < len(runs) - 1 and sim(k) >= sim(k - 1)):
-                merge(k)
-            else:
-                merge(k - 1)
-        return runs
+    def _quietest(self, a: int, b: int) -> int:
+        """The middle of the quietest 20 ms in [a, b) (``a`` when too little audio is kept)."""
+        step = self.sample_rate // 50
+        pcm = self.ring.read(a, b)
+        n = pcm.size // step
+        if n == 0:
+            return a
+        energy = np.mean(pcm[: n * step].reshape(n, step) ** 2, axis=1)
+        return a + int(np.argmin(energy)) * step + step // 2
 
     def reset(self) -> None:
         self._seg_start = None
-        self._windows = []
+        self._run, self._pending, self._closed = [], [], []
         self.clusters.reset()
 
 
-def _boundary(left: _Window, right: _Window) -> int:
-    """Where one turn hands over to the next: the middle of the windows' overlap."""
-    return (right.start + min(left.end, right.end)) // 2 if right.start < left.end else right.start
+def _mean(windows: list[_Window]) -> np.ndarray:
+    return unit(np.mean([w.embedding for w in windows], axis=0))
 
 
 def turn_at(turns: tuple[SpeakerTurn, ...], sample: int) -> SpeakerTurn:

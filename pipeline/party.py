@@ -5,7 +5,10 @@ time in seconds) and returns the ASR jobs to run.  VAD runs on the incoming
 telephone-band audio when webrtcvad supports its rate (8/16/32/48 kHz), else on
 the 16 kHz resampled audio.  A mixed stream (``StreamKind.MIXED``,
 given a speaker ``embed`` function) also runs a
-:class:`~pipeline.diarize.SegmentDiarizer`: its finals carry speaker turns.
+:class:`~pipeline.diarize.SegmentDiarizer`: a speaker change cuts the open
+segment there (the first speaker's final is requested at once, the segment
+goes on as a new one), finals carry speaker turns and partials the open turn's
+provisional label.
 """
 
 from __future__ import annotations
@@ -76,9 +79,7 @@ class PartyStream:
     def _item(self, item: AudioFrame | Gap, now_s: float) -> list[AsrJob]:
         jobs: list[AsrJob] = []
         for out in self.resampler.push(item):
-            jobs.extend(self.policy.audio(out, now_s))
-            if self.diarizer is not None:
-                self.diarizer.audio(out)
+            jobs.extend(self._audio(out, now_s))
             if self.vad_rate == ASR_RATE and self.sample_rate != ASR_RATE:
                 jobs.extend(self._vad(self.vad.push(pcm_to_int16(out.pcm), out.start), now_s))
         if isinstance(item, Gap):
@@ -87,6 +88,21 @@ class PartyStream:
         elif self.vad_rate == self.sample_rate:
             jobs.extend(self._vad(self.vad.push(pcm_to_int16(item.pcm), item.start), now_s))
         return jobs
+
+    def _audio(self, out: AudioFrame, now_s: float) -> list[AsrJob]:
+        """16 kHz audio to the diarizer (cutting at its speaker changes), then the policy."""
+        if self.diarizer is None:
+            return self.policy.audio(out, now_s)
+        self.diarizer.audio(out)
+        jobs: list[AsrJob] = []
+        for turn in self.diarizer.take_changes():
+            finals = self.policy.speech_end(turn.end, now_s)
+            if finals:
+                self.policy.speech_start(turn.end)  # the segment goes on with the next voice
+            jobs.extend(replace(job, speakers=(turn,)) for job in finals)
+        partials = self.policy.audio(out, now_s)
+        now = self.diarizer.provisional()
+        return jobs + [replace(job, speakers=(now,)) if now else job for job in partials]
 
     def _vad(self, events: list[VadEvent], now_s: float) -> list[AsrJob]:
         jobs: list[AsrJob] = []
@@ -109,9 +125,7 @@ class PartyStream:
         """The party left: close its open segment and drain the resampler."""
         jobs: list[AsrJob] = []
         for out in self.resampler.flush():
-            jobs.extend(self.policy.audio(out, now_s))
-            if self.diarizer is not None:
-                self.diarizer.audio(out)
+            jobs.extend(self._audio(out, now_s))
         jobs.extend(self._vad(self.vad.flush(), now_s))
         self.ended = True
         return jobs

@@ -18,7 +18,7 @@ event is out; its frames wait in a bounded buffer (``drop_oldest_frame``).
 audio received for that call, which on a live feed is "now".  A mixed stream
 (frames of ``StreamKind.MIXED``) is diarized with ``speaker_embed``
 (Resemblyzer's encoder, loaded on first need when not given): its finals carry
-``speaker`` and ``speaker_kind``.
+``speaker`` and ``speaker_kind``, its partials the provisional ones.
 """
 
 from __future__ import annotations
@@ -332,9 +332,19 @@ class Pipeline:
             call.partial_rev[seg] = job.revision
             call.shown.add(seg)
             self.stats.partials += 1
+            turn = job.speakers[-1] if job.speakers else None  # provisional label
             self._emit(
                 TranscriptPartial(
-                    job.call_id, job.party, seg, job.start_s, job.end_s, text, now, job.revision
+                    job.call_id,
+                    job.party,
+                    seg,
+                    job.start_s,
+                    job.end_s,
+                    text,
+                    now,
+                    job.revision,
+                    turn.speaker if turn else None,
+                    turn.kind if turn else None,
                 )
             )
             return

@@ -103,6 +103,9 @@ class TranscriptPartial(Serialisable):
     text: str
     emitted_at: float  # s, call clock
     revision: int = 0
+    # mixed stream: the open turn's speaker as it stands (provisional; the final may differ)
+    speaker: str | None = field(default=None, metadata=OMIT_NONE)
+    speaker_kind: str | None = field(default=None, metadata=OMIT_NONE)  # "neutral" or "role"
 
 
 @dataclass(frozen=True, slots=True)
