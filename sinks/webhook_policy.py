@@ -27,9 +27,10 @@ from urllib.parse import urlsplit
 
 EVENT_TYPES = (
     "call.started", "call.ended", "party.joined", "party.left", "transcript.partial",
-    "transcript.final", "recording.paused", "recording.resumed", "call.stats",
+    "transcript.final", "recording.paused", "recording.resumed", "call.stats", "dtmf",
 )  # fmt: skip
-DEFAULT_EVENTS = tuple(t for t in EVENT_TYPES if t != "call.stats")
+# not by default: call.stats (chatty) and dtmf (keyed digits can be card numbers or PINs)
+DEFAULT_EVENTS = tuple(t for t in EVENT_TYPES if t not in ("call.stats", "dtmf"))
 DROP_FIRST = frozenset({"transcript.partial", "call.stats"})  # dropped first when full
 DROP_POLICY = "drop_partials_first"  # then the oldest
 
