@@ -50,8 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="raw: our own UAC (G.711 over UDP, every form); pjsua2: a PJSIP "
         "endpoint (G.722, SRTP, TCP/TLS; not the two-streams form). auto picks",
     )
-    p.add_argument("--dtmf", default="", metavar="DIGITS",
-                   help="key DIGITS as RFC 4733 telephone-events (pjsua2 engine)")
+    p.add_argument(
+        "--dtmf",
+        default="",
+        metavar="DIGITS",
+        help="key DIGITS as RFC 4733 telephone-events (pjsua2 engine)",
+    )
     p.add_argument("--dtmf-at-s", type=float, default=1.0, help="when to key --dtmf")
     p.add_argument("--pjsip-log-level", type=int, default=0)
     return p.parse_args(argv)  # fmt: skip

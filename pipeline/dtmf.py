@@ -93,8 +93,8 @@ class DtmfDetector:
         n = np.arange(self.window)
         probes = np.outer(LOW_HZ + HIGH_HZ, (1 - DETUNE, 1.0, 1 + DETUNE)).ravel()
         w = 2 * np.pi * probes / sample_rate
-        self._cos = np.cos(np.outer(n, w)).astype(np.float32)  # (window, 8 tones * 3)
-        self._sin = np.sin(np.outer(n, w)).astype(np.float32)
+        # one (window, 2 * 8 tones * 3 probes) matrix: cosines, then sines
+        self._basis = np.hstack((np.cos(np.outer(n, w)), np.sin(np.outer(n, w)))).astype(np.float32)
         floor = 10 ** (cfg.min_tone_dbfs / 20)
         self._min_power = floor * floor / 2  # mean square of a sine at the floor
         self._twist_hi = 10 ** (cfg.normal_twist_db / 10)
@@ -125,8 +125,8 @@ class DtmfDetector:
         buf = np.concatenate((self._buf, x)) if self._buf.size else x
         count = (buf.size - self.window) // self.hop + 1 if buf.size >= self.window else 0
         if count > 0:
-            frames = np.lib.stride_tricks.sliding_window_view(buf, self.window)[:: self.hop]
-            frames = frames[:count]
+            index = np.arange(count)[:, None] * self.hop + np.arange(self.window)
+            frames = buf[index]  # (count, window), contiguous
             for k, digit in enumerate(self._classify(frames)):
                 out.extend(self._step(digit, self._buf_start + k * self.hop))
             used = count * self.hop
@@ -137,31 +137,28 @@ class DtmfDetector:
         return out
 
     def _classify(self, frames: np.ndarray) -> list[str | None]:
-        re = frames @ self._cos
-        im = frames @ self._sin
-        power = (re * re + im * im) * (2.0 / self.window**2)  # mean square of each probe
+        """The digit each window holds (None: not a DTMF pair), all windows at once."""
+        parts = frames @ self._basis
+        power = np.square(parts).reshape(len(frames), 2, 24).sum(axis=1)
+        power *= 2.0 / self.window**2  # mean square of each probe
         power = power.reshape(len(frames), 8, 3).max(axis=2)  # each tone's best probe
         total = np.einsum("ij,ij->i", frames, frames) / self.window
         self.windows += len(frames)
-        out: list[str | None] = []
-        for p, e in zip(power, total, strict=True):
-            out.append(self._digit(p, float(e)))
-        return out
-
-    def _digit(self, p: np.ndarray, total: float) -> str | None:
-        lo, hi = int(np.argmax(p[:4])), int(np.argmax(p[4:]))
-        pl, ph = float(p[lo]), float(p[4 + hi])
-        if min(pl, ph) < self._min_power:
-            return None
-        if ph > pl * self._twist_hi or pl > ph * self._twist_lo:
-            return None
-        others_lo = np.delete(p[:4], lo)
-        others_hi = np.delete(p[4:], hi)
-        if pl < float(others_lo.max()) * self._peak or ph < float(others_hi.max()) * self._peak:
-            return None
-        if pl + ph < self.config.min_tone_ratio * total:
-            return None
-        return KEYPAD[lo][hi]
+        rows = np.arange(len(frames))
+        lo, hi = power[:, :4], power[:, 4:]
+        li, hi_ = lo.argmax(axis=1), hi.argmax(axis=1)
+        pl, ph = lo[rows, li], hi[rows, hi_]
+        lo_rest = np.where(np.arange(4) == li[:, None], 0.0, lo).max(axis=1)
+        hi_rest = np.where(np.arange(4) == hi_[:, None], 0.0, hi).max(axis=1)
+        ok = (
+            (np.minimum(pl, ph) >= self._min_power)
+            & (ph <= pl * self._twist_hi)  # normal twist
+            & (pl <= ph * self._twist_lo)  # reverse twist
+            & (pl >= lo_rest * self._peak)
+            & (ph >= hi_rest * self._peak)
+            & (pl + ph >= self.config.min_tone_ratio * total)
+        )
+        return [KEYPAD[r][c] if k else None for r, c, k in zip(li, hi_, ok, strict=True)]
 
     def _step(self, digit: str | None, at: int) -> list[KeyedDigit]:
         out: list[KeyedDigit] = []

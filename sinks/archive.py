@@ -135,8 +135,8 @@ class Archive:
         """Take a pipeline event (finals, alerts, redactions, keyed digits, party left and
         call ended matter).
 
-        A final (or its alert or redaction, or a digit keyed) while the call is paused is not written
-        (unless ``transcript_while_paused``): pause means the words are not kept either.
+        A final (or its alert or redaction, or a digit keyed) while the call is paused is not
+        written (unless ``transcript_while_paused``): pause means the words are not kept either.
         """
         kept = TranscriptFinal | Alert | Redaction | Dtmf
         if isinstance(event, kept) and self.hides(event.call_id):

@@ -211,7 +211,9 @@ def test_keyed_digits_show_as_one_marker_per_run(browser, tmp_path):
         outputs.on_event(PartyJoined(call, "customer", 8000, 0.0))
         for i, d in enumerate("4111"):  # a run of presses: one marker
             outputs.on_event(Dtmf(call, "customer", d, 1 + i * 0.2, 1.1 + i * 0.2, "inband", 2.0))
-        outputs.on_event(TranscriptFinal(call, "customer", "customer-1", 3.0, 4.0, "that's it", 4.5))
+        outputs.on_event(
+            TranscriptFinal(call, "customer", "customer-1", 3.0, 4.0, "that's it", 4.5)
+        )
         outputs.on_event(Dtmf(call, "customer", "#", 5.0, 5.1, "rfc4733", 5.2))  # a new run
         browser.find_element(By.CSS_SELECTOR, f'#list tr[data-call-id="{call}"]').click()
         card = browser.find_element(By.CSS_SELECTOR, f'section.call[data-call-id="{call}"]')
