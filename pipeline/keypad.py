@@ -51,7 +51,8 @@ class Keypad:
         self.detector = DtmfDetector(sample_rate, config)
         self._held: deque[AudioFrame] = deque()  # audio not yet released, in order
         self._held_samples = 0
-        self._digits: list[Digit] = []  # found since the last take()
+        # found since the last take(); policy drop_oldest_digit if nobody takes them
+        self._digits: deque[Digit] = deque(maxlen=256)
         # reported digits that may still meet their twin from the other source; policy:
         # the oldest is forgotten first (a twin never comes seconds later)
         self._recent: deque[tuple[Digit, bool]] = deque(maxlen=16)  # (digit, twin seen)
@@ -74,7 +75,8 @@ class Keypad:
 
     def take(self) -> list[Digit]:
         """The digits reported since the last call."""
-        out, self._digits = self._digits, []
+        out = list(self._digits)
+        self._digits.clear()
         return out
 
     def told(self, digit: str, start_s: float, end_s: float, source: DigitSource) -> None:
