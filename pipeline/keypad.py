@@ -2,7 +2,7 @@
 
 :class:`Keypad` sits between the timeline and the resampler.  It runs a
 :class:`~pipeline.dtmf.DtmfDetector` on the party's audio and holds the audio
-back by the detector's :attr:`~pipeline.dtmf.DtmfDetector.delay` (about 75 ms),
+back by the detector's :attr:`~pipeline.dtmf.DtmfDetector.delay` (86 ms by default),
 so that a tone's samples are already known to be a tone when they move on:
 they leave as silence, and the VAD and the decoder never hear a key press
 (whisper otherwise writes "Beep beep be").  Digits told by the signalling
