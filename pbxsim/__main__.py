@@ -50,6 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="raw: our own UAC (G.711 over UDP, every form); pjsua2: a PJSIP "
         "endpoint (G.722, SRTP, TCP/TLS; not the two-streams form). auto picks",
     )
+    p.add_argument(
+        "--dtmf",
+        default="",
+        metavar="DIGITS",
+        help="key DIGITS as RFC 4733 telephone-events (pjsua2 engine)",
+    )
+    p.add_argument("--dtmf-at-s", type=float, default=1.0, help="when to key --dtmf")
     p.add_argument("--pjsip-log-level", type=int, default=0)
     return p.parse_args(argv)  # fmt: skip
 
@@ -76,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         session = load_session(fixture, f"{args.session_prefix}-{n}")
         duration = session.duration_s
         all_legs.extend(legs(session, args.form))
-    needs_pjsua2 = args.codec == "G722" or args.srtp or args.transport != "udp"
+    needs_pjsua2 = args.codec == "G722" or args.srtp or args.transport != "udp" or bool(args.dtmf)
     engine = args.engine if args.engine != "auto" else ("pjsua2" if needs_pjsua2 else "raw")
     if engine == "raw" and needs_pjsua2:
         print("pbxsim: the raw UAC plays G.711 over UDP only; use --engine pjsua2", file=sys.stderr)
@@ -95,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
 
         opts = CallerOptions(
             args.target, args.codec, args.srtp, args.transport, args.start_s, args.seconds,
-            log_level=args.pjsip_log_level, headers=tuple(headers),
+            log_level=args.pjsip_log_level, headers=tuple(headers), dtmf=args.dtmf,
+            dtmf_at_s=args.dtmf_at_s,
         )  # fmt: skip
         results = run(tuple(all_legs), opts, duration)
     for r in results:

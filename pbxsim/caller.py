@@ -39,6 +39,8 @@ class CallerOptions:
     local_port: int = 0
     log_level: int = 0
     headers: tuple[tuple[str, str], ...] = field(default=())  # added to every INVITE
+    dtmf: str = ""  # keyed as RFC 4733 telephone-events on every leg, dtmf_at_s into the call
+    dtmf_at_s: float = 1.0
 
 
 class _SimCall(pj.Call):  # type: ignore[misc]
@@ -134,6 +136,10 @@ def run(legs: tuple[SimLeg, ...], opts: CallerOptions, duration_s: float) -> lis
         _place(acc, legs, opts, calls)
         _pump(ep, lambda: all(c.media_ready or c.disconnected for c in calls), 10.0)
         _play(calls, opts)
+        if opts.dtmf:
+            _pump(ep, lambda: False, opts.dtmf_at_s)
+            _key(calls, opts.dtmf)
+            play_s = max(play_s - opts.dtmf_at_s, 0.2 * len(opts.dtmf) + 0.5)
         _pump(ep, lambda: all(c.disconnected for c in calls), play_s + 0.5)
         _hangup(calls)
         _pump(ep, lambda: all(c.disconnected for c in calls), 5.0)
@@ -173,6 +179,13 @@ def _play(calls: list[_SimCall], opts: CallerOptions) -> None:
                 player.setPos(int(opts.start_s * sf.info(str(party.wav)).samplerate))
             player.startTransmit(call.getAudioMedia(index))
             call.players.append(player)
+
+
+def _key(calls: list[_SimCall], digits: str) -> None:
+    """Key ``digits`` on every live leg (a helper: no Call may stay referenced by run())."""
+    for call in calls:
+        if call.media_ready and not call.disconnected:
+            call.dialDtmf(digits)  # RFC 2833/4733 telephone-events, 200 ms per digit
 
 
 def _hangup(calls: list[_SimCall]) -> None:

@@ -1,9 +1,11 @@
-"""One party's audio path: timeline -> resample -> VAD -> streaming commit policy.
+"""One party's audio path: timeline -> keypad -> resample -> VAD -> streaming commit policy.
 
 :class:`PartyStream` is sans-I/O: it is handed frames (and told the call-clock
 time in seconds) and returns the ASR jobs to run.  VAD runs on the incoming
 telephone-band audio when webrtcvad supports its rate (8/16/32/48 kHz), else on
-the 16 kHz resampled audio.  A mixed stream (``StreamKind.MIXED``,
+the 16 kHz resampled audio.  The :class:`~pipeline.keypad.Keypad` silences
+DTMF tones before either hears them; :meth:`PartyStream.digits` hands out the
+keyed digits.  A mixed stream (``StreamKind.MIXED``,
 given a speaker ``embed`` function) also runs a
 :class:`~pipeline.diarize.SegmentDiarizer`: a speaker change cuts the open
 segment there (the first speaker's final is requested at once, the segment
@@ -19,7 +21,9 @@ from records.frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
 from records.kinds import StreamKind
 
 from .diarize import DiarizeConfig, Embedder, SegmentDiarizer
+from .dtmf import DtmfConfig
 from .jobs import AsrJob
+from .keypad import Digit, Keypad
 from .resample import Resampler
 from .timeline import PartyTimeline, TimelineConfig
 from .utterance import StreamingConfig, UtterancePolicy
@@ -34,6 +38,7 @@ class StreamConfig:
     vad: VadConfig = field(default_factory=VadConfig)
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
     diarize: DiarizeConfig = field(default_factory=DiarizeConfig)
+    dtmf: DtmfConfig = field(default_factory=DtmfConfig)
 
     def __post_init__(self) -> None:
         if self.streaming.buffer_ms < self.vad.max_segment_ms + self.vad.preroll_ms:
@@ -56,6 +61,7 @@ class PartyStream:
         self.sample_rate = sample_rate
         self.config = config or StreamConfig()
         self.timeline = PartyTimeline(sample_rate, self.config.timeline)
+        self.keypad = Keypad(sample_rate, self.config.dtmf)
         self.resampler = Resampler(sample_rate, ASR_RATE)
         self.vad_rate = sample_rate if sample_rate in VAD_RATES else ASR_RATE
         self.vad = VadSegmenter(self.vad_rate, self.config.vad)
@@ -73,8 +79,13 @@ class PartyStream:
     def push(self, frame: AudioFrame, now_s: float) -> list[AsrJob]:
         jobs: list[AsrJob] = []
         for item in self.timeline.push(frame):
-            jobs.extend(self._item(item, now_s))
+            for kept in self.keypad.push(item):
+                jobs.extend(self._item(kept, now_s))
         return jobs
+
+    def digits(self) -> list[Digit]:
+        """Digits keyed since the last call (in-band, and those told to ``keypad``)."""
+        return self.keypad.take()
 
     def _item(self, item: AudioFrame | Gap, now_s: float) -> list[AsrJob]:
         jobs: list[AsrJob] = []
@@ -124,6 +135,8 @@ class PartyStream:
     def flush(self, now_s: float) -> list[AsrJob]:
         """The party left: close its open segment and drain the resampler."""
         jobs: list[AsrJob] = []
+        for kept in self.keypad.flush():
+            jobs.extend(self._item(kept, now_s))
         for out in self.resampler.flush():
             jobs.extend(self._audio(out, now_s))
         jobs.extend(self._vad(self.vad.flush(), now_s))

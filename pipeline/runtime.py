@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from records.events import (
     CallEnded,
     CallStarted,
+    Dtmf,
     Event,
     PartyJoined,
     PartyLeft,
@@ -46,6 +47,7 @@ from .asr import AsrEngine, AsrResult
 from .calls import CallState, PartyState, Successor
 from .diarize import Embedder, label_words
 from .jobs import AsrJob, JobKind, QueueFull
+from .keypad import DigitSource
 from .load import Load
 from .party import PartyStream, StreamConfig
 from .workers import AsrWorkerPool
@@ -114,6 +116,18 @@ class Pipeline:
         with self._lock:
             self.stats.frames += 1
             self._push(frame)
+        self._deliver()
+
+    def keyed(self, call_id: str, party: str, digit: str, start_s: float, end_s: float) -> None:
+        """A digit the signalling reported (RFC 4733) for a party whose audio is open."""
+        with self._lock:
+            call = self._calls.get(call_id)
+            state = call.parties.get(party) if call is not None and not call.ended else None
+            if call is None or state is None or state.leaving:
+                log.info("call %s: digit for party %s without audio dropped", call_id, party)
+                return
+            state.stream.keypad.told(digit, start_s, end_s, DigitSource.RFC4733)
+            self._emit_digits(call, party, state.stream)
         self._deliver()
 
     def end_party(self, call_id: str, party: str) -> None:
@@ -189,6 +203,12 @@ class Pipeline:
             log.warning("call %s: frame dropped: %s", call.call_id, err)
             return
         self._submit(call, party, jobs)
+        self._emit_digits(call, frame.party, party.stream)
+
+    def _emit_digits(self, call: CallState, label: str, stream: PartyStream) -> None:
+        for d in stream.digits():
+            self._emit(Dtmf(call.call_id, label, d.digit, d.start, d.end, d.source.value,
+                            call.now_s()))  # fmt: skip
 
     def _hold_for_successor(self, call: CallState, frame: AudioFrame) -> None:
         if call.successor is None:
@@ -217,6 +237,7 @@ class Pipeline:
             return
         party.leaving = True
         self._submit(call, party, party.stream.flush(call.now_s()))
+        self._emit_digits(call, label, party.stream)
         self.pool.drop_stream(call.call_id, label)  # its partials are moot now
         self._maybe_left(call, label, party)
 

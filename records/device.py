@@ -85,4 +85,28 @@ class StreamStats:
     dropped_frames: int  # taps refused by the device's frame queue (consumer too slow)
 
 
-DeviceEvent = LegAnswered | LegRejected | LegEnded | RegistrationChanged | StreamStats | ClockOrigin
+@dataclass(frozen=True, slots=True)
+class DigitSignalled:
+    """A key press the phone sent as RTP telephone-events (RFC 4733), not as tones.
+
+    ``start``/``end`` are samples at ``sample_rate`` on the call clock of the
+    stream ``party`` (the stream's tap clock when the first event packet came).
+    """
+
+    session_id: str
+    party: str  # the stream's label
+    digit: str  # 0-9, *, #, A-D
+    start: int
+    end: int
+    sample_rate: int
+
+
+DeviceEvent = (
+    LegAnswered
+    | LegRejected
+    | LegEnded
+    | RegistrationChanged
+    | StreamStats
+    | ClockOrigin
+    | DigitSignalled
+)

@@ -193,6 +193,26 @@ class Redaction(Serialisable):
     emitted_at: float  # s, call clock
 
 
+@dataclass(frozen=True, slots=True)
+class Dtmf(Serialisable):
+    """A key the party pressed (never transcribed as text).
+
+    ``source`` is ``"inband"`` (tones heard in the audio) or ``"rfc4733"`` (RTP
+    telephone-events); one press heard both ways is one event.  The digit is
+    sent as is: digits can be card or PIN data, and redaction (which today masks
+    finals only) is where masking them belongs.
+    """
+
+    type: ClassVar[str] = "dtmf"
+    call_id: str
+    party: str
+    digit: str  # 0-9, *, #, A-D
+    start: float  # s, call clock
+    end: float  # s, call clock
+    source: str  # "inband" or "rfc4733"
+    emitted_at: float  # s, call clock
+
+
 TranscriptEvent = TranscriptPartial | TranscriptFinal
 Event = (
     TranscriptPartial
@@ -203,4 +223,5 @@ Event = (
     | PartyLeft
     | CallEnded
     | Alert
+    | Dtmf
 )

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from records.events import Alert, CallEnded, Event, PartyLeft, Redaction, TranscriptFinal
+from records.events import Alert, CallEnded, Dtmf, Event, PartyLeft, Redaction, TranscriptFinal
 from records.frames import AudioFrame, Gap
 
 from .archive_config import ArchiveConfig
@@ -132,12 +132,13 @@ class Archive:
             return call_id in self._paused
 
     def on_event(self, event: Event) -> None:
-        """Take a pipeline event (finals, alerts, redactions, party left and call ended matter).
+        """Take a pipeline event (finals, alerts, redactions, keyed digits, party left and
+        call ended matter).
 
-        A final (or its alert or redaction) spoken while the call is paused is not written
-        (unless ``transcript_while_paused``): pause means the words are not kept either.
+        A final (or its alert or redaction, or a digit keyed) while the call is paused is not
+        written (unless ``transcript_while_paused``): pause means the words are not kept either.
         """
-        kept = TranscriptFinal | Alert | Redaction
+        kept = TranscriptFinal | Alert | Redaction | Dtmf
         if isinstance(event, kept) and self.hides(event.call_id):
             return
         if isinstance(event, kept | PartyLeft | CallEnded):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from records.events import Alert, CallEnded, Event, PartyLeft, Redaction, TranscriptFinal
+from records.events import Alert, CallEnded, Dtmf, Event, PartyLeft, Redaction, TranscriptFinal
 from records.frames import AudioFrame, Gap
 
 from .archive_config import ArchiveConfig
@@ -103,7 +103,7 @@ class CallRecorder:
             )
 
     def on_event(self, event: Event) -> None:
-        if isinstance(event, TranscriptFinal | Alert):
+        if isinstance(event, TranscriptFinal | Alert | Dtmf):
             self._transcript(event)
         elif isinstance(event, Redaction):  # JSONL only: the text shows the mask
             self._line("jsonl", event.to_json() + "\n")
@@ -227,9 +227,9 @@ class CallRecorder:
         return n
 
     # -- transcript --------------------------------------------------------
-    def _transcript(self, event: TranscriptFinal | Alert | RecordingEvent) -> None:
+    def _transcript(self, event: TranscriptFinal | Alert | Dtmf | RecordingEvent) -> None:
         self._line("jsonl", event.to_json() + "\n")  # the text the other sinks share
-        if isinstance(event, TranscriptFinal | Alert):
+        if isinstance(event, TranscriptFinal | Alert | Dtmf):
             buf = io.StringIO()
             TextRenderer(buf, live=False)(event)
             text = buf.getvalue()

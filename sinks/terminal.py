@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TextIO
 
-from records.events import Alert, CallEnded, Event, TranscriptFinal, TranscriptPartial
+from records.events import Alert, CallEnded, Dtmf, Event, TranscriptFinal, TranscriptPartial
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,12 @@ class TextRenderer:
                 if self.live:
                     self._status()
                 self.out.flush()
-            elif isinstance(event, Alert):
-                line = f"[{clock(event.start)}] ! alert {event.rule}: {event.matched}\n"
+            elif isinstance(event, Alert | Dtmf):
+                line = f"[{clock(event.start)}] " + (
+                    f"! alert {event.rule}: {event.matched}\n"
+                    if isinstance(event, Alert)
+                    else f"{event.party}: [keyed {event.digit}]\n"
+                )
                 self.out.write("\r\033[K" + line if self.live else line)
                 if self.live:
                     self._status()

@@ -39,9 +39,10 @@ from .deepgram import FORMATS
 EVENT_TYPES = (
     "call.started", "call.ended", "party.joined", "party.left", "transcript.partial",
     "transcript.final", "alert", "redaction", "recording.paused", "recording.resumed",
-    "call.stats",
+    "call.stats", "dtmf",
 )  # fmt: skip
-DEFAULT_EVENTS = tuple(t for t in EVENT_TYPES if t != "call.stats")
+# not by default: call.stats (chatty) and dtmf (keyed digits can be card numbers or PINs)
+DEFAULT_EVENTS = tuple(t for t in EVENT_TYPES if t not in ("call.stats", "dtmf"))
 DROP_FIRST = frozenset({"transcript.partial", "call.stats"})  # dropped first when full
 DROP_POLICY = "drop_partials_first"  # then the oldest
 RETRY_AFTER_MAX_S = 3600.0  # the longest Retry-After honoured (longer ones wait this)

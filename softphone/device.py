@@ -221,6 +221,7 @@ class Device:
         key = f"{prm.callId}.{next(self._serial)}"
         leg = Leg(account, prm.callId, key, self._leg_ended, self._tap_streams)
         leg.source = source
+        leg.on_digit = self._publish  # RFC 4733 key presses
         if not decision.accepted:
             self._refusals.append((leg, decision))  # answered once this loop turn is over
             return
@@ -316,6 +317,7 @@ class Device:
         if leg.ended:
             return
         leg.ended = True
+        leg.close_keys()
         for tap in leg.taps.values():  # no more frames from this leg after this point
             tap.destroy()
         self._legs.pop(leg.getId(), None)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from records.device import DeviceEvent, LegAnswered, LegEnded, StreamStats
+from records.device import DeviceEvent, DigitSignalled, LegAnswered, LegEnded, StreamStats
 from records.frames import AudioFrame
 from records.kinds import MIXED_LABEL, StreamKind
 
@@ -33,6 +33,7 @@ class PipelineLike(Protocol):
     def push(self, frame: AudioFrame) -> None: ...
     def end_party(self, call_id: str, party: str) -> None: ...
     def end_call(self, call_id: str, reason: str | None = None) -> None: ...
+    def keyed(self, call_id: str, party: str, digit: str, start_s: float, end_s: float) -> None: ...
 
 
 class Feed:
@@ -87,3 +88,8 @@ class Feed:
                     del self.stats[key]
         elif isinstance(item, StreamStats):
             self.stats[(item.session_id, item.party)] = item
+        elif isinstance(item, DigitSignalled):
+            rate = item.sample_rate
+            self.pipeline.keyed(self.call_id(item.session_id),
+                                self.party(item.session_id, item.party), item.digit,
+                                item.start / rate, item.end / rate)  # fmt: skip

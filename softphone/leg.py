@@ -7,6 +7,10 @@ a state change to DISCONNECTED calls ``on_ended``, a media change calls
 With the account's RTP relay, the leg owns its relayed streams: it opens one
 when PJSIP writes an SDP answer (advertising the relay's port), narrows its
 payload types once negotiated and closes them when the dialog ends.
+Key presses sent as RTP telephone-events (RFC 4733) go to ``on_digit`` as
+:class:`~records.device.DigitSignalled`, on the call clock of the leg's first
+tapped stream (PJSUA does not say which stream of a multi-stream leg carried
+them).
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from collections.abc import Callable
 
 import pjsua2 as pj
 
-from records.device import StreamLabel, StreamStats
+from records.device import DigitSignalled, StreamLabel, StreamStats
 from records.labels import clean_label
 
 from .admission import Admission
 from .advertise import accepted_payload_types, advertise, local_media, offered_source
+from .keys import SignalledKeys
 from .rtprelay import RtpRelay
 from .tap import Tap
 
@@ -48,6 +53,8 @@ class Leg(pj.Call):  # type: ignore[misc]
         self.ended = False
         self.relay: RtpRelay | None = getattr(account, "rtp_relay", None)
         self.relayed: dict[int, tuple[int, int, int]] = {}  # media index -> handle, port, target
+        self.on_digit: Callable[[DigitSignalled], None] | None = None  # RFC 4733 presses
+        self.keys: SignalledKeys | None = None
 
     def onCallSdpCreated(self, prm: pj.OnCallSdpCreatedParam) -> None:  # noqa: N802
         """Advertise the relay's public ports instead of PJMEDIA's loopback ones.
@@ -172,6 +179,29 @@ class Leg(pj.Call):  # type: ignore[misc]
                 self.on_ended(self, f"{info.lastStatusCode} {info.lastReason}")
         except Exception:
             log.exception("leg %s: call state callback failed", self.key)
+
+    def onDtmfEvent(self, prm: pj.OnDtmfEventParam) -> None:  # noqa: N802
+        """A telephone-event report (SIP INFO digits are not taken)."""
+        try:
+            if self.on_digit is None or self.ended or not self.taps:
+                return
+            if int(prm.method) != pj.PJSUA_DTMF_METHOD_RFC2833:
+                return
+            tap = self.taps[min(self.taps)]
+            if self.keys is None:
+                self.keys = SignalledKeys(tap.session_id, tap.label, tap.rate)
+            position = tap.clock.position or 0
+            for digit in self.keys.event(str(prm.digit), int(prm.timestamp), int(prm.duration),
+                                         int(prm.flags), position):  # fmt: skip
+                self.on_digit(digit)
+        except Exception:
+            log.exception("leg %s: DTMF event callback failed", self.key)
+
+    def close_keys(self) -> None:
+        """The leg ends: a press whose end packets never came is reported now."""
+        if self.keys is not None and self.on_digit is not None:
+            for digit in self.keys.close():
+                self.on_digit(digit)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
         try:

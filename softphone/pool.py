@@ -34,7 +34,14 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from records.device import ClockOrigin, DeviceEvent, LegAnswered, LegEnded, LegRejected
+from records.device import (
+    ClockOrigin,
+    DeviceEvent,
+    DigitSignalled,
+    LegAnswered,
+    LegEnded,
+    LegRejected,
+)
 from records.frames import AudioFrame
 
 from .addresses import uri_hostport
@@ -306,6 +313,9 @@ class DevicePool:
             self._leg_gone(slot, item.leg)
         elif isinstance(item, LegRejected):
             self.stats.rejected += 1
+        elif isinstance(item, DigitSignalled):  # on the pool's call clock, as frames are
+            moved = slot.offsets.get(item.session_id, 0) * item.sample_rate * FRAME_MS // 1000
+            item = replace(item, start=item.start + moved, end=item.end + moved)
         self._outbox.put(item)
 
     def _count_drops(self) -> None:

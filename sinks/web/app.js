@@ -153,6 +153,9 @@ function handle(ev) {
     case "alert":
       markAlert(call, ev);
       break;
+    case "dtmf":
+      addKeyed(call, ev);
+      break;
     case "party.left":
       partyOf(call, ev.party).el.dataset.left = "true";
       break;
@@ -226,6 +229,34 @@ function addFinal(call, ev) {
   while (after && Number(after.dataset.start) > ev.start) after = after.previousElementSibling;
   if (after) after.after(li); else convo.prepend(li);
   if (li === convo.lastElementChild) convo.scrollTop = convo.scrollHeight;
+}
+
+function addKeyed(call, ev) {
+  // a keyed digit: a marker line per run of presses (within 3 s), in both views
+  const p = partyOf(call, ev.party);
+  const run = p.keyed;
+  if (run && ev.start - run.end <= 3 && p.lines.lastElementChild === run.items[0]) {
+    run.end = Math.max(run.end, ev.end);
+    for (const li of run.items) li.querySelector(".digits").textContent += ev.digit;
+    return;
+  }
+  const items = [false, true].map((withParty) => {
+    const li = line({ ...ev, segment_id: "", text: "" }, withParty);
+    li.classList.add("keyed");
+    const digits = document.createElement("span");
+    digits.className = "digits";
+    digits.title = "keyed on the phone (" + ev.source + ")";
+    digits.textContent = ev.digit;
+    li.append("\u2328 keyed ", digits);
+    return li;
+  });
+  p.keyed = { end: ev.end, items };
+  p.lines.append(items[0]);
+  const convo = call.el.querySelector(".conversation");
+  items[1].dataset.tone = String(p.index);
+  let after = convo.lastElementChild;
+  while (after && Number(after.dataset.start) > ev.start) after = after.previousElementSibling;
+  if (after) after.after(items[1]); else convo.prepend(items[1]);
 }
 
 function markAlert(call, ev) {

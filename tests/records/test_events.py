@@ -60,3 +60,23 @@ def test_one_field_driven_serialiser_pins_the_json():
         "type": "party.joined", "call_id": "c", "party": "a", "sample_rate": 8000, "emitted_at": 0.0
     }  # fmt: skip
     assert to_json(CallEnded("c", 5, 5.5)).endswith('"emitted_at": 5.0, "duration": 5.5}')
+
+
+def test_dtmf_event_json_matches_the_schema():
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    from records.events import Dtmf
+
+    schema = json.loads((Path(__file__).parents[2] / "schema" / "events.schema.json").read_text())
+    event = Dtmf("c", "customer", "#", 1.23456, 1.3, "inband", 1.4)
+    assert event.to_json() == (
+        '{"type": "dtmf", "call_id": "c", "party": "customer", "digit": "#", "start": 1.235, '
+        '"end": 1.3, "source": "inband", "emitted_at": 1.4}'
+    )
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.validate({**event.to_dict(), "seq": 3})
+    for bad in ({"digit": "E"}, {"source": "sip-info"}, {"digit": "12"}):
+        assert not validator.is_valid({**event.to_dict(), "seq": 3, **bad}), bad

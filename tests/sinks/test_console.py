@@ -236,3 +236,34 @@ def test_an_alert_on_a_live_call_is_highlighted(browser):
         assert row.value_of_css_property("background-color") != "rgba(0, 0, 0, 0)"
     finally:
         outputs.close()
+
+
+def test_keyed_digits_show_as_one_marker_per_run(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from records.events import CallStarted, Dtmf, PartyJoined, TranscriptFinal
+
+    outputs = Outputs(ServerConfig(port=0, token=TOKEN, stats_interval_s=0.3))
+    outputs.start()
+    try:
+        wait = open_console(browser, outputs.server.console_url + "?token=" + TOKEN)
+        call = "keyed-call"
+        outputs.on_event(CallStarted(call, 0.0))
+        outputs.on_event(PartyJoined(call, "customer", 8000, 0.0))
+        for i, d in enumerate("4111"):  # a run of presses: one marker
+            outputs.on_event(Dtmf(call, "customer", d, 1 + i * 0.2, 1.1 + i * 0.2, "inband", 2.0))
+        outputs.on_event(
+            TranscriptFinal(call, "customer", "customer-1", 3.0, 4.0, "that's it", 4.5)
+        )
+        outputs.on_event(Dtmf(call, "customer", "#", 5.0, 5.1, "rfc4733", 5.2))  # a new run
+        browser.find_element(By.CSS_SELECTOR, f'#list tr[data-call-id="{call}"]').click()
+        card = browser.find_element(By.CSS_SELECTOR, f'section.call[data-call-id="{call}"]')
+        wait.until(lambda d: len(card.find_elements(By.CSS_SELECTOR, ".conversation li")) == 3)
+        lines = card.find_elements(By.CSS_SELECTOR, ".conversation li")
+        assert ["keyed" in (li.get_attribute("class") or "") for li in lines] == [True, False, True]
+        digits = [li.find_element(By.CSS_SELECTOR, ".digits").text for li in (lines[0], lines[2])]
+        assert digits == ["4111", "#"]
+        assert lines[0].find_element(By.CSS_SELECTOR, ".who").text == "customer"
+        assert "keyed" in lines[0].text and "that's it" in lines[1].text
+    finally:
+        outputs.close()

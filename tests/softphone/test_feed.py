@@ -1,6 +1,6 @@
 import numpy as np
 
-from records.device import LegAnswered, LegEnded, StreamLabel, StreamStats
+from records.device import DigitSignalled, LegAnswered, LegEnded, StreamLabel, StreamStats
 from records.frames import AudioFrame
 from softphone.feed import Feed
 
@@ -17,6 +17,9 @@ class Recorder:
 
     def end_call(self, call_id, reason=None):
         self.calls.append(("end_call", call_id, *([reason] if reason else [])))
+
+    def keyed(self, call_id, party, digit, start_s, end_s):
+        self.calls.append(("keyed", call_id, party, digit, start_s, end_s))
 
 
 def answered(leg, label):
@@ -102,3 +105,11 @@ def test_a_named_plain_invite_is_the_mixed_call_and_an_unnamed_one_keeps_its_lab
         ("end_call", "uii-7"),
         ("push", "s-2", "bob", 0),
     ]
+
+
+def test_a_signalled_key_press_reaches_the_pipeline_in_seconds_under_the_call_name():
+    rec = Recorder()
+    feed = Feed(rec, names={"s-1": "uii-9"}.get)
+    feed.handle(answered("1", "customer"))
+    feed.handle(DigitSignalled("s-1", "customer", "#", 16000, 17600, 8000))
+    assert rec.calls == [("keyed", "uii-9", "customer", "#", 2.0, 2.2)]

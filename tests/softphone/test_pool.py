@@ -16,7 +16,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from records.device import ClockOrigin, LegAnswered, LegEnded, StreamLabel
+from records.device import ClockOrigin, DigitSignalled, LegAnswered, LegEnded, StreamLabel
 from records.frames import AudioFrame
 from softphone.config import AccountConfig, AdmissionConfig, DeviceConfig
 from softphone.pool import DevicePool, process_configs, split_calls
@@ -68,6 +68,8 @@ def test_legs_of_one_session_on_two_processes_share_one_call_clock():
     legs = [i.leg for i in got if isinstance(i, LegAnswered)]
     assert legs == ["0.0/0.1", "1.0/0.1"]  # the same key in two processes: two legs
     assert [i.start for i in got if isinstance(i, AudioFrame)] == [0, 3 * 160]
+    pool._take(two, DigitSignalled("s", "agent", "5", 800, 1600, 8000))  # as frames are moved
+    assert pool.get(0) == DigitSignalled("s", "agent", "5", 800 + 480, 1600 + 480, 8000)
     pool._take(one, LegEnded("0.1", "s", ("agent",), "BYE"))
     pool._take(two, LegEnded("0.1", "s", ("agent",), "BYE"))
     assert not pool._origins and not pool._sessions and not one.offsets and not two.offsets
