@@ -105,7 +105,8 @@ def test_cards_off_leaves_cards():
         {"patterns": (("Bad Name", "x"),)},
         {"patterns": (("card", "x"),)},
         {"patterns": (("x", "("),)},
-        {"redact_audio": True},
+        {"hold_ms": -1},
+        {"hold_ms": 60_001},
     ],
 )
 def test_bad_configs_are_refused(config):
