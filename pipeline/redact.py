@@ -113,10 +113,13 @@ class Redactor:
         self, call_id: str, party: str, tokens: list[str], *, commit: bool = True
     ) -> list[Hit]:
         """The hits in a final; ``commit``: keep its trailing digits and ending for the next."""
+        keep = _spoken(tokens)
+        said = [tokens[i] for i in keep]
         if not commit:
-            return self._find(self._streams.get((call_id, party)) or _Stream(), tokens)[0]
+            state = self._streams.get((call_id, party)) or _Stream()
+            return _back(self._find(state, said)[0], keep)
         state = self._streams.setdefault((call_id, party), _Stream())
-        hits, norms = self._find(state, tokens)
+        hits, norms = self._find(state, said)
         found = runs(norms)
         last = found[-1] if found else None
         if last is not None and last.last == len(norms) - 1 and len(last.digits) < CARD_MAX:
@@ -128,7 +131,7 @@ class Redactor:
             state.tail = None
         ending = [h for h in hits if all(n in FILLER for n in norms[h.last + 1 :])]
         state.ended = ending[-1].kind if ending else ""
-        return hits
+        return _back(hits, keep)
 
     def partial(
         self, call_id: str, party: str, tokens: list[str], held: list[str] | None = None
@@ -138,12 +141,15 @@ class Redactor:
         ``held``: the tokens of the party's finals held back, judged before ``tokens``.
         """
         lead = held or []
+        keep = _spoken(lead + tokens)
+        said = [(lead + tokens)[i] for i in keep]
         state = self._streams.get((call_id, party)) or _Stream()
-        hits, norms = self._find(state, lead + tokens)
+        hits, norms = self._find(state, said)
         if self.config.cards:
             for run in runs(norms):
                 if len(run.digits) >= PROVISIONAL_MIN and not _covered(hits, run.first, run.last):
                     hits.append(Hit(run.first, run.last, "card?"))
+        hits = _back(hits, keep)
         n = len(lead)
         out = [
             Hit(max(h.first, n) - n, h.last - n, h.kind) for h in hits if h.last >= n
@@ -169,12 +175,9 @@ def may_continue(tokens: list[str], hits: list[Hit]) -> bool:
     Its last run (at least :data:`HOLD_MIN_DIGITS` digits, not masked) has a token
     start on a possible first digit (2-6) with fewer than 19 digits from there.
     """
-    found = runs([norm(t) for t in tokens])
-    if (
-        not found
-        or found[-1].last != len(tokens) - 1
-        or _covered(hits, found[-1].last, len(tokens))
-    ):
+    keep = _spoken(tokens)
+    found = runs([norm(tokens[i]) for i in keep])
+    if not found or found[-1].last != len(keep) - 1 or _covered(hits, keep[-1], len(tokens)):
         return False
     run = found[-1]
     if len(run.digits) < HOLD_MIN_DIGITS:
@@ -182,6 +185,16 @@ def may_continue(tokens: list[str], hits: list[Hit]) -> bool:
     return any(
         run.digits[o] in CARD_FIRST and len(run.digits) - o < CARD_MAX for o, _ in run.starts()
     )
+
+
+def _spoken(tokens: list[str]) -> list[int]:
+    """The indices of the tokens that say something (an ASR's lone "," says nothing)."""
+    return [i for i, t in enumerate(tokens) if norm(t)]
+
+
+def _back(hits: list[Hit], keep: list[int]) -> list[Hit]:
+    """Hits on the spoken tokens as hits on all tokens (punctuation inside a span goes too)."""
+    return [Hit(keep[h.first], keep[h.last], h.kind) for h in hits]
 
 
 def _cards(state: _Stream, norms: list[str]) -> list[Hit]:

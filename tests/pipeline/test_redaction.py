@@ -137,3 +137,10 @@ def test_at_most_max_held_finals_wait():
     redactor = EventRedactor(RedactionConfig())
     outs = [redactor.apply(_f(f"s{k}", "5 5 5 5", 2.0 * k)) for k in range(MAX_HELD)]
     assert [len(o) for o in outs] == [0] * (MAX_HELD - 1) + [MAX_HELD]
+
+
+def test_commas_the_asr_gives_as_words_do_not_break_a_card():
+    redactor = EventRedactor(RedactionConfig())
+    assert redactor.apply(_f("s1", "you entered 4 5 3 2 0 1 5 1", 0.0)) == []
+    out = redactor.apply(_f("s2", "1 , 2 , 8 , 3 , 0 , 3 , 6 , 6", 5.0))
+    assert [e.text for e in out if isinstance(e, TranscriptFinal)] == ["you entered [card]", "[card]"]
