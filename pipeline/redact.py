@@ -136,7 +136,8 @@ class Redactor:
     def partial(
         self, call_id: str, party: str, tokens: list[str], held: list[str] | None = None
     ) -> list[Hit]:
-        """Best effort: as a final, plus any run of 8+ digits masked as ``card?``.
+        """Best effort: as a final, plus any run of 8+ digits, or of 4+ with a digit a card
+        may start with (2-6) where a token starts, masked as ``card?``.
 
         ``held``: the tokens of the party's finals held back, judged before ``tokens``.
         """
@@ -147,7 +148,9 @@ class Redactor:
         hits, norms = self._find(state, said)
         if self.config.cards:
             for run in runs(norms):
-                if len(run.digits) >= PROVISIONAL_MIN and not _covered(hits, run.first, run.last):
+                long = len(run.digits) >= PROVISIONAL_MIN
+                opens = len(run.digits) >= HOLD_MIN_DIGITS and _could_open(run)
+                if (long or opens) and not _covered(hits, run.first, run.last):
                     hits.append(Hit(run.first, run.last, "card?"))
         hits = _back(hits, keep)
         n = len(lead)
@@ -182,6 +185,11 @@ def may_continue(tokens: list[str], hits: list[Hit]) -> bool:
     run = found[-1]
     if len(run.digits) < HOLD_MIN_DIGITS:
         return False
+    return _could_open(run)
+
+
+def _could_open(run: Run) -> bool:
+    """Whether a card could start in the run and go on past its end (fewer than 19 digits)."""
     return any(
         run.digits[o] in CARD_FIRST and len(run.digits) - o < CARD_MAX for o, _ in run.starts()
     )
