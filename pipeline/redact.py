@@ -23,7 +23,7 @@ from .numwords import MONTHS, Run, luhn, norm, runs
 
 CARD_MIN, CARD_MAX = 13, 19
 CARD_FIRST = "23456"  # Mastercard 2-series, Amex/Diners 3, Visa 4, Mastercard 5, Discover 6
-PROVISIONAL_MIN = 8  # a partial's run of this many digits may be a card still being read
+PROVISIONAL_MIN = 4  # a partial's run of this many digits may be (part of) a card being read
 HOLD_MIN_DIGITS = 4  # a final ending in fewer digits is not held (PCI lets the first 6 show)
 EXPIRY_WORDS = {"expiry", "expires", "expiration", "exp", "expiring", "valid", "thru", "through"}
 CVV_WORDS = {"cvv", "cvc", "cv2", "cvv2", "csc", "cid", "cvn"}
@@ -136,8 +136,8 @@ class Redactor:
     def partial(
         self, call_id: str, party: str, tokens: list[str], held: list[str] | None = None
     ) -> list[Hit]:
-        """Best effort: as a final, plus any run of 8+ digits, or of 4+ with a digit a card
-        may start with (2-6) where a token starts, masked as ``card?``.
+        """Best effort: as a final, plus any run of 4+ digits masked as ``card?`` (it may
+        be part of a card being read: the final decides).
 
         ``held``: the tokens of the party's finals held back, judged before ``tokens``.
         """
@@ -148,9 +148,7 @@ class Redactor:
         hits, norms = self._find(state, said)
         if self.config.cards:
             for run in runs(norms):
-                long = len(run.digits) >= PROVISIONAL_MIN
-                opens = len(run.digits) >= HOLD_MIN_DIGITS and _could_open(run)
-                if (long or opens) and not _covered(hits, run.first, run.last):
+                if len(run.digits) >= PROVISIONAL_MIN and not _covered(hits, run.first, run.last):
                     hits.append(Hit(run.first, run.last, "card?"))
         hits = _back(hits, keep)
         n = len(lead)
