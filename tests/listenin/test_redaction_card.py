@@ -75,7 +75,9 @@ def _silenced(audio: np.ndarray, heard: list) -> np.ndarray:
     covered = np.zeros(audio.size, dtype=bool)
     for e in heard:
         if isinstance(e, Redaction) and e.party == "customer":
-            covered[max(0, round((e.start - margin) * rate)) : round((e.end + margin) * rate)] = True
+            covered[max(0, round((e.start - margin) * rate)) : round((e.end + margin) * rate)] = (
+                True
+            )
     return covered
 
 

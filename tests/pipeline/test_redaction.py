@@ -143,4 +143,7 @@ def test_commas_the_asr_gives_as_words_do_not_break_a_card():
     redactor = EventRedactor(RedactionConfig())
     assert redactor.apply(_f("s1", "you entered 4 5 3 2 0 1 5 1", 0.0)) == []
     out = redactor.apply(_f("s2", "1 , 2 , 8 , 3 , 0 , 3 , 6 , 6", 5.0))
-    assert [e.text for e in out if isinstance(e, TranscriptFinal)] == ["you entered [card]", "[card]"]
+    assert [e.text for e in out if isinstance(e, TranscriptFinal)] == [
+        "you entered [card]",
+        "[card]",
+    ]
