@@ -38,7 +38,7 @@
     [redaction]                   # card data masked before events leave (on by default)
     cards = true
     redact_audio = false          # true: silence the archived audio of masked words
-    hold_ms = 8000                # a final ending in digits waits this long for the next
+    hold_ms = 12000               # a final ending in digits waits this long for the next
     [redaction.patterns]          # extra named regexes, masked as "[name]"
     ssn = '\\b\\d{3} \\d{2} \\d{4}\\b'
 

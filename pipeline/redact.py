@@ -58,7 +58,7 @@ class RedactionConfig:
     redact_audio: bool = False  # silence the archive's audio of the masked words
     # a final ending in digits a card could go on from waits this long (call clock)
     # at most for the party's next final; 0: finals are never held
-    hold_ms: int = 8000
+    hold_ms: int = 12_000
 
     def __post_init__(self) -> None:
         for name, regex in self.patterns:
@@ -136,8 +136,8 @@ class Redactor:
     def partial(
         self, call_id: str, party: str, tokens: list[str], held: list[str] | None = None
     ) -> list[Hit]:
-        """Best effort: as a final, plus any run of 4+ digits masked as ``card?`` (it may
-        be part of a card being read: the final decides).
+        """Best effort: as a final, plus what any run of 4+ digits has left unmasked as
+        ``card?`` (it may be part of a card being read: the final decides).
 
         ``held``: the tokens of the party's finals held back, judged before ``tokens``.
         """
@@ -148,8 +148,8 @@ class Redactor:
         hits, norms = self._find(state, said)
         if self.config.cards:
             for run in runs(norms):
-                if len(run.digits) >= PROVISIONAL_MIN and not _covered(hits, run.first, run.last):
-                    hits.append(Hit(run.first, run.last, "card?"))
+                if len(run.digits) >= PROVISIONAL_MIN:
+                    hits += _uncovered(hits, run.first, run.last, "card?")
         hits = _back(hits, keep)
         n = len(lead)
         out = [
@@ -191,6 +191,20 @@ def _could_open(run: Run) -> bool:
     return any(
         run.digits[o] in CARD_FIRST and len(run.digits) - o < CARD_MAX for o, _ in run.starts()
     )
+
+
+def _uncovered(hits: list[Hit], first: int, last: int, kind: str) -> list[Hit]:
+    """Hits over the stretches of tokens ``first..last`` that no hit covers yet."""
+    out: list[Hit] = []
+    start = None
+    for i in range(first, last + 2):
+        free = i <= last and not _covered(hits, i, i)
+        if free and start is None:
+            start = i
+        elif not free and start is not None:
+            out.append(Hit(start, i - 1, kind))
+            start = None
+    return out
 
 
 def _spoken(tokens: list[str]) -> list[int]:

@@ -56,6 +56,7 @@ def _check(heard: list, terminal: str, root: Path) -> np.ndarray:
     for line in [*terminal.splitlines(), *jsonl.read_text().splitlines()]:
         texts.append(json.loads(line).get("text", ""))
     texts += [line.split("] ", 1)[-1] for line in text.read_text().splitlines()]  # no clock
+
     card, expiry, code = CARD["secret_digits"]
     for said in texts:
         for group in (card[:4], card[4:8], card[8:12], card[12:], expiry[1:], code):

@@ -147,3 +147,10 @@ def test_commas_the_asr_gives_as_words_do_not_break_a_card():
         "you entered [card]",
         "[card]",
     ]
+
+
+def test_a_partial_masks_what_a_found_card_leaves_of_its_digit_run():
+    redactor = EventRedactor(RedactionConfig())
+    partial = TranscriptPartial("c", "p", "s", 0.0, 3.0, "4532015112830366 0 3 6 6 1 2", 3.1)
+    (masked,) = redactor.apply(partial)
+    assert masked.text == "[card] [expiry] [card?]"  # "0 3 6 6" reads as 03/66 after a card
