@@ -183,6 +183,15 @@ def measure() -> dict[str, float]:
     }
 
 
+def _digits(text: str) -> str:
+    """The digits a text says, as figures or as words ("5, 5" and "five, five")."""
+    return (
+        re.sub(r"\D", "", text)
+        + " "
+        + "".join(r.digits for r in runs(list(map(norm, text.split()))))
+    )
+
+
 def measure_fixture() -> dict[str, float]:
     """fixtures/card_* replayed through Whisper tiny.en and every output, redact_audio on."""
     import io
@@ -220,11 +229,11 @@ def measure_fixture() -> dict[str, float]:
         texts = [line.split("] ", 1)[-1] for p in Path(tmp).rglob("transcript.txt")
                  for line in p.read_text().splitlines()]  # fmt: skip
     texts += [json.loads(line).get("text", "") for line in terminal.getvalue().splitlines()]
-    said = [re.sub(r"\D", "", t) for t in texts]
+    said = [_digits(t) for t in texts]
     card, expiry, code = ref["secret_digits"]
     groups = [card[k : k + 4] for k in range(0, len(card), 4)] + [expiry[1:], code]
     hidden = [g for g in groups if not any(g in s for s in said)]
-    finals = re.sub(r"\D", "", " ".join(e.text for e in heard if isinstance(e, TranscriptFinal)))
+    finals = _digits(" ".join(e.text for e in heard if isinstance(e, TranscriptFinal)))
     kept = [n for n in ref["ordinary"] if n[-7:] in finals]
     rate, margin = ref["sample_rate"], REDACT_MARGIN_MS / 1000
     spoken = np.zeros(audio.size, dtype=bool)

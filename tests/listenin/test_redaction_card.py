@@ -20,6 +20,7 @@ import soundfile as sf
 from listenin.live import LiveJob
 from listenin.replay import load_party, replay
 from listenin.service import Outputs
+from pipeline.numwords import norm, runs
 from pipeline.redact import RedactionConfig
 from pipeline.runtime import Pipeline, PipelineConfig
 from records.events import CallEnded, Redaction, TranscriptFinal
@@ -36,7 +37,12 @@ SIP_SECONDS = 46.0  # up to the code; the goodbye is not needed
 
 
 def _digits(text: str) -> str:
-    return re.sub(r"\D", "", text)
+    """The digits a text says, as figures or as words ("5, 5" and "five, five")."""
+    return (
+        re.sub(r"\D", "", text)
+        + " "
+        + "".join(r.digits for r in runs(list(map(norm, text.split()))))
+    )
 
 
 def _outputs(tmp_path: Path) -> tuple[Outputs, io.StringIO, list]:
