@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +112,21 @@ def test_the_replayed_card_call_leaks_no_card_data(engine, tmp_path):
         for a, b in secret["spans"]:
             spoken[round(a * rate) : round(b * rate)] = True
     assert covered[spoken].mean() == 1.0  # every recorded secret digit is silenced
+
+
+def test_listenin_transcribe_of_the_card_call_shows_no_card_data():
+    files = [f"--party={p}={ROOT / 'fixtures' / f}" for p, f in CARD["parties"].items()]
+    command = [sys.executable, "-m", "listenin", "transcribe", *files, "--format", "jsonl"]
+    r = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    card, expiry, code = CARD["secret_digits"]
+    for said in (_digits(e.get("text", "")) for e in events):
+        for group in (card[:4], card[4:8], card[8:12], card[12:], expiry[1:], code):
+            assert group not in said
+    finals = _digits(" ".join(e["text"] for e in events if e["type"] == "transcript.final"))
+    assert all(n[-7:] in finals for n in CARD["ordinary"])
+    assert {"card", "expiry", "cvv"} <= {e["kind"] for e in events if e["type"] == "redaction"}
 
 
 def test_the_card_call_over_sip_leaks_no_card_data(engine, tmp_path):
