@@ -3,17 +3,32 @@
 ``python -m bench.redact`` says 20 generated card numbers in four forms (digit
 groups, number words, two-digit groups, split over two finals, each with an
 expiry and a security code) and 20 ordinary numbers (order numbers, phone
-numbers, amounts), runs them through :class:`pipeline.redact.Redactor` and
-prints the recall, the false redactions and the CPU time per final.
+numbers, amounts), runs them as finals through
+:class:`pipeline.redaction.EventRedactor` (finals held back as live) and
+prints the recall, the false redactions, how long ordinary numbers were held
+and the CPU time per final.  Then it replays ``fixtures/card_*`` (real
+recorded digits; Whisper ``tiny.en``; ``--no-asr`` skips it) through the
+outputs with ``redact_audio`` and reports the recall on its spoken card data
+in every published text, the ordinary numbers kept, and how much of the
+recorded secret audio the archive silenced.  The last line is one JSON object.
 """
 
 from __future__ import annotations
 
+import json
 import random
+import re
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 from pipeline.numwords import luhn, norm, runs
-from pipeline.redact import RedactionConfig, Redactor
+from pipeline.redact import RedactionConfig
+from pipeline.redaction import EventRedactor
+from records.events import CallEnded, Redaction, TranscriptFinal, Word
+
+ROOT = Path(__file__).resolve().parents[1]
 
 UNIT = "zero one two three four five six seven eight nine".split()
 TEEN = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
@@ -100,38 +115,61 @@ ORDINARY = [
 ]
 
 
+def _final(call: str, seg: int, text: str, start_s: float) -> TranscriptFinal:
+    words = tuple(
+        Word(t, start_s + k * 0.4, start_s + k * 0.4 + 0.3, 0.9) for k, t in enumerate(text.split())
+    )
+    end = words[-1].end
+    return TranscriptFinal(call, "caller", f"s{seg}", start_s, end, text, end + 0.5, words)
+
+
+def _shown(events: list) -> str:
+    """The digits the published finals still show (each final's runs, masks left out)."""
+    out = ""
+    for e in events:
+        if isinstance(e, TranscriptFinal):
+            out += " " + "".join(r.digits for r in runs([norm(t) for t in e.text.split()]))
+    return out
+
+
 def measure() -> dict[str, float]:
     config = RedactionConfig()
     caught = complete = leaked = finals = 0
     spent = 0.0
     cases = said_cards()
     for k, (number, said) in enumerate(cases):
-        redactor = Redactor(config)
-        kinds: set[str] = set()
-        shown = ""
-        for text in said:
-            tokens = text.split()
+        redactor = EventRedactor(config)
+        out: list = []
+        for n, text in enumerate(said):
             t0 = time.process_time()
-            hits = redactor.final(f"c{k}", "caller", tokens)
+            out += redactor.apply(_final(f"c{k}", n, text, 3.0 * n))
             spent += time.process_time() - t0
             finals += 1
-            kinds |= {h.kind for h in hits}
-            masked = {i for h in hits for i in range(h.first, h.last + 1)}
-            kept = [norm(t) for i, t in enumerate(tokens) if i not in masked]
-            shown += "".join(r.digits for r in runs(kept))
+        out += redactor.apply(CallEnded(f"c{k}", 20.0, 20.0))
+        kinds = {e.kind for e in out if isinstance(e, Redaction)}
+        shown = _shown(out)
         wanted = {"card", "expiry"} | (
             {"cvv"} if len(said) == 1 or "security" in said[1] else set()
         )
         caught += "card" in kinds
         complete += wanted <= kinds
         leaked += any(number[i : i + 4] in shown for i in range(len(number) - 3))
-    false = 0
+    false = held = 0
+    longest_s = 0.0
     for k, text in enumerate(ORDINARY):
+        redactor = EventRedactor(config)
+        final = _final(f"o{k}", 0, text, 0.0)
         t0 = time.process_time()
-        hits = Redactor(config).final(f"o{k}", "caller", text.split())
+        out = redactor.apply(final)
         spent += time.process_time() - t0
         finals += 1
-        false += bool(hits)
+        now = final.emitted_at
+        while not out:  # held: the audio tap tells the time every 20 ms
+            now += 0.02
+            out = redactor.tick(f"o{k}", now)
+        held += now > final.emitted_at
+        longest_s = max(longest_s, now - final.emitted_at)
+        false += any(isinstance(e, Redaction) for e in out)
     return {
         "cards": len(cases),
         "card_recall": caught / len(cases),
@@ -139,10 +177,88 @@ def measure() -> dict[str, float]:
         "cards_with_4_digits_shown": leaked,
         "false_redactions": false,
         "ordinary": len(ORDINARY),
+        "ordinary_held": held,
+        "ordinary_longest_hold_s": round(longest_s, 2),
         "cpu_us_per_final": spent / finals * 1e6,
     }
 
 
+def _digits(text: str) -> str:
+    """The digits a text says, as figures or as words ("5, 5" and "five, five")."""
+    return (
+        re.sub(r"\D", "", text)
+        + " "
+        + "".join(r.digits for r in runs(list(map(norm, text.split()))))
+    )
+
+
+def measure_fixture() -> dict[str, float]:
+    """fixtures/card_* replayed through Whisper tiny.en and every output, redact_audio on."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from listenin.replay import load_party, replay
+    from listenin.service import Outputs
+    from models import resolve
+    from pipeline.asr import WhisperConfig, WhisperEngine
+    from pipeline.runtime import Pipeline, PipelineConfig
+    from sinks.archive import ArchiveConfig
+    from sinks.layout import REDACT_MARGIN_MS
+    from sinks.terminal import JsonlRenderer
+
+    ref = json.loads((ROOT / "fixtures" / "card.json").read_text())
+    engine = WhisperEngine(resolve("tiny.en"), WhisperConfig(num_workers=2))
+    with tempfile.TemporaryDirectory() as tmp:
+        terminal = io.StringIO()
+        outputs = Outputs(archive=ArchiveConfig(Path(tmp)), renderer=JsonlRenderer(terminal),
+                          redaction=RedactionConfig(redact_audio=True))  # fmt: skip
+        heard: list = []
+        outputs.add_listener(heard.append)
+        outputs.start()
+        pipeline = Pipeline(engine, outputs.on_event, PipelineConfig(asr_workers=2))
+        parties = [load_party(p, ROOT / "fixtures" / f) for p, f in ref["parties"].items()]
+        try:
+            replay(pipeline, "card", parties, realtime=False, tap=outputs.on_audio)
+        finally:
+            pipeline.close()
+            outputs.close()
+        (wav,) = Path(tmp).rglob("customer.wav")
+        audio = sf.read(wav, dtype="int16")[0]
+        texts = [line.split("] ", 1)[-1] for p in Path(tmp).rglob("transcript.txt")
+                 for line in p.read_text().splitlines()]  # fmt: skip
+    texts += [json.loads(line).get("text", "") for line in terminal.getvalue().splitlines()]
+    said = [_digits(t) for t in texts]
+    card, expiry, code = ref["secret_digits"]
+    groups = [card[k : k + 4] for k in range(0, len(card), 4)] + [expiry[1:], code]
+    hidden = [g for g in groups if not any(g in s for s in said)]
+    finals = _digits(" ".join(e.text for e in heard if isinstance(e, TranscriptFinal)))
+    kept = [n for n in ref["ordinary"] if n[-7:] in finals]
+    rate, margin = ref["sample_rate"], REDACT_MARGIN_MS / 1000
+    spoken = np.zeros(audio.size, dtype=bool)
+    for secret in ref["secrets"]:
+        for a, b in secret["spans"]:
+            spoken[round(a * rate) : round(b * rate)] = True
+    silent = np.zeros(audio.size, dtype=bool)
+    for e in heard:
+        if isinstance(e, Redaction) and e.party == "customer":
+            silent[max(0, round((e.start - margin) * rate)) : round((e.end + margin) * rate)] = True
+    return {
+        "fixture_secret_groups": len(groups),
+        "fixture_recall": len(hidden) / len(groups),
+        "fixture_ordinary_kept": len(kept),
+        "fixture_ordinary": len(ref["ordinary"]),
+        "fixture_secret_audio_silenced": round(float(silent[spoken].mean()), 3),
+        "fixture_other_audio_silenced_s": round(float((silent & ~spoken).sum() / rate), 2),
+        "fixture_redactions": sum(isinstance(e, Redaction) for e in heard),
+    }
+
+
 if __name__ == "__main__":
-    for key, value in measure().items():
+    result = measure()
+    if "--no-asr" not in sys.argv[1:]:
+        result |= measure_fixture()
+    for key, value in result.items():
         print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
+    print(json.dumps({"bench": "redact", **result}))

@@ -37,7 +37,8 @@
     secret_env = "LISTENIN_HOOK_SECRET"
     [redaction]                   # card data masked before events leave (on by default)
     cards = true
-    redact_audio = false          # not yet supported
+    redact_audio = false          # true: silence the archived audio of masked words
+    hold_ms = 12000               # a final ending in digits waits this long for the next
     [redaction.patterns]          # extra named regexes, masked as "[name]"
     ssn = '\\b\\d{3} \\d{2} \\d{4}\\b'
 
@@ -86,7 +87,9 @@ from sinks.webhook_policy import WebhookConfig
 
 TOKEN_ENV = "LISTENIN_WS_TOKEN"
 SECTIONS = ("server", "archive", "bus", "webhooks", "redaction", "platforms", "alerts")
-REDACTION_KEYS: dict[str, Any] = {"cards": bool, "patterns": dict, "redact_audio": bool}
+REDACTION_KEYS: dict[str, Any] = {
+    "cards": bool, "patterns": dict, "redact_audio": bool, "hold_ms": int,
+}  # fmt: skip
 MAX_FILE_BYTES = 1024 * 1024
 SERVER_KEYS: dict[str, Any] = {
     "host": str, "port": int, "token_env": str, "tls_cert": Path, "tls_key": Path,
@@ -159,7 +162,8 @@ def _redaction(table: Any) -> RedactionConfig:
             known = ", ".join(REDACTION_KEYS)
             raise SettingError(show_key(key), f"unknown key (known: {known})", "redaction")
     plain = {k: v for k, v in table.items() if k != "patterns"}
-    values = read_table(plain, {k: v for k, v in REDACTION_KEYS.items() if v is bool}, "redaction")
+    hints = {k: v for k, v in REDACTION_KEYS.items() if v is not dict}
+    values = read_table(plain, hints, "redaction")
     patterns = table.get("patterns", {})
     if not isinstance(patterns, dict):
         raise SettingError("patterns", f"must be a table of name = regex, got {show(patterns)}",

@@ -26,6 +26,7 @@ applied like a websocket client's.  A bus needs the server: its hub owns ``seq``
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -68,7 +69,12 @@ class Outputs:
         # the terminal behind a bounded queue: a blocked tty never stalls the pipeline
         self.renderer = QueuedRenderer(renderer) if renderer is not None else None
         self.stats = CallStatsBook()
-        self.archive = Archive(archive) if archive is not None and archive.enabled else None
+        redact_audio = redaction is not None and redaction.redact_audio
+        self.archive = (
+            Archive(archive, redact_audio=redact_audio)
+            if archive is not None and archive.enabled
+            else None
+        )
         self.bus = NodeBus(bus, self._bus_request) if bus is not None else None
         # one worker thread per HTTP target; on_event only queues (sinks.webhooks)
         self.webhooks = Webhooks(webhooks) if webhooks else None
@@ -92,6 +98,8 @@ class Outputs:
         self.redactor = (
             EventRedactor(redaction) if redaction is not None and redaction.enabled else None
         )
+        # held finals are released from the audio tap too: one lock keeps the order
+        self._ordered = threading.Lock()
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         """Also call ``listener`` with every pipeline event (from pipeline threads)."""
@@ -133,7 +141,13 @@ class Outputs:
                 else replace(event, text="")
             )
         # card data masked before any output (and any alert) sees the final
-        events = [event] if self.redactor is None else self.redactor.apply(event)
+        if self.redactor is None:
+            self._emit_all([event])
+            return
+        with self._ordered:
+            self._emit_all(self.redactor.apply(event))
+
+    def _emit_all(self, events: list[Event]) -> None:
         for each in events:
             self._emit(each)
             if self.alerts and isinstance(each, TranscriptFinal):
@@ -173,6 +187,9 @@ class Outputs:
             self.stats.on_frame(item)
         if self.archive is not None:
             self.archive.push(item)
+        if self.redactor is not None and self.redactor.holding:  # held finals due by now
+            with self._ordered:
+                self._emit_all(self.redactor.tick(item.call_id, item.end / item.sample_rate))
 
     def on_device_event(self, event: DeviceEvent) -> None:
         if isinstance(event, StreamStats):

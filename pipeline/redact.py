@@ -8,8 +8,10 @@ right after a card, or any month-and-year after "expires"), ``"cvv"`` (3-4
 digits after "security code", "CVV", "CVC", or right after an expiry), or a
 configured pattern's name (a regex over the text).  It keeps, per stream, the
 last final's trailing digits (at most 19) and whether a card was just read, so
-that a number split over two finals is found: the later final's part is masked
-(the earlier part has already gone out; see README "Card data redaction").
+that a number split over two finals is found from the later one.  A final that
+:func:`may_continue` (it ends in digits a card could go on from) is held back
+by :class:`pipeline.redaction.EventRedactor` and judged again together with the
+party's next final(s) (``final(..., commit=False)`` judges without keeping state).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from .numwords import MONTHS, Run, luhn, norm, runs
 
 CARD_MIN, CARD_MAX = 13, 19
 CARD_FIRST = "23456"  # Mastercard 2-series, Amex/Diners 3, Visa 4, Mastercard 5, Discover 6
-PROVISIONAL_MIN = 8  # a partial's run of this many digits may be a card still being read
+PROVISIONAL_MIN = 4  # a partial's run of this many digits may be (part of) a card being read
+HOLD_MIN_DIGITS = 4  # a final ending in fewer digits is not held (PCI lets the first 6 show)
 EXPIRY_WORDS = {"expiry", "expires", "expiration", "exp", "expiring", "valid", "thru", "through"}
 CVV_WORDS = {"cvv", "cvc", "cv2", "cvv2", "csc", "cid", "cvn"}
 FILLER = {
@@ -52,7 +55,10 @@ class RedactionConfig:
 
     cards: bool = True  # card numbers, expiry dates, security codes
     patterns: tuple[tuple[str, str], ...] = ()  # (name, regex) masked as "[name]"
-    redact_audio: bool = False  # not yet: silence the archive's audio of the masked words
+    redact_audio: bool = False  # silence the archive's audio of the masked words
+    # a final ending in digits a card could go on from waits this long (call clock)
+    # at most for the party's next final; 0: finals are never held
+    hold_ms: int = 12_000
 
     def __post_init__(self) -> None:
         for name, regex in self.patterns:
@@ -62,8 +68,8 @@ class RedactionConfig:
                 re.compile(regex)
             except re.error as err:
                 raise ValueError(f"patterns: {name}: not a valid regex ({err})") from None
-        if self.redact_audio:
-            raise ValueError("redact_audio: not yet supported (the transcript is redacted)")
+        if not 0 <= self.hold_ms <= 60_000:
+            raise ValueError(f"hold_ms: must be within 0..60000, got {self.hold_ms}")
 
     @property
     def enabled(self) -> bool:
@@ -103,9 +109,17 @@ class Redactor:
         for key in [k for k in self._streams if k[0] == call_id and party in (None, k[1])]:
             del self._streams[key]
 
-    def final(self, call_id: str, party: str, tokens: list[str]) -> list[Hit]:
+    def final(
+        self, call_id: str, party: str, tokens: list[str], *, commit: bool = True
+    ) -> list[Hit]:
+        """The hits in a final; ``commit``: keep its trailing digits and ending for the next."""
+        keep = _spoken(tokens)
+        said = [tokens[i] for i in keep]
+        if not commit:
+            state = self._streams.get((call_id, party)) or _Stream()
+            return _back(self._find(state, said)[0], keep)
         state = self._streams.setdefault((call_id, party), _Stream())
-        hits, norms = self._find(state, tokens)
+        hits, norms = self._find(state, said)
         found = runs(norms)
         last = found[-1] if found else None
         if last is not None and last.last == len(norms) - 1 and len(last.digits) < CARD_MAX:
@@ -117,17 +131,31 @@ class Redactor:
             state.tail = None
         ending = [h for h in hits if all(n in FILLER for n in norms[h.last + 1 :])]
         state.ended = ending[-1].kind if ending else ""
-        return hits
+        return _back(hits, keep)
 
-    def partial(self, call_id: str, party: str, tokens: list[str]) -> list[Hit]:
-        """Best effort: as a final, plus any run of 8+ digits masked as ``card?``."""
+    def partial(
+        self, call_id: str, party: str, tokens: list[str], held: list[str] | None = None
+    ) -> list[Hit]:
+        """Best effort: as a final, plus what any run of 4+ digits has left unmasked as
+        ``card?`` (it may be part of a card being read: the final decides).
+
+        ``held``: the tokens of the party's finals held back, judged before ``tokens``.
+        """
+        lead = held or []
+        keep = _spoken(lead + tokens)
+        said = [(lead + tokens)[i] for i in keep]
         state = self._streams.get((call_id, party)) or _Stream()
-        hits, norms = self._find(state, tokens)
+        hits, norms = self._find(state, said)
         if self.config.cards:
             for run in runs(norms):
-                if len(run.digits) >= PROVISIONAL_MIN and not _covered(hits, run.first, run.last):
-                    hits.append(Hit(run.first, run.last, "card?"))
-        return sorted(hits, key=lambda h: h.first)
+                if len(run.digits) >= PROVISIONAL_MIN:
+                    hits += _uncovered(hits, run.first, run.last, "card?")
+        hits = _back(hits, keep)
+        n = len(lead)
+        out = [
+            Hit(max(h.first, n) - n, h.last - n, h.kind) for h in hits if h.last >= n
+        ]  # hits in the held part are the held finals' business
+        return sorted(out, key=lambda h: h.first)
 
     # -- finding ------------------------------------------------------------
     def _find(self, state: _Stream, tokens: list[str]) -> tuple[list[Hit], list[str]]:
@@ -140,6 +168,53 @@ class Redactor:
                 h for h in _regex_hits(name, rx, tokens) if not _covered(hits, h.first, h.last)
             ]
         return sorted(hits, key=lambda h: h.first), norms
+
+
+def may_continue(tokens: list[str], hits: list[Hit]) -> bool:
+    """Whether a final ends in digits a card number could go on from in the next one.
+
+    Its last run (at least :data:`HOLD_MIN_DIGITS` digits, not masked) has a token
+    start on a possible first digit (2-6) with fewer than 19 digits from there.
+    """
+    keep = _spoken(tokens)
+    found = runs([norm(tokens[i]) for i in keep])
+    if not found or found[-1].last != len(keep) - 1 or _covered(hits, keep[-1], len(tokens)):
+        return False
+    run = found[-1]
+    if len(run.digits) < HOLD_MIN_DIGITS:
+        return False
+    return _could_open(run)
+
+
+def _could_open(run: Run) -> bool:
+    """Whether a card could start in the run and go on past its end (fewer than 19 digits)."""
+    return any(
+        run.digits[o] in CARD_FIRST and len(run.digits) - o < CARD_MAX for o, _ in run.starts()
+    )
+
+
+def _uncovered(hits: list[Hit], first: int, last: int, kind: str) -> list[Hit]:
+    """Hits over the stretches of tokens ``first..last`` that no hit covers yet."""
+    out: list[Hit] = []
+    start = None
+    for i in range(first, last + 2):
+        free = i <= last and not _covered(hits, i, i)
+        if free and start is None:
+            start = i
+        elif not free and start is not None:
+            out.append(Hit(start, i - 1, kind))
+            start = None
+    return out
+
+
+def _spoken(tokens: list[str]) -> list[int]:
+    """The indices of the tokens that say something (an ASR's lone "," says nothing)."""
+    return [i for i, t in enumerate(tokens) if norm(t)]
+
+
+def _back(hits: list[Hit], keep: list[int]) -> list[Hit]:
+    """Hits on the spoken tokens as hits on all tokens (punctuation inside a span goes too)."""
+    return [Hit(keep[h.first], keep[h.last], h.kind) for h in hits]
 
 
 def _cards(state: _Stream, norms: list[str]) -> list[Hit]:

@@ -11,7 +11,9 @@ files get silence there); events, pauses and resumes are always queued (they
 are few, and a lost pause would record what must not be).  Every open file is
 flushed at least every ``flush_interval_ms`` of the injected clock; at
 :meth:`Archive.start` the files a killed process left unfinished are repaired
-(:func:`~sinks.repair.repair`).
+(:func:`~sinks.repair.repair`).  With ``redact_audio``, each ``redaction``
+event overwrites its party's audio over the masked words with silence, in the
+files already written (finals come seconds after their audio).
 """
 
 from __future__ import annotations
@@ -71,8 +73,10 @@ class Archive:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         opener: Opener = create_exclusive,
+        redact_audio: bool = False,
     ) -> None:
         self.config = config
+        self.redact_audio = redact_audio  # [redaction] redact_audio: silence redacted spans
         self._clock = clock
         self._wall_clock = wall_clock
         self._opener = opener
@@ -255,8 +259,9 @@ class Archive:
             return
         if recorder is None:
             recorder = CallRecorder(
-                call_id, self.config, self._wall_clock(), self._tally, self._opener
-            )
+                call_id, self.config, self._wall_clock(), self._tally, self._opener,
+                self.redact_audio,
+            )  # fmt: skip
             recorder.tick(self._clock())
             self._recorders[call_id] = recorder
             self._tally.calls += 1

@@ -20,7 +20,10 @@ that joins after the file opened; the file is widened first).
 
 While recording is paused, audio is written as silence, so every file stays
 aligned on the call clock; audio of the paused stretch already written (the
-pause came late) is overwritten with silence.
+pause came late) is overwritten with silence.  :meth:`CallLayout.redact`
+silences one party over a span (masked card data, ``REDACT_MARGIN_MS`` either
+side) the same way: in its mono file and its channel of the N-channel file,
+what is written is overwritten, what comes later is masked.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from records.frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
 
 _NONE = np.zeros(0, dtype=np.int16)
 BLOCK_S = 1  # longest N-channel block emitted at once, s
+REDACT_MARGIN_MS = 200  # silenced before and after a redacted span (word times are rough)
+MAX_REDACTED = 64  # spans a lane keeps to mask audio still to come (policy: drop oldest)
 
 
 class PauseError(ValueError):
@@ -75,6 +80,7 @@ class _Lane:
     segs: deque[tuple[int, np.ndarray]] = field(default_factory=deque)  # not yet in the file
     seg_end: int = 0  # N-channel-rate index after the newest seg
     stereo_end: int = 0  # N-channel-rate index up to which the lane is known
+    redacted: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=MAX_REDACTED))
 
 
 class CallLayout:
@@ -127,7 +133,7 @@ class CallLayout:
             start = max(item.start, lane.end)
             if item.end <= start:
                 return []
-            pcm = self._mask(pcm_to_int16(item.pcm[start - item.start :]), start, lane.rate)
+            pcm = self._mask(pcm_to_int16(item.pcm[start - item.start :]), start, lane.rate, lane)
             lane.end = lane.written = item.end
             out.append(Chunk(lane.party, lane.rate, (lane.party,), start, pcm))
             if self.stereo_rate is not None:
@@ -172,6 +178,26 @@ class CallLayout:
             raise PauseError(f"recording of call {self.call_id} is not paused")
         start, _ = self._pauses[-1]
         self._pauses[-1] = (start, max(start, at_s))
+
+    def redact(self, party: str, start_s: float, end_s: float) -> list[Chunk]:
+        """Silence ``party`` over ``[start_s, end_s)`` (call clock, plus the margin)."""
+        lane = self._lanes.get(party)
+        if lane is None:
+            return []
+        margin_s = REDACT_MARGIN_MS / 1000
+        a_s, b_s = max(0.0, start_s - margin_s), end_s + margin_s
+        lane.redacted.append((a_s, b_s))
+        out = []
+        a, b = round(a_s * lane.rate), min(lane.written, round(b_s * lane.rate))
+        if a < b:
+            out.append(Chunk(party, lane.rate, (party,), a, silence=b - a))
+        rate = self.stereo_rate
+        if rate is not None:
+            a, b = round(a_s * rate), min(self.position, round(b_s * rate))
+            if a < b:
+                zeros = np.zeros(b - a, dtype=np.int16)
+                out.append(Chunk(None, rate, self.parties, a, zeros, channel=lane.channel))
+        return out
 
     def flush(self, until_s: float | None = None) -> list[Chunk]:
         """End of the call: everything decided, each file padded to the call's end."""
@@ -264,7 +290,7 @@ class CallLayout:
                 n = min(pcm.shape[0], self.position - start)
                 if n < pcm.shape[0]:
                     lane.segs.appendleft((self.position, pcm[n:]))
-                patch = self._mask(pcm[:n], start, rate)
+                patch = self._mask(pcm[:n], start, rate, lane)
                 out.append(Chunk(None, rate, self.parties, start, patch, channel=lane.channel))
                 self.patched_frames += n
         ends = [lane.stereo_end for lane in self._lanes.values()]
@@ -301,14 +327,26 @@ class CallLayout:
             self.position = b
         return out
 
-    def _mask(self, pcm: np.ndarray, offset: int, rate: int) -> np.ndarray:
-        """``pcm`` with the paused stretches silenced (a copy when anything changes)."""
+    def _mask(
+        self, pcm: np.ndarray, offset: int, rate: int, lane: _Lane | None = None
+    ) -> np.ndarray:
+        """``pcm`` with the paused stretches and redacted spans silenced (a copy when
+        anything changes); ``lane``: pcm is that lane's alone, else one column per lane."""
         copied = False
-        for start_s, end_s in self._pauses:
+        spans: list[tuple[float, float | None, int | None]] = [
+            (a, b, None) for a, b in self._pauses
+        ]
+        for each in [lane] if lane is not None else list(self._lanes.values()):
+            column = None if lane is not None or pcm.ndim == 1 else each.channel
+            spans += [(a, b, column) for a, b in each.redacted]
+        for start_s, end_s, column in spans:
             a = max(0, round(start_s * rate) - offset)
             b = pcm.shape[0] if end_s is None else min(pcm.shape[0], round(end_s * rate) - offset)
             if a < b:
                 if not copied:
                     pcm, copied = pcm.copy(), True
-                pcm[a:b] = 0
+                if column is None:
+                    pcm[a:b] = 0
+                else:
+                    pcm[a:b, column] = 0
         return pcm

@@ -72,8 +72,10 @@ class CallRecorder:
         started_unix_s: float,
         tally: Tally,
         opener: Opener = create_exclusive,
+        redact_audio: bool = False,
     ) -> None:
         self.call_id = call_id
+        self.redact_audio = redact_audio  # a redaction event silences its span of audio
         self.config = config
         self.tally = tally
         self.opener = opener
@@ -107,6 +109,8 @@ class CallRecorder:
             self._transcript(event)
         elif isinstance(event, Redaction):  # JSONL only: the text shows the mask
             self._line("jsonl", event.to_json() + "\n")
+            if self.redact_audio:
+                self._write_all(self.layout.redact(event.party, event.start, event.end))
         elif isinstance(event, PartyLeft):
             self._write_all(self.layout.end_party(event.party))
 

@@ -22,15 +22,20 @@ def test_patterns_and_cards_reach_the_config(tmp_path):
     assert app.redaction == RedactionConfig(cards=False, patterns=(("email", r"\S+@\S+"),))
 
 
+def test_redact_audio_and_hold_reach_the_config(tmp_path):
+    app = _load(tmp_path, "[redaction]\nredact_audio = true\nhold_ms = 3000\n")
+    assert app.redaction == RedactionConfig(redact_audio=True, hold_ms=3000)
+
+
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
         ('[redaction]\ncards = "yes"', "[redaction] cards: expected a boolean"),
         (
             "[redaction]\nfoo = 1",
-            "[redaction] foo: unknown key (known: cards, patterns, redact_audio)",
+            "[redaction] foo: unknown key (known: cards, patterns, redact_audio, hold_ms)",
         ),
-        ("[redaction]\nredact_audio = true", "[redaction] redact_audio: not yet supported"),
+        ("[redaction]\nhold_ms = 70000", "[redaction] hold_ms: must be within 0..60000"),
         ("[redaction]\npatterns = 3", "[redaction] patterns: must be a table"),
         ("[redaction.patterns]\nx = 3", "[redaction] patterns.x: expected a regex string"),
         ('[redaction.patterns]\nx = "("', "[redaction] patterns: x: not a valid regex"),

@@ -86,7 +86,10 @@ def test_partials_mask_a_card_being_read_provisionally():
     redactor = Redactor(RedactionConfig())
     hits = redactor.partial("c", "caller", "my card is 4532 0151 1283".split())
     assert [(h.first, h.last, h.mask) for h in hits] == [(3, 5, "[card?]")]
-    assert redactor.partial("c", "caller", "call 555 1234".split()) == []
+    assert redactor.partial("c", "caller", "room 110 at 9".split()) == []
+    # 4+ digits: masked until the final decides (a phone number too)
+    hits = redactor.partial("c", "caller", "call 555 1234".split())
+    assert [(h.first, h.last, h.mask) for h in hits] == [(1, 2, "[card?]")]
 
 
 def test_patterns_from_the_config():
@@ -105,7 +108,8 @@ def test_cards_off_leaves_cards():
         {"patterns": (("Bad Name", "x"),)},
         {"patterns": (("card", "x"),)},
         {"patterns": (("x", "("),)},
-        {"redact_audio": True},
+        {"hold_ms": -1},
+        {"hold_ms": 60_001},
     ],
 )
 def test_bad_configs_are_refused(config):
