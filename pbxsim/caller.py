@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pjsua2 as pj
 import soundfile as sf
 
-from softphone.endpoint import quiet_stderr
+from softphone.endpoint import guard_collector, quiet_stderr
 
 from .plan import SimLeg, leg_result, title_streams
 
@@ -93,6 +93,7 @@ def _endpoint(opts: CallerOptions) -> tuple[pj.Endpoint, pj.Account]:
     ec.logConfig.consoleLevel = opts.log_level
     ec.medConfig.noVad = True
     ep.libInit(ec)
+    guard_collector(ep)
     kind = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP,
             "tls": pj.PJSIP_TRANSPORT_TLS}[opts.transport]  # fmt: skip
     tc = pj.TransportConfig()
@@ -148,6 +149,7 @@ def run(legs: tuple[SimLeg, ...], opts: CallerOptions, duration_s: float) -> lis
         _free(calls)  # a Call still alive after libDestroy aborts the process
         gc.collect()
         acc.shutdown()
+        guard_collector(None)
         ep.libDestroy()
 
 

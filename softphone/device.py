@@ -43,7 +43,7 @@ from .account import DeviceAccount, account_config, reregister_for
 from .admission import Admission, PartyRoles, admit, source_of
 from .clock import SessionClock, StreamClock
 from .config import DeviceConfig
-from .endpoint import PjLog, create_endpoint, pj_error, quiet_stderr
+from .endpoint import PjLog, create_endpoint, guard_collector, pj_error, quiet_stderr
 from .leg import Leg
 from .outbox import Outbox
 from .ratelimit import SourceRateLimit
@@ -373,6 +373,7 @@ class Device:
         gc.collect()
         ep = ep or getattr(self, "_ep", None)
         if ep is not None:
+            guard_collector(None)
             try:
                 ep.libDestroy()
             except pj.Error as err:

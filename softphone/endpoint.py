@@ -6,15 +6,19 @@ device listens with (bridge clock, jitter buffer, no VAD, a null sound device),
 the SIP transports and codec priorities.  :class:`PjLog` carries PJSIP's log
 into Python logging (logger ``pjsip``) and spots the wheel's own call-limit
 refusal.  :func:`quiet_stderr` hides what PJSIP prints before its log is set up.
+:func:`guard_collector` keeps Python's cyclic garbage collector from aborting the
+process when it frees a pjsua2 object on a thread pjlib does not know.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 
 import pjsua2 as pj
@@ -27,6 +31,35 @@ _pjsip_log = logging.getLogger("pjsip")
 # PJSUA's own 486 for a call past PJSUA_MAX_CALLS reaches Python only as this log text
 # (no callback sees that INVITE), so the text is the signal.
 _CALL_LIMIT_TEXT = "too many calls"
+
+
+# The endpoint whose pjlib a collecting thread registers with (one per process, while live).
+_collector_endpoint: list[pj.Endpoint] = []
+
+
+def _register_collector(phase: str, info: dict[str, int]) -> None:
+    """gc callback: a pjsua2 object (a Call, a media port) in a reference cycle is freed by
+    whichever thread the collection runs on; its C++ destructor calls pjlib, which aborts
+    the whole process from an unregistered thread (``pj_thread_this``: "Calling pjlib from
+    unknown/external thread").  Register that thread first."""
+    if phase != "start" or not _collector_endpoint:
+        return
+    try:
+        ep = _collector_endpoint[0]
+        if not ep.libIsThreadRegistered():
+            ep.libRegisterThread(f"gc-{threading.get_ident()}")
+    except Exception:  # pragma: no cover - never raise out of the collector
+        pass
+
+
+def guard_collector(ep: pj.Endpoint | None) -> None:
+    """Register any thread that runs a garbage collection with ``ep``'s pjlib (None: stop,
+    before ``libDestroy``).  Idempotent; one callback per process."""
+    _collector_endpoint.clear()
+    if ep is not None:
+        _collector_endpoint.append(ep)
+        if _register_collector not in gc.callbacks:
+            gc.callbacks.append(_register_collector)
 
 
 def is_call_limit(message: str) -> bool:
@@ -117,6 +150,7 @@ def create_endpoint(cfg: DeviceConfig, writer: PjLog) -> tuple[pj.Endpoint, str 
         with contextlib.suppress(pj.Error):
             ep.libDestroy()
         raise
+    guard_collector(ep)
     return ep, address
 
 
