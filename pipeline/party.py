@@ -6,6 +6,10 @@ telephone-band audio when webrtcvad supports its rate (8/16/32/48 kHz), else on
 the 16 kHz resampled audio.  A mixed stream (``StreamKind.MIXED``,
 given a speaker ``embed`` function) also runs a
 :class:`~pipeline.diarize.SegmentDiarizer`: its finals carry speaker turns.
+A party's own stream also runs :class:`~pipeline.commit.LocalAgreement` on
+its partial decodes (:meth:`PartyStream.decoded`): stable words that end a
+sentence are finalised at once and the segment is cut after them (a mixed
+stream keeps whole segments: its speaker turns are found per segment).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from records.frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
 from records.kinds import StreamKind
 
+from .asr import AsrResult
+from .commit import Commit, CommitConfig, LocalAgreement, timed
 from .diarize import DiarizeConfig, Embedder, SegmentDiarizer
 from .jobs import AsrJob
 from .resample import Resampler
@@ -31,6 +37,7 @@ class StreamConfig:
     vad: VadConfig = field(default_factory=VadConfig)
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
     diarize: DiarizeConfig = field(default_factory=DiarizeConfig)
+    commit: CommitConfig = field(default_factory=CommitConfig)
 
     def __post_init__(self) -> None:
         if self.streaming.buffer_ms < self.vad.max_segment_ms + self.vad.preroll_ms:
@@ -60,7 +67,31 @@ class PartyStream:
         self.diarizer: SegmentDiarizer | None = None
         if embed is not None and kind is StreamKind.MIXED:
             self.diarizer = SegmentDiarizer(embed, ASR_RATE, self.config.diarize)
+        self.agreement: LocalAgreement | None = None
+        wants = self.config.commit.enabled and self.config.streaming.partials
+        if wants and kind is StreamKind.PARTY:
+            self.agreement = LocalAgreement(self.config.commit)
+            self.policy.partial_words = True
         self.ended = False
+
+    @property
+    def commits(self) -> bool:
+        """Whether partial decodes drive early finals (so they are decoded even unseen)."""
+        return self.agreement is not None
+
+    def decoded(self, job: AsrJob, result: AsrResult) -> Commit | None:
+        """A partial decode of the open segment came back: the words to finalise now,
+        if two decodes agree on a sentence's worth (the segment is then cut after them)."""
+        if self.agreement is None or job.segment_id != self.policy.segment_id:
+            return None
+        words = timed(result.words, job.start_s)
+        start = max(job.start_s, job.seam.cut) if job.seam is not None else job.start_s
+        commit = self.agreement.hypothesis(job.segment_id, start, job.end_s, words)
+        if commit is None:
+            return None
+        cut = round(commit.cut * ASR_RATE)
+        overlap = ASR_RATE * self.config.commit.overlap_ms // 1000
+        return commit if self.policy.split(job.segment_id, cut, overlap, commit.seam) else None
 
     @property
     def position_s(self) -> float:
