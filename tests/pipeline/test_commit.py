@@ -142,7 +142,9 @@ def test_no_word_is_lost_or_doubled_across_cuts():
         jobs = []
     (final,) = policy.speech_end(n, 6.0)
     assert final.kind is JobKind.FINAL and final.seam is not None
-    r = after_seam(scripted_decode(final.start_s, final.end_s, final=True), final.start_s, final.seam)
+    r = after_seam(
+        scripted_decode(final.start_s, final.end_s, final=True), final.start_s, final.seam
+    )
     out += [w.text.strip() for w in r.words]
     assert len(cuts) >= 3  # "there," "today?" "fine." ... each committed before the end
     assert out == [t for t, _, _ in SCRIPT]
@@ -154,3 +156,37 @@ def test_commit_config_is_validated():
         CommitConfig(min_ms=5000, force_ms=1000)
     with pytest.raises(ValueError):
         CommitConfig(overlap_ms=-1)
+
+
+# -- the real model on real speech ------------------------------------------
+def test_a_long_real_turn_gets_finals_before_it_ends_with_no_word_lost_or_doubled(engine, call2):
+    """call2's customer (a LibriVox reader): a 7 s and a 3 s turn, decodes drained every
+    100 ms of audio so the partials that drive the commit all come back in order."""
+    from listenin.replay import PartyAudio, frames
+    from listenin.wer import normalize, word_error_rate
+    from pipeline.runtime import Pipeline
+
+    events = []
+    pipeline = Pipeline(engine, events.append)
+    pcm = call2["audio"]["customer"][: 8000 * 34]
+    drained = 0.0
+    for t, frame in frames("c", [PartyAudio("customer", 8000, pcm)]):
+        if t >= drained:
+            pipeline.pool.wait_idle()
+            drained = t + 0.1
+        pipeline.push(frame)
+    pipeline.pool.wait_idle()
+    pipeline.end_call("c")
+    pipeline.pool.wait_idle()
+    pipeline.close()
+    finals = [e for e in events if e.type == "transcript.final" and e.text]
+    turns = [u for u in call2["utterances"] if u["party"] == "customer" and u["end"] < 34]
+    assert pipeline.stats.commits >= 1
+    assert any(f.emitted_at < turns[0]["end"] - 0.5 for f in finals)  # a final mid-turn
+    ref = normalize(" ".join(u["text"] for u in turns))
+    assert word_error_rate(" ".join(ref), " ".join(f.text for f in finals)) < 0.15
+    for a, b in zip(finals, finals[1:], strict=False):
+        assert b.start >= a.end - 0.01  # in order, never over the same audio twice
+        seam = normalize(a.text)[-1:] + normalize(b.text)[:1]
+        assert seam[0] != seam[1], seam  # nothing doubled at a cut
+        assert any(ref[i : i + 2] == seam for i in range(len(ref) - 1)), seam  # nor lost
