@@ -61,7 +61,7 @@ class Seam:
     """Where a segment was cut: later decodes of its rest drop what came before."""
 
     cut: float  # s, call clock
-    tail: tuple[str, ...]  # the last committed words, normalised
+    tail: tuple[str, ...]  # the last (up to 8) committed words, normalised
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,7 @@ class Commit:
 
     @property
     def seam(self) -> Seam:
-        return Seam(self.cut, tuple(w.key for w in self.words))
+        return Seam(self.cut, tuple(w.key for w in self.words[-8:]))
 
 
 def norm(text: str) -> str:
