@@ -12,7 +12,9 @@ party reaching past it, minus its time.  ``--before`` runs the previous policy
 (no streaming commit, soft VAD split past 8 s at a 240 ms pause).
 
 Prints per party and overall p50/p95 of sentence-end and clause-end latency,
-WER of the finals, commits and seams where a word repeats across two finals,
+the first final of each turn longer than 5 s (from its start), WER of the
+finals, commits, seams where a word repeats across two finals, decodes and
+their seconds,
 as one JSON line on stdout.
 """
 
@@ -114,6 +116,13 @@ def run(args: argparse.Namespace) -> dict:
             result[f"{party}_{kind}_p50_s"] = pct(lat, 50)
             result[f"{party}_{kind}_p95_s"] = pct(lat, 95)
             result[f"{party}_{kind}_n"] = len(lat)
+    first = []  # a turn's start -> its first final (whisper_streaming: ~3.3 s)
+    for u in ref["utterances"]:
+        heard = [f.emitted_at for f in finals if f.party == u["party"] and f.end > u["start"]]
+        if heard and u["end"] - u["start"] > 5:
+            first.append(min(heard) - u["start"])
+    result["long_turn_first_final_p50_s"] = pct(first, 50)
+    result["long_turn_first_final_max_s"] = round(max(first), 3) if first else None
     doubled = 0
     for party in ref["parties"]:
         mine = sorted((f for f in finals if f.party == party), key=lambda f: f.start)
@@ -126,6 +135,8 @@ def run(args: argparse.Namespace) -> dict:
         "finals": len(finals),
         "commits": pipeline.stats.commits,
         "seams_with_repeated_word": doubled,
+        "decode_s": round(pipeline.pool.decode_seconds, 1),
+        "decodes": pipeline.pool.decodes,
         "wall_s": round(wall, 1),
     }
     if args.verbose:
