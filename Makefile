@@ -23,6 +23,8 @@ test: $(STAMP)  ## the whole suite
 bench: $(STAMP)  ## pipeline then device benchmarks; each ends with one JSON line
 	$(BIN)/python -m bench.realtime --calls 4
 	$(BIN)/python -m bench.realtime --fixture call2 --calls 2
+	$(BIN)/python -m bench.finals --before
+	$(BIN)/python -m bench.finals
 	$(BIN)/python -m bench.softphone --calls 4
 	$(BIN)/python -m bench.capacity --steps 2,4,6,8,10,12
 	$(BIN)/python -m bench.bus

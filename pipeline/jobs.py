@@ -17,6 +17,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from .commit import Seam
 from .turns import SpeakerTurn
 
 
@@ -37,6 +38,8 @@ class AsrJob:
     sample_rate: int
     requested_at: float  # s on the call clock when the job was queued
     speakers: tuple[SpeakerTurn, ...] = ()  # a mixed stream's final: who spoke when
+    words: bool = False  # word timings wanted (always for a final)
+    seam: Seam | None = None  # the segment is the rest of a commit: drop what precedes it
 
     @property
     def stream(self) -> tuple[str, str]:

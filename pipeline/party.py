@@ -11,6 +11,10 @@ given a speaker ``embed`` function) also runs a
 segment there (the first speaker's final is requested at once, the segment
 goes on as a new one), finals carry speaker turns and partials the open turn's
 provisional label.
+A party's own stream also runs :class:`~pipeline.commit.LocalAgreement` on
+its partial decodes (:meth:`PartyStream.decoded`): stable words that end a
+sentence are finalised at once and the segment is cut after them (a mixed
+stream is cut at speaker changes instead).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from records.frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
 from records.kinds import StreamKind
 
+from .asr import AsrResult
+from .commit import Commit, CommitConfig, LocalAgreement, timed
 from .diarize import DiarizeConfig, Embedder, SegmentDiarizer
 from .dtmf import DtmfConfig
 from .jobs import AsrJob
@@ -39,6 +45,7 @@ class StreamConfig:
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
     diarize: DiarizeConfig = field(default_factory=DiarizeConfig)
     dtmf: DtmfConfig = field(default_factory=DtmfConfig)
+    commit: CommitConfig = field(default_factory=CommitConfig)
 
     def __post_init__(self) -> None:
         if self.streaming.buffer_ms < self.vad.max_segment_ms + self.vad.preroll_ms:
@@ -69,7 +76,31 @@ class PartyStream:
         self.diarizer: SegmentDiarizer | None = None
         if embed is not None and kind is StreamKind.MIXED:
             self.diarizer = SegmentDiarizer(embed, ASR_RATE, self.config.diarize)
+        self.agreement: LocalAgreement | None = None
+        wants = self.config.commit.enabled and self.config.streaming.partials
+        if wants and kind is StreamKind.PARTY:
+            self.agreement = LocalAgreement(self.config.commit)
+            self.policy.partial_words = True
         self.ended = False
+
+    @property
+    def commits(self) -> bool:
+        """Whether partial decodes drive early finals (so they are decoded even unseen)."""
+        return self.agreement is not None
+
+    def decoded(self, job: AsrJob, result: AsrResult) -> Commit | None:
+        """A partial decode of the open segment came back: the words to finalise now,
+        if two decodes agree on a sentence's worth (the segment is then cut after them)."""
+        if self.agreement is None or job.segment_id != self.policy.segment_id:
+            return None
+        words = timed(result.words, job.start_s)
+        start = max(job.start_s, job.seam.cut) if job.seam is not None else job.start_s
+        commit = self.agreement.hypothesis(job.segment_id, start, job.end_s, words)
+        if commit is None:
+            return None
+        cut = round(commit.cut * ASR_RATE)
+        overlap = ASR_RATE * self.config.commit.overlap_ms // 1000
+        return commit if self.policy.split(job.segment_id, cut, overlap, commit.seam) else None
 
     @property
     def position_s(self) -> float:

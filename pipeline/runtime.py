@@ -36,20 +36,19 @@ from records.events import (
     Event,
     PartyJoined,
     PartyLeft,
-    TranscriptFinal,
-    TranscriptPartial,
-    Word,
 )
 from records.frames import AudioFrame, BadFrame
 from records.kinds import StreamKind
 
 from .asr import AsrEngine, AsrResult
 from .calls import CallState, PartyState, Successor
-from .diarize import Embedder, label_words
+from .commit import Commit, after_seam, final_event
+from .diarize import Embedder
 from .jobs import AsrJob, JobKind, QueueFull
 from .keypad import DigitSource
 from .load import Load
 from .party import PartyStream, StreamConfig
+from .results import final_of, partial_of
 from .workers import AsrWorkerPool
 
 log = logging.getLogger(__name__)
@@ -77,6 +76,7 @@ class PipelineStats:
     frames: int = 0
     dropped_frames: int = 0  # rejected as malformed or refused (too many calls)
     finals: int = 0
+    commits: int = 0  # finals of stable words inside a segment (pipeline.commit)
     partials: int = 0
     stale_partials: int = 0
     partials_skipped: int = 0  # not decoded: no output wanted them
@@ -292,8 +292,7 @@ class Pipeline:
 
     def _submit(self, call: CallState, party: PartyState, jobs: list[AsrJob]) -> None:
         for job in jobs:
-            wanted = self.partials_wanted
-            if job.kind is JobKind.PARTIAL and wanted and not wanted(job.call_id, job.party):
+            if job.kind is JobKind.PARTIAL and not party.stream.commits and not self._shows(job):
                 self.stats.partials_skipped += 1  # no output would show it: not decoded
                 continue
             try:
@@ -305,6 +304,11 @@ class Pipeline:
             if job.kind is JobKind.FINAL:
                 call.pending_finals += 1
                 party.pending_finals += 1
+
+    def _shows(self, job: AsrJob) -> bool:
+        """Whether an output shows this stream's partials."""
+        wanted = self.partials_wanted
+        return wanted is None or wanted(job.call_id, job.party)
 
     def _emit(self, event: Event) -> None:
         self._outbox.append(event)
@@ -336,6 +340,8 @@ class Pipeline:
         party = call.parties.get(job.party)
         if result is not None and result.rejected:
             self.stats.rejected_decodes += 1
+        if result is not None and job.seam is not None:
+            result = after_seam(result, job.start_s, job.seam)
         text = result.text if result is not None else ""
         now = call.now_s()
         if job.kind is JobKind.PARTIAL:
@@ -348,26 +354,16 @@ class Pipeline:
             ):
                 self.stats.stale_partials += 1
                 return
-            if not text:
+            commit = party.stream.decoded(job, result) if result is not None else None
+            if commit is not None:
+                self._commit(call, job.party, commit, now)
                 return
+            if not text or not self._shows(job):
+                return  # a partial decoded only for the streaming commit stays unseen
             call.partial_rev[seg] = job.revision
             call.shown.add(seg)
             self.stats.partials += 1
-            turn = job.speakers[-1] if job.speakers else None  # provisional label
-            self._emit(
-                TranscriptPartial(
-                    job.call_id,
-                    job.party,
-                    seg,
-                    job.start_s,
-                    job.end_s,
-                    text,
-                    now,
-                    job.revision,
-                    turn.speaker if turn else None,
-                    turn.kind if turn else None,
-                )
-            )
+            self._emit(partial_of(job, text, now))
             return
         call.pending_finals -= 1
         self._final(call, job, text, result, now)
@@ -375,6 +371,15 @@ class Pipeline:
             party.pending_finals -= 1
             self._maybe_left(call, job.party, party)
         self._maybe_close(call)
+
+    def _commit(self, call: CallState, party: str, commit: Commit, now: float) -> None:
+        """Stable words of the open segment: their final goes out now."""
+        call.finalized.append(commit.segment_id)
+        call.partial_rev.pop(commit.segment_id, None)
+        call.shown.discard(commit.segment_id)
+        self.stats.finals += 1
+        self.stats.commits += 1
+        self._emit(final_event(call.call_id, party, commit, now))
 
     def _final(
         self, call: CallState, job: AsrJob, text: str, result: AsrResult | None, now: float
@@ -385,16 +390,6 @@ class Pipeline:
         call.shown.discard(job.segment_id)
         if not text and not shown:
             return
-        words = tuple(
-            Word(w.text.strip(), job.start_s + w.start, job.start_s + w.end, w.probability)
-            for w in (result.words if result is not None else ())
-        )
-        speaker = kind = None
-        if job.speakers:
-            words, speaker, kind = label_words(words, job.speakers, job.sample_rate)
-        start, end = job.start_s, job.end_s
-        final = TranscriptFinal(
-            job.call_id, job.party, job.segment_id, start, end, text, now, words, speaker, kind
-        )
+        final = final_of(job, text, result, now)
         self.stats.finals += 1
         self._emit(final)

@@ -5,6 +5,9 @@ its 16 kHz audio (from the resampler).  While a segment is open it requests a
 partial decode every ``partial_interval_ms`` of new audio (once at least
 ``min_partial_ms`` is there); when the segment ends it requests the final.
 Each decode covers the whole segment so far; the final replaces its partials.
+A streaming commit (:mod:`pipeline.commit`) may :meth:`~UtterancePolicy.split`
+the open segment: the committed words' part is finalised there and then, and
+the rest goes on as a new segment (its jobs carry the :class:`~pipeline.commit.Seam`).
 Audio is kept in a bounded buffer of ``max_segment_ms`` plus pre-roll (policy
 ``drop_oldest_audio``: older audio is only needed by an open segment, which the
 VAD cuts at ``max_segment_ms``).
@@ -18,6 +21,7 @@ import numpy as np
 
 from records.frames import AudioFrame
 
+from .commit import Seam
 from .jobs import AsrJob, JobKind
 
 
@@ -112,6 +116,8 @@ class UtterancePolicy:
         self._last_request_end = 0
         self._interval = sample_rate * self.config.partial_interval_ms // 1000
         self._min = sample_rate * self.config.min_partial_ms // 1000
+        self._seam: Seam | None = None
+        self.partial_words = False  # partials carry word timings (a streaming commit needs them)
 
     @property
     def segment_id(self) -> str | None:
@@ -133,6 +139,20 @@ class UtterancePolicy:
         self._seg_start = start
         self._revision = 0
         self._last_request_end = start
+        self._seam = None
+
+    def split(self, segment_id: str, cut: int, overlap: int, seam: Seam) -> bool:
+        """The open ``segment_id`` was finalised up to ``cut`` (samples): its rest
+        becomes a new segment, decoded from ``cut - overlap``.  False when that
+        segment is no longer the open one (it ended meanwhile)."""
+        if self._segment_id is None or segment_id != self._segment_id:
+            return False
+        self._segment_no += 1
+        self._segment_id = f"{self.party}-{self._segment_no}"
+        self._seg_start = max(self._seg_start, cut - overlap)
+        self._revision = 0
+        self._seam = seam
+        return True
 
     def speech_end(self, end: int, now_s: float) -> list[AsrJob]:
         if self._segment_id is None:
@@ -157,4 +177,6 @@ class UtterancePolicy:
             audio,
             self.sample_rate,
             now_s,
+            words=self.partial_words,
+            seam=self._seam,
         )

@@ -32,8 +32,8 @@ class VadConfig:
     start_frames: int = 3
     start_window: int = 5
     max_segment_ms: int = 15000
-    soft_max_ms: int = 8000  # past this, a pause of soft_pause_ms ends the segment
-    soft_pause_ms: int = 240
+    soft_max_ms: int = 3000  # past this, a pause of soft_pause_ms ends the segment
+    soft_pause_ms: int = 150
     tail_ms: int = 150  # audio kept after the last voiced frame
     energy_floor_dbfs: float = -50.0  # frames quieter than this are never speech
 

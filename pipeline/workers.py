@@ -102,7 +102,8 @@ class AsrWorkerPool:
             result: AsrResult | None = None
             t0 = time.perf_counter()
             try:
-                result = self.engine.transcribe(job.audio, word_timestamps=job.kind == "final")
+                words = job.words or job.kind == "final"
+                result = self.engine.transcribe(job.audio, word_timestamps=words)
             except Exception:
                 self.errors += 1
                 log.exception("call %s: decode of %s failed", job.call_id, job.segment_id)

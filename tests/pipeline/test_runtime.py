@@ -5,9 +5,11 @@ import threading
 import numpy as np
 import pytest
 
-from listenin.replay import load_party, replay
+from listenin.replay import PartyAudio, frames, load_party, replay
 from listenin.wer import word_error_rate
+from pipeline.commit import CommitConfig
 from pipeline.load import Load
+from pipeline.party import StreamConfig
 from pipeline.runtime import Pipeline, PipelineConfig
 from records.events import TranscriptFinal, TranscriptPartial
 from records.frames import AudioFrame
@@ -95,7 +97,9 @@ def test_partials_come_while_speaking(engine, call1):
 
 def test_partials_no_output_wants_are_not_decoded(engine, call1):
     events = Events()
-    pipeline = Pipeline(engine, events)
+    # without the streaming commit a partial is only for the eye
+    stream = StreamConfig(commit=CommitConfig(enabled=False))
+    pipeline = Pipeline(engine, events, PipelineConfig(stream=stream))
     asked = []
     pipeline.partials_wanted = lambda call, party: asked.append((call, party)) or False
     replay(pipeline, "c", [load_party("agent", call1["paths"]["agent"])], realtime=False)
@@ -103,6 +107,23 @@ def test_partials_no_output_wants_are_not_decoded(engine, call1):
     assert not [e for e in events if isinstance(e, TranscriptPartial)]
     assert len([e for e in events if isinstance(e, TranscriptFinal) and e.text]) >= 7
     assert pipeline.stats.partials_skipped == len(asked) > 0 and set(asked) == {("c", "agent")}
+
+
+def test_partials_that_drive_the_commit_are_decoded_but_not_shown(engine, call2):
+    events = Events()
+    pipeline = Pipeline(engine, events)
+    pipeline.partials_wanted = lambda call, party: False
+    pcm = call2["audio"]["customer"][8000 * 22 : 8000 * 34]
+    for t, frame in frames("c", [PartyAudio("customer", 8000, pcm)]):
+        if round(t * 50) % 5 == 0:
+            pipeline.pool.wait_idle()  # every decode back before 100 ms more audio comes
+        pipeline.push(frame)
+    pipeline.end_call("c")
+    pipeline.pool.wait_idle()
+    pipeline.close()
+    assert not [e for e in events if isinstance(e, TranscriptPartial)]
+    assert pipeline.stats.partials_skipped == 0 and pipeline.stats.commits >= 1
+    assert [e for e in events if isinstance(e, TranscriptFinal) and e.text]
 
 
 def test_bad_frames_are_counted_not_fatal(engine):

@@ -56,3 +56,19 @@ def test_no_partials_when_disabled_and_no_final_without_segment():
     assert all(policy.audio(f(s, 320), 0.0) == [] for s in range(0, 32000, 320))
     assert len(policy.speech_end(32000, 2.0)) == 1
     assert policy.speech_end(32000, 2.0) == []
+
+
+def test_split_goes_on_with_the_rest_as_a_new_segment():
+    from pipeline.commit import Seam
+
+    policy = UtterancePolicy("c", "agent", 16000)
+    policy.speech_start(0)
+    for s in range(0, 16000 * 3, 320):
+        policy.audio(f(s, 320, 0.1), 0.0)
+    seam = Seam(2.0, ("hello", "there"))
+    assert not policy.split("agent-9", 32000, 16000, seam)  # not the open segment
+    assert policy.split("agent-1", 32000, 16000, seam) and policy.segment_id == "agent-2"
+    (final,) = policy.speech_end(16000 * 3, 3.0)
+    assert final.segment_id == "agent-2" and final.seam == seam and final.revision == 1
+    assert final.start == 16000 and final.audio.size == 16000 * 2  # from cut - overlap
+    assert not policy.split("agent-2", 40000, 0, seam)  # the segment has ended

@@ -1,0 +1,204 @@
+"""Streaming commit: finals at sentence speed inside a long turn (LocalAgreement-2).
+
+:class:`LocalAgreement` is sans-I/O.  It is told each partial decode of the
+open segment (words with call-clock times) and keeps the previous one; the
+words two successive decodes agree on (a common prefix, compared without case
+or punctuation) are stable.  Once the stable words reach a sentence or clause
+end (the decoder's ``. ? ! ,`` as the hint) at least ``min_ms`` into the
+segment, or run past ``force_ms`` without one, it returns a :class:`Commit`:
+those words become a final right away, and the segment is cut just after them
+(:meth:`pipeline.utterance.UtterancePolicy.split`).  Decoding goes on from the
+cut minus ``overlap_ms`` of audio, so a word the timestamps clip is heard
+whole again; :func:`after_seam` then drops, from every decode of the rest,
+the words that lie before the cut or repeat the committed tail (as
+whisper_streaming's ``HypothesisBuffer`` does), so no word is lost or doubled.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from records.events import TranscriptFinal, Word
+
+from .asr import AsrResult, AsrWord
+
+PUNCT = ".?!,"
+ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr mt vs etc".split())  # a period, no sentence end
+_STRIP = re.compile(r"[^\w']+")
+
+
+@dataclass(frozen=True, slots=True)
+class CommitConfig:
+    enabled: bool = True
+    min_ms: int = 500  # a commit covers at least this much of the segment
+    force_ms: int = 5000  # stable words this far into a segment are cut without punctuation
+    guard_ms: int = 300  # a cut word ends at least this long before the decoded audio does
+    overlap_ms: int = 1000  # audio before the cut decoded again with the rest (context)
+    tail_words: int = 5  # committed words a later decode may repeat at the seam
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_ms <= self.force_ms:
+            raise ValueError("need 0 <= commit min_ms <= force_ms")
+        if self.guard_ms < 0 or self.overlap_ms < 0 or self.tail_words < 0:
+            raise ValueError("guard_ms, overlap_ms and tail_words must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class TimedWord:
+    text: str  # as decoded, leading space and punctuation kept
+    start: float  # s, call clock
+    end: float  # s, call clock
+    probability: float
+
+    @property
+    def key(self) -> str:
+        return norm(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Seam:
+    """Where a segment was cut: later decodes of its rest drop what came before."""
+
+    cut: float  # s, call clock
+    tail: tuple[str, ...]  # the last (up to 8) committed words, normalised
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Stable words that end a sentence or clause: a final, and where to cut."""
+
+    segment_id: str
+    words: tuple[TimedWord, ...]
+    start: float  # s, call clock: the segment's start
+    cut: float  # s, call clock: the rest of the segment starts here
+
+    @property
+    def text(self) -> str:
+        return "".join(w.text for w in self.words).strip()
+
+    @property
+    def seam(self) -> Seam:
+        return Seam(self.cut, tuple(w.key for w in self.words[-8:]))
+
+
+def norm(text: str) -> str:
+    return _STRIP.sub("", text.lower())
+
+
+def timed(words: tuple[AsrWord, ...], offset_s: float) -> tuple[TimedWord, ...]:
+    """A decode's words on the call clock (``offset_s``: where its audio starts); the
+    aligner's punctuation-only words (``.``, ``,``) join the word before them."""
+    out: list[TimedWord] = []
+    for w in words:
+        if out and not norm(w.text):
+            out[-1] = replace(out[-1], text=out[-1].text + w.text.strip())
+        elif norm(w.text):
+            out.append(TimedWord(w.text, offset_s + w.start, offset_s + w.end, w.probability))
+    return tuple(out)
+
+
+def agreed(prev: tuple[TimedWord, ...], cur: tuple[TimedWord, ...]) -> int:
+    """How many leading words two decodes share (LocalAgreement-2)."""
+    n = 0
+    for a, b in zip(prev, cur, strict=False):
+        if a.key != b.key or not a.key:
+            break
+        n += 1
+    return n
+
+
+def ends_clause(word: TimedWord) -> bool:
+    """Whether the decoder ended a sentence or clause with ``word``."""
+    return word.text.rstrip()[-1:] in PUNCT and word.key not in ABBREVIATIONS
+
+
+def repeats(words: tuple[TimedWord, ...], longest: int = 3) -> bool:
+    """Whether a phrase of up to ``longest`` words comes twice in a row."""
+    keys = [w.key for w in words]
+    for n in range(1, longest + 1):
+        for i in range(len(keys) - 2 * n + 1):
+            if keys[i : i + n] == keys[i + n : i + 2 * n]:
+                return True
+    return False
+
+
+class LocalAgreement:
+    """One party's commit policy over the partial decodes of its open segment."""
+
+    def __init__(self, config: CommitConfig | None = None) -> None:
+        self.config = config or CommitConfig()
+        self._segment: str | None = None
+        self._prev: tuple[TimedWord, ...] = ()
+        self.commits = 0
+
+    def reset(self) -> None:
+        self._segment = None
+        self._prev = ()
+
+    def hypothesis(
+        self, segment_id: str, start: float, end: float, words: tuple[TimedWord, ...]
+    ) -> Commit | None:
+        """A partial decode of ``segment_id`` (audio ``start``..``end`` s) in order;
+        returns the words to finalise now, if any (the agreement then starts over)."""
+        if segment_id != self._segment:
+            self._segment, self._prev = segment_id, ()
+        n = agreed(self._prev, words)
+        self._prev = words
+        cfg = self.config
+        limit = end - cfg.guard_ms / 1000
+        stable = [i for i in range(n) if words[i].end <= limit]
+        if not stable:
+            return None
+        cut_at = None
+        for i in reversed(stable):
+            if ends_clause(words[i]) and words[i].end - start >= cfg.min_ms / 1000:
+                cut_at = i
+                break
+        if cut_at is None and words[stable[-1]].end - start >= cfg.force_ms / 1000:
+            cut_at = stable[-1]
+        if cut_at is None or repeats(words[: cut_at + 1]):
+            return None  # a repeat is a decoder loop on clipped audio: the final decides
+        last = words[cut_at]
+        after = words[cut_at + 1].start if cut_at + 1 < len(words) else end
+        cut = min(end, last.end + max(0.0, min(0.1, (after - last.end) / 2)))
+        self.reset()
+        self.commits += 1
+        return Commit(segment_id, words[: cut_at + 1], start, cut)
+
+
+def after_seam(result: AsrResult, offset_s: float, seam: Seam, tail_words: int = 5) -> AsrResult:
+    """``result`` (a decode whose audio starts at ``offset_s``, ``overlap_ms`` before
+    ``seam.cut``) without what the commit already finalised: up to the longest run of
+    the committed tail it repeats near the cut, else the words that end before the cut."""
+    if not result.words:
+        return result
+    words = list(result.words)
+    keyed = [i for i, w in enumerate(words) if norm(w.text)]
+    keys = [norm(words[i].text) for i in keyed]
+    near = [i for i in keyed if offset_s + words[i].start < seam.cut + 0.3]
+    drop = -1
+    for k in range(min(tail_words, len(seam.tail), len(near)), 0, -1):
+        tail = list(seam.tail[-k:])
+        hits = [j for j in range(len(near) - k + 1) if keys[j : j + k] == tail]
+        if hits:
+            drop = keyed[hits[-1] + k - 1]
+            break
+    if drop < 0:
+        while drop + 1 < len(words) and offset_s + words[drop + 1].end <= seam.cut + 0.05:
+            drop += 1
+    del words[: drop + 1]
+    while words and not norm(words[0].text):
+        words.pop(0)
+    if len(words) == len(result.words):
+        return result
+    text = "".join(w.text for w in words).strip()
+    return replace(result, text=text, words=tuple(words))
+
+
+def final_event(call_id: str, party: str, commit: Commit, now_s: float) -> TranscriptFinal:
+    """The final a commit emits (``now_s``: the call clock when it goes out)."""
+    words = tuple(Word(w.text.strip(), w.start, w.end, w.probability) for w in commit.words)
+    return TranscriptFinal(
+        call_id, party, commit.segment_id, commit.start, commit.cut, commit.text, now_s, words
+    )
