@@ -4,8 +4,10 @@
 an :class:`AsrResult` with typed words out.  :class:`WhisperEngine` implements
 it with faster-whisper / CTranslate2, encoding only the utterance (Whisper
 normally pads every input to a 30 s window; CTranslate2 accepts a shorter mel,
-which is several times faster on a CPU) and guarding the decode with a length
-cap, n-gram collapse and the hallucination checks of :mod:`pipeline.guards`.
+which is several times faster on a CPU) padded to ``min_encode_ms`` (15 s: with a
+shorter silent tail the decoder reads a short answer two or three times), and
+guarding the decode with a length cap, n-gram collapse and the hallucination
+checks of :mod:`pipeline.guards`.
 One engine is shared by every stream; ``num_workers`` lets that many threads
 decode at once.  The device (``cpu``, ``cuda`` or ``auto``) and compute type are
 checked against what CTranslate2 reports on this machine (:func:`probe_device`)
