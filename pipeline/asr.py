@@ -4,8 +4,10 @@
 an :class:`AsrResult` with typed words out.  :class:`WhisperEngine` implements
 it with faster-whisper / CTranslate2, encoding only the utterance (Whisper
 normally pads every input to a 30 s window; CTranslate2 accepts a shorter mel,
-which is several times faster on a CPU) and guarding the decode with a length
-cap, n-gram collapse and the hallucination checks of :mod:`pipeline.guards`.
+which is several times faster on a CPU) padded to ``min_encode_ms`` (15 s: with a
+shorter silent tail the decoder reads a short answer two or three times), and
+guarding the decode with a length cap, n-gram collapse and the hallucination
+checks of :mod:`pipeline.guards`.
 One engine is shared by every stream; ``num_workers`` lets that many threads
 decode at once.  The device (``cpu``, ``cuda`` or ``auto``) and compute type are
 checked against what CTranslate2 reports on this machine (:func:`probe_device`)
@@ -72,6 +74,10 @@ class WhisperConfig:
     pad_ms: int = 1000  # silence appended before encoding (helps the decoder end)
     tokens_per_s: float = 6.0  # decode length cap (plus 8 tokens)
     full_window: bool = False  # True: classic padded 30 s encode (slower)
+    # shorter encodes are padded (log-mel zeros, as faster-whisper pads to 30 s) to this:
+    # the decoder needs a long silent tail after the speech or it reads a short answer
+    # two or three times over ("4 4" for "four"); 0 turns the floor off
+    min_encode_ms: int = 15000
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -80,6 +86,8 @@ class WhisperConfig:
             raise ValueError("cpu_threads and num_workers must be >= 1")
         if self.beam_size < 1:
             raise ValueError("beam_size must be >= 1")
+        if not 0 <= self.min_encode_ms <= 30000:
+            raise ValueError("min_encode_ms must be in [0, 30000]")
 
 
 def pick_device(requested: str, cuda_devices: int) -> str:
@@ -155,6 +163,7 @@ class WhisperEngine:
             self.model.hf_tokenizer, multilingual, task="transcribe", language=language or "en"
         )
         self._pad = np.zeros(SAMPLE_RATE * self.config.pad_ms // 1000, dtype=np.float32)
+        self._min_frames = self.config.min_encode_ms // 20 * 2  # even count of 10 ms mel frames
 
     def transcribe(self, audio: np.ndarray, *, word_timestamps: bool) -> AsrResult:
         audio = np.asarray(audio, dtype=np.float32)
@@ -163,11 +172,13 @@ class WhisperEngine:
         if self.config.full_window:
             feats = feats[:, :3000]
             feats = np.pad(feats, ((0, 0), (0, 3000 - feats.shape[-1])))
-        num_frames = min(feats.shape[-1], 3000)
+        num_frames = min(feats.shape[-1], 3000)  # the audio's frames (alignment stays in them)
         feats = feats[:, :num_frames]
         if num_frames % 2:
             feats = feats[:, :-1]
             num_frames -= 1
+        if num_frames < self._min_frames:
+            feats = np.pad(feats, ((0, 0), (0, self._min_frames - num_frames)))
         encoded = self.model.encode(feats)
         tokenizer = self.tokenizer
         if self._needs_detect:

@@ -99,3 +99,33 @@ def test_cuda_is_refused_here_before_loading():
 
     with pytest.raises(ValueError, match="no CUDA device is visible"):
         WhisperEngine(_path(), WhisperConfig(device="cuda"))
+
+
+def test_short_answers_are_said_once_in_partials_and_finals(engine):
+    """Issue 14: real recorded digits, letters, words and digit strings (a date read
+    digit by digit, "four four zero seven", "no no") through the policy's partial and
+    final jobs and the real model: no word comes back more often than it was said."""
+    from bench.short import run, summary
+    from pipeline.jobs import JobKind
+
+    decodes = run(engine)
+    assert [d for d in decodes if d.repeats] == []
+    assert summary(decodes, JobKind.PARTIAL)[0] > 31  # partials were decoded too
+    assert summary(decodes, JobKind.FINAL)[:2] == (31, 0)
+    assert summary(decodes, JobKind.FINAL)[2] < 0.15
+    finals = {d.reference: d.words for d in decodes if d.kind is JobKind.FINAL}
+    assert finals[("no", "no")] == ("no", "no")  # a true repeat is kept
+    assert finals[("four", "four", "zero", "seven")][:2] == ("four", "four")
+
+
+def test_short_answer_repeats_without_the_encode_floor(engine):
+    """The cause: encoding only the utterance (no long silent tail) makes the decoder
+    read a short answer again; the same items repeat with the floor off."""
+    from bench.short import run, summary
+    from pipeline.asr import WhisperConfig, WhisperEngine
+    from pipeline.jobs import JobKind
+
+    bare = WhisperEngine(_path(), WhisperConfig(num_workers=1, min_encode_ms=0))
+    assert summary(run(bare), JobKind.FINAL)[1] > 5
+    with pytest.raises(ValueError, match="min_encode_ms"):
+        WhisperConfig(min_encode_ms=40000)
