@@ -65,7 +65,8 @@ def decode_item(engine: AsrEngine, pcm: np.ndarray, rate: int) -> list[tuple[Job
     jobs += policy.speech_end(policy.ring.end, 0.0)
     out = []
     for job in jobs:
-        result = engine.transcribe(job.audio, word_timestamps=job.kind is JobKind.FINAL)
+        final = job.kind is JobKind.FINAL
+        result = engine.transcribe(job.audio, word_timestamps=final, partial=not final)
         out.append((job.kind, result.text))
     return out
 
@@ -96,15 +97,21 @@ def main() -> None:
     from pipeline.asr import WhisperConfig, WhisperEngine
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--min-encode-ms", type=int, default=WhisperConfig().min_encode_ms)
+    parser.add_argument("--min-encode-ms", type=int, default=WhisperConfig().min_encode_ms,
+                        help="encode floor of finals")  # fmt: skip
+    parser.add_argument("--partial-min-encode-ms", type=int,
+                        default=WhisperConfig().partial_min_encode_ms,
+                        help="encode floor of partials")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="print every decode")
     args = parser.parse_args()
-    config = WhisperConfig(num_workers=1, min_encode_ms=args.min_encode_ms)
+    config = WhisperConfig(num_workers=1, min_encode_ms=args.min_encode_ms,
+                           partial_min_encode_ms=args.partial_min_encode_ms)  # fmt: skip
     engine = WhisperEngine(resolve("tiny.en"), config)
     t0 = time.perf_counter()
     decodes = run(engine)
     elapsed = time.perf_counter() - t0
-    result: dict[str, object] = {"bench": "short", "min_encode_ms": args.min_encode_ms}
+    result: dict[str, object] = {"bench": "short", "min_encode_ms": args.min_encode_ms,
+                                 "partial_min_encode_ms": args.partial_min_encode_ms}  # fmt: skip
     for d in decodes if args.verbose else ():
         mark = " REPEAT" if d.repeats else ""
         print(f"{d.item:2d} {d.kind:7s} {' '.join(d.reference):24s} | {' '.join(d.words)}{mark}")

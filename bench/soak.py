@@ -40,7 +40,9 @@ class StubEngine:
 
     sample_rate = 16000
 
-    def transcribe(self, audio: np.ndarray, *, word_timestamps: bool) -> AsrResult:
+    def transcribe(
+        self, audio: np.ndarray, *, word_timestamps: bool, partial: bool = False
+    ) -> AsrResult:
         dur = audio.size / self.sample_rate
         words = (AsrWord(" hello", 0.0, dur / 2, 0.9), AsrWord(" there", dur / 2, dur, 0.9))
         return AsrResult("hello there", words if word_timestamps else (), 0.01, -0.1, 1.0)

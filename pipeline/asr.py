@@ -60,7 +60,9 @@ class AsrResult:
 class AsrEngine(Protocol):
     sample_rate: int
 
-    def transcribe(self, audio: np.ndarray, *, word_timestamps: bool) -> AsrResult: ...
+    def transcribe(
+        self, audio: np.ndarray, *, word_timestamps: bool, partial: bool = False
+    ) -> AsrResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +76,14 @@ class WhisperConfig:
     pad_ms: int = 1000  # silence appended before encoding (helps the decoder end)
     tokens_per_s: float = 6.0  # decode length cap (plus 8 tokens)
     full_window: bool = False  # True: classic padded 30 s encode (slower)
-    # shorter encodes are padded (log-mel zeros, as faster-whisper pads to 30 s) to this:
-    # the decoder needs a long silent tail after the speech or it reads a short answer
+    # a final's shorter encode is padded (log-mel zeros, as faster-whisper pads to 30 s) to
+    # this: the decoder needs a long silent tail after the speech or it reads a short answer
     # two or three times over ("4 4" for "four"); 0 turns the floor off
     min_encode_ms: int = 15000
+    # the same for partials: they are provisional and decoded twice a second per speaker,
+    # so by default they keep the short encode (15 s costs ~10x the CPU of a 2 s one)
+    # and may repeat a short answer until its final comes
+    partial_min_encode_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -88,6 +94,8 @@ class WhisperConfig:
             raise ValueError("beam_size must be >= 1")
         if not 0 <= self.min_encode_ms <= 30000:
             raise ValueError("min_encode_ms must be in [0, 30000]")
+        if not 0 <= self.partial_min_encode_ms <= 30000:
+            raise ValueError("partial_min_encode_ms must be in [0, 30000]")
 
 
 def pick_device(requested: str, cuda_devices: int) -> str:
@@ -163,9 +171,13 @@ class WhisperEngine:
             self.model.hf_tokenizer, multilingual, task="transcribe", language=language or "en"
         )
         self._pad = np.zeros(SAMPLE_RATE * self.config.pad_ms // 1000, dtype=np.float32)
-        self._min_frames = self.config.min_encode_ms // 20 * 2  # even count of 10 ms mel frames
+        # even counts of 10 ms mel frames: (final, partial)
+        self._min_frames = (self.config.min_encode_ms // 20 * 2,
+                            self.config.partial_min_encode_ms // 20 * 2)  # fmt: skip
 
-    def transcribe(self, audio: np.ndarray, *, word_timestamps: bool) -> AsrResult:
+    def transcribe(
+        self, audio: np.ndarray, *, word_timestamps: bool, partial: bool = False
+    ) -> AsrResult:
         audio = np.asarray(audio, dtype=np.float32)
         duration = audio.size / SAMPLE_RATE
         feats = self.model.feature_extractor(np.concatenate((audio, self._pad)), padding=0)
@@ -177,8 +189,9 @@ class WhisperEngine:
         if num_frames % 2:
             feats = feats[:, :-1]
             num_frames -= 1
-        if num_frames < self._min_frames:
-            feats = np.pad(feats, ((0, 0), (0, self._min_frames - num_frames)))
+        floor = self._min_frames[partial]
+        if num_frames < floor:
+            feats = np.pad(feats, ((0, 0), (0, floor - num_frames)))
         encoded = self.model.encode(feats)
         tokenizer = self.tokenizer
         if self._needs_detect:

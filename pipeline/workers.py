@@ -103,7 +103,9 @@ class AsrWorkerPool:
             t0 = time.perf_counter()
             try:
                 words = job.words or job.kind == "final"
-                result = self.engine.transcribe(job.audio, word_timestamps=words)
+                result = self.engine.transcribe(
+                    job.audio, word_timestamps=words, partial=job.kind == "partial"
+                )
             except Exception:
                 self.errors += 1
                 log.exception("call %s: decode of %s failed", job.call_id, job.segment_id)

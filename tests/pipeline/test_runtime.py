@@ -198,7 +198,7 @@ class GatedEngine(StubEngine):
     def __init__(self):
         self.gate = threading.Event()
 
-    def transcribe(self, audio, *, word_timestamps):
+    def transcribe(self, audio, *, word_timestamps, partial=False):
         if word_timestamps:
             self.gate.wait(30)
         return super().transcribe(audio, word_timestamps=word_timestamps)
