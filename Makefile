@@ -37,6 +37,8 @@ bench: $(STAMP)  ## pipeline then device benchmarks; each ends with one JSON lin
 	$(BIN)/python -m bench.observe
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.redact
+	$(BIN)/python -m bench.outputs
+	$(BIN)/python -m bench.short
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
