@@ -117,7 +117,7 @@ class SegmentDiarizer:
         if self._seg_start is None or not self._run:
             return None
         end = max(self.ring.end, self._turn_start + 1)
-        got = self.clusters.peek(_mean(self._run), self._ms(end - self._turn_start))
+        got = self.clusters.peek(self._voice(end), self._ms(end - self._turn_start))
         return SpeakerTurn(self._turn_start, end, got.label, got.kind, got.similarity, got.new)
 
     def speech_end(self, end: int) -> tuple[SpeakerTurn, ...]:
