@@ -117,7 +117,7 @@ class SegmentDiarizer:
         if self._seg_start is None or not self._run:
             return None
         end = max(self.ring.end, self._turn_start + 1)
-        got = self.clusters.peek(_mean(self._run), self._ms(end - self._turn_start))
+        got = self.clusters.peek(self._voice(end), self._ms(end - self._turn_start))
         return SpeakerTurn(self._turn_start, end, got.label, got.kind, got.similarity, got.new)
 
     def speech_end(self, end: int) -> tuple[SpeakerTurn, ...]:
@@ -195,8 +195,22 @@ class SegmentDiarizer:
         self._run, self._pending = self._pending, []
 
     def _close(self, end: int) -> SpeakerTurn:
-        got = self.clusters.assign(_mean(self._run), self._ms(end - self._turn_start))
+        got = self.clusters.assign(self._voice(end), self._ms(end - self._turn_start))
         return SpeakerTurn(self._turn_start, end, got.label, got.kind, got.similarity, got.new)
+
+    def _voice(self, end: int) -> np.ndarray:
+        """The open turn's embedding for clustering: the mean of its windows that lie inside
+        [turn start, ``end``] (within half a hop), when it has any.
+
+        Windows that straddle a change hold the other voice too (and both, where turns
+        overlap); a turn's mean built from them sits between the two speakers and can
+        match neither.  Short turns have only such windows and keep them all.
+        """
+        slack = self._hop // 2
+        inside = [
+            w for w in self._run if w.start >= self._turn_start - slack and w.end <= end + slack
+        ]
+        return _mean(inside or self._run)
 
     def _quietest(self, a: int, b: int) -> int:
         """The middle of the quietest 20 ms in [a, b) (``a`` when too little audio is kept)."""

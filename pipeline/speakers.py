@@ -3,9 +3,14 @@
 :class:`SpeakerClusters` keeps one duration-weighted centroid per speaker.  A
 turn joins the most similar known speaker (centroid cosine), or founds a new
 one when it is unlike all of them (below ``new_speaker_similarity``), lasts at
-least ``min_new_speaker_ms`` and fewer than ``max_speakers`` are known.  A
-speaker's centroid moves with every turn of at least ``min_update_ms`` given
-to it; labels are never reassigned, so a label id never swaps mid-call.
+least ``min_new_speaker_ms`` and fewer than ``max_speakers`` are known.  The
+call's first turn founds a speaker however short it is (a 0.6 s "Hello" still
+takes the first role); a speaker founded on less than ``min_new_speaker_ms`` of
+speech is *provisional*: its embedding is a noisy one from little audio, so a
+later turn that would found a new speaker joins it instead (confirming it) when
+at least ``provisional_similarity`` alike it.  A speaker's centroid moves with
+every turn of at least ``min_update_ms`` given to it; labels are never
+reassigned, so a label id never swaps mid-call.
 Labels are ``speaker_1``... in order of first appearance (``kind``
 ``neutral``), or the ``roles`` the platform told (``("agent", "customer")``
 when the agent speaks first; ``kind`` ``role``).  :meth:`SpeakerClusters.peek`
@@ -36,6 +41,7 @@ class DiarizeConfig:
     new_speaker_similarity: float = 0.75  # a turn below this to every speaker is a new one
     min_new_speaker_ms: int = 1200  # shorter turns never found a new speaker
     min_update_ms: int = 1000  # shorter turns do not move a speaker's centroid
+    provisional_similarity: float = 0.65  # a new voice this alike a provisional speaker is it
     roles: tuple[str, ...] = ()  # labels by order of appearance, e.g. ("agent", "customer")
 
     def __post_init__(self) -> None:
@@ -51,7 +57,7 @@ class DiarizeConfig:
             raise ValueError("min_voiced must be a share in [0, 1]")
         if self.snap_ms < 0:
             raise ValueError("snap_ms must be >= 0")
-        for name in ("change_similarity", "new_speaker_similarity"):
+        for name in ("change_similarity", "new_speaker_similarity", "provisional_similarity"):
             if not -1.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be a cosine in [-1, 1]")
         if len(set(self.roles)) != len(self.roles) or any(not r for r in self.roles):
@@ -73,6 +79,7 @@ class SpeakerClusters:
     def __init__(self, config: DiarizeConfig | None = None) -> None:
         self.config = config or DiarizeConfig()
         self._sums: list[np.ndarray] = []  # duration-weighted sums of unit embeddings
+        self._heard_ms: list[int] = []  # speech behind each sum
 
     @property
     def count(self) -> int:
@@ -97,11 +104,24 @@ class SpeakerClusters:
         sims = self.similarities(embedding)
         best = int(np.argmax(sims)) if sims.size else -1
         unlike = best < 0 or float(sims[best]) < cfg.new_speaker_similarity
-        if unlike and (
-            best < 0 or (self.count < cfg.max_speakers and duration_ms >= cfg.min_new_speaker_ms)
-        ):
+        if best < 0:
             return Assignment(self.count, *self.label(self.count), 1.0, True)
+        if unlike and duration_ms >= cfg.min_new_speaker_ms:
+            held = [
+                i
+                for i in range(self.count)
+                if self.provisional(i) and float(sims[i]) >= cfg.provisional_similarity
+            ]
+            if held:  # the voice of a speaker founded on too little speech to know it well
+                i = max(held, key=lambda k: float(sims[k]))
+                return Assignment(i, *self.label(i), float(sims[i]), False)
+            if self.count < cfg.max_speakers:
+                return Assignment(self.count, *self.label(self.count), 1.0, True)
         return Assignment(best, *self.label(best), float(sims[best]), False)
+
+    def provisional(self, index: int) -> bool:
+        """Founded on less speech than a new speaker needs (the call's first, short turn)."""
+        return self._heard_ms[index] < self.config.min_new_speaker_ms
 
     def centroid(self, index: int) -> np.ndarray:
         return unit(self._sums[index])
@@ -111,12 +131,15 @@ class SpeakerClusters:
         got = self.peek(emb, duration_ms)
         if got.new:
             self._sums.append(emb * max(duration_ms, 1) / 1000)
+            self._heard_ms.append(duration_ms)
         elif duration_ms >= self.config.min_update_ms:
             self._sums[got.index] = self._sums[got.index] + emb * duration_ms / 1000
+            self._heard_ms[got.index] += duration_ms
         return got
 
     def reset(self) -> None:
         self._sums.clear()
+        self._heard_ms.clear()
 
 
 def unit(v: np.ndarray) -> np.ndarray:

@@ -40,6 +40,20 @@ def test_a_short_unlike_turn_joins_the_nearest_speaker():
     assert c.assign(unit(0.1, 0.3, 1), 1500).label == "speaker_3"
 
 
+def test_a_short_first_turn_holds_the_first_speaker_until_a_voice_alike_it_confirms_it():
+    c = SpeakerClusters(DiarizeConfig(roles=("agent", "customer")))
+    hello = c.assign(unit(1, 0.9, 0), 600)  # a 0.6 s "Hello": a noisy embedding
+    assert (hello.label, hello.new, c.provisional(0)) == ("agent", True, True)
+    # a long voice unlike it (cosine 0.57 < provisional_similarity) is a new speaker
+    other = c.assign(unit(0, 1, 0.6), 3000)
+    assert (other.label, other.new, c.provisional(1)) == ("customer", True, False)
+    # a long voice unlike both, but 0.74 alike the provisional one, is its speaker
+    agent = c.assign(unit(1, 0, 0), 3000)
+    assert (agent.label, agent.new, c.count, c.provisional(0)) == ("agent", False, 2, False)
+    # confirmed: the next voice unlike all founds a speaker of its own
+    assert c.assign(unit(0.6, 0, 1), 3000).label == "speaker_3"
+
+
 def test_at_most_max_speakers():
     c = SpeakerClusters(DiarizeConfig(max_speakers=2))
     labels = [c.assign(v, 3000).label for v in (unit(1, 0, 0), unit(0, 1, 0), unit(0, 0.2, 1))]
