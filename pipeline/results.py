@@ -11,6 +11,12 @@ from .diarize import label_words
 from .jobs import AsrJob
 
 
+def spoken(text: str) -> str:
+    """``text``, or "" when it holds no letter or digit (a decode of music or line noise
+    is sometimes just ". ." : that is not speech)."""
+    return text if any(ch.isalnum() for ch in text) else ""
+
+
 def partial_of(job: AsrJob, text: str, now: float) -> TranscriptPartial:
     """A partial of the open segment; a mixed stream's carries the provisional speaker."""
     turn = job.speakers[-1] if job.speakers else None

@@ -48,7 +48,7 @@ from .jobs import AsrJob, JobKind, QueueFull
 from .keypad import DigitSource
 from .load import Load
 from .party import PartyStream, StreamConfig
-from .results import final_of, partial_of
+from .results import final_of, partial_of, spoken
 from .workers import AsrWorkerPool
 
 log = logging.getLogger(__name__)
@@ -342,7 +342,7 @@ class Pipeline:
             self.stats.rejected_decodes += 1
         if result is not None and job.seam is not None:
             result = after_seam(result, job.start_s, job.seam)
-        text = result.text if result is not None else ""
+        text = spoken(result.text) if result is not None else ""
         now = call.now_s()
         if job.kind is JobKind.PARTIAL:
             seg = job.segment_id
