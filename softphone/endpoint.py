@@ -44,6 +44,10 @@ def _register_collector(phase: str, info: dict[str, int]) -> None:
     unknown/external thread").  Register that thread first."""
     if phase != "start" or not _collector_endpoint:
         return
+    if isinstance(threading.current_thread(), threading._DummyThread):
+        # a thread started in C: pjlib's own (the media clock calling a Tap); it may hold a
+        # pjlib lock right now, and registering it again would change who owns that lock
+        return
     try:
         ep = _collector_endpoint[0]
         if not ep.libIsThreadRegistered():
