@@ -48,5 +48,13 @@ class CallState:
         self.end_reason: str | None = None  # why, when not hung up
         self.successor: Successor | None = None
 
+    def finalize(self, segment_id: str) -> bool:
+        """A segment's final is out: no later partial of it counts; whether one was shown."""
+        self.finalized.append(segment_id)
+        self.partial_rev.pop(segment_id, None)
+        shown = segment_id in self.shown
+        self.shown.discard(segment_id)
+        return shown
+
     def now_s(self) -> float:
         return max((p.stream.position_s for p in self.parties.values()), default=0.0)

@@ -12,6 +12,11 @@ cut minus ``overlap_ms`` of audio, so a word the timestamps clip is heard
 whole again; :func:`after_seam` then drops, from every decode of the rest,
 the words that lie before the cut or repeat the committed tail (as
 whisper_streaming's ``HypothesisBuffer`` does), so no word is lost or doubled.
+A decode that starts ``overlap_ms`` before the cut starts inside a word, and
+Whisper now and then loses its way on such a clip (the rest "woman, he might
+have been ..." decoded as just "the", log-prob -3.7, dropped by the guards):
+a final of the rest that the guards reject is decoded once more from
+:attr:`Seam.start`, the committed words' own onset (:func:`lost_its_way`).
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ class Seam:
 
     cut: float  # s, call clock
     tail: tuple[str, ...]  # the last (up to 8) committed words, normalised
+    start: float  # s, call clock: where the committed words' audio began (a clean onset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +85,7 @@ class Commit:
 
     @property
     def seam(self) -> Seam:
-        return Seam(self.cut, tuple(w.key for w in self.words[-8:]))
+        return Seam(self.cut, tuple(w.key for w in self.words[-8:]), self.start)
 
 
 def norm(text: str) -> str:
@@ -194,6 +200,11 @@ def after_seam(result: AsrResult, offset_s: float, seam: Seam, tail_words: int =
         return result
     text = "".join(w.text for w in words).strip()
     return replace(result, text=text, words=tuple(words))
+
+
+def lost_its_way(result: AsrResult | None) -> bool:
+    """Whether the guards dropped words the decoder heard (not silence or no speech)."""
+    return result is not None and result.rejected not in (None, "empty", "no_speech")
 
 
 def final_event(call_id: str, party: str, commit: Commit, now_s: float) -> TranscriptFinal:

@@ -11,10 +11,12 @@ given a speaker ``embed`` function) also runs a
 segment there (the first speaker's final is requested at once, the segment
 goes on as a new one), finals carry speaker turns and partials the open turn's
 provisional label.
-A party's own stream also runs :class:`~pipeline.commit.LocalAgreement` on
-its partial decodes (:meth:`PartyStream.decoded`): stable words that end a
-sentence are finalised at once and the segment is cut after them (a mixed
-stream is cut at speaker changes instead).
+Both run :class:`~pipeline.commit.LocalAgreement` on their partial decodes
+(:meth:`PartyStream.decoded`): stable words that end a sentence are finalised
+at once and the segment is cut after them (a mixed stream's words must be
+``mixed_guard_ms`` old, past the diarizer's lag, and its commits carry the
+provisional speaker); :meth:`PartyStream.retry` decodes a rejected final of
+a commit's rest once more from the committed words' onset.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from .asr import AsrResult
 from .commit import Commit, CommitConfig, LocalAgreement, timed
 from .diarize import DiarizeConfig, Embedder, SegmentDiarizer
 from .dtmf import DtmfConfig
-from .jobs import AsrJob
+from .jobs import AsrJob, JobKind
 from .keypad import Digit, Keypad
 from .resample import Resampler
 from .timeline import PartyTimeline, TimelineConfig
@@ -51,11 +53,16 @@ class StreamConfig:
     # clustering too little of a voice (conv fixture: attribution 31 % instead of 99 %).
     mixed_soft_max_ms: int = 8000
     mixed_soft_pause_ms: int = 240
+    # A mixed stream's commit waits this long past a word before it is stable: a speaker
+    # change is found ~1.2-1.4 s after it is spoken, and a commit must not outrun it.
+    mixed_guard_ms: int = 1500
 
     def __post_init__(self) -> None:
         if self.streaming.buffer_ms < self.vad.max_segment_ms + self.vad.preroll_ms:
             raise ValueError("streaming.buffer_ms must cover vad.max_segment_ms + preroll_ms")
         self.vad_for(StreamKind.MIXED)  # its values are checked too
+        if self.mixed_guard_ms < 0:
+            raise ValueError("mixed_guard_ms must be >= 0")
 
     def vad_for(self, kind: StreamKind) -> VadConfig:
         """The VAD settings of a party stream, or of a mixed (diarized) one."""
@@ -93,7 +100,10 @@ class PartyStream:
         wants = self.config.commit.enabled and self.config.streaming.partials
         if wants and kind is StreamKind.PARTY:
             self.agreement = LocalAgreement(self.config.commit)
-            self.policy.partial_words = True
+        elif wants and self.diarizer is not None:
+            guard = max(self.config.commit.guard_ms, self.config.mixed_guard_ms)
+            self.agreement = LocalAgreement(replace(self.config.commit, guard_ms=guard))
+        self.policy.partial_words = self.agreement is not None
         self.ended = False
 
     @property
@@ -114,6 +124,15 @@ class PartyStream:
         cut = round(commit.cut * ASR_RATE)
         overlap = ASR_RATE * self.config.commit.overlap_ms // 1000
         return commit if self.policy.split(job.segment_id, cut, overlap, commit.seam) else None
+
+    def retry(self, job: AsrJob, now_s: float) -> AsrJob | None:
+        """The final of a commit's rest, decoded from the committed words' onset, when
+        ``job`` (decoded from just before the cut) came back rejected; once only."""
+        seam = job.seam
+        if self.agreement is None or seam is None or job.kind is not JobKind.FINAL:
+            return None
+        start = round(seam.start * ASR_RATE)
+        return self.policy.again(job, start, now_s) if start < job.start else None
 
     @property
     def position_s(self) -> float:

@@ -4,9 +4,12 @@ streaming commit starting at its cut).  Pure functions of the job and its result
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from records.events import TranscriptFinal, TranscriptPartial, Word
 
 from .asr import AsrResult
+from .commit import Commit, final_event
 from .diarize import label_words
 from .jobs import AsrJob
 
@@ -49,3 +52,13 @@ def final_of(job: AsrJob, text: str, result: AsrResult | None, now: float) -> Tr
     return TranscriptFinal(
         job.call_id, job.party, job.segment_id, start, end, text, now, words, speaker, kind
     )
+
+
+def commit_of(job: AsrJob, commit: Commit, now: float) -> TranscriptFinal:
+    """The final of a streaming commit made on ``job``'s decode; a mixed stream's carries
+    the partial's provisional speaker (the open turn's)."""
+    final = final_event(job.call_id, job.party, commit, now)
+    if not job.speakers:
+        return final
+    words, speaker, kind = label_words(final.words, job.speakers, job.sample_rate)
+    return replace(final, words=words, speaker=speaker, speaker_kind=kind)

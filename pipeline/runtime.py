@@ -27,28 +27,22 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 
-from records.events import (
-    CallEnded,
-    CallStarted,
-    Dtmf,
-    Event,
-    PartyJoined,
-    PartyLeft,
-)
+from records.events import CallEnded, CallStarted, Dtmf, Event, PartyJoined, PartyLeft
 from records.frames import AudioFrame, BadFrame
 from records.kinds import StreamKind
 
 from .asr import AsrEngine, AsrResult
 from .calls import CallState, PartyState, Successor
-from .commit import Commit, after_seam, final_event
+from .commit import Commit, after_seam, lost_its_way
 from .diarize import Embedder
 from .jobs import AsrJob, JobKind, QueueFull
 from .keypad import DigitSource
 from .load import Load
 from .party import PartyStream, StreamConfig
-from .results import final_of, partial_of, spoken
+from .results import commit_of, final_of, partial_of, spoken
 from .workers import AsrWorkerPool
 
 log = logging.getLogger(__name__)
@@ -77,6 +71,7 @@ class PipelineStats:
     dropped_frames: int = 0  # rejected as malformed or refused (too many calls)
     finals: int = 0
     commits: int = 0  # finals of stable words inside a segment (pipeline.commit)
+    finals_retried: int = 0  # rejected finals of a commit's rest, decoded again
     partials: int = 0
     stale_partials: int = 0
     partials_skipped: int = 0  # not decoded: no output wanted them
@@ -356,7 +351,7 @@ class Pipeline:
                 return
             commit = party.stream.decoded(job, result) if result is not None else None
             if commit is not None:
-                self._commit(call, job.party, commit, now)
+                self._commit(call, job, commit, now)
                 return
             if not text or not self._shows(job):
                 return  # a partial decoded only for the streaming commit stays unseen
@@ -365,6 +360,8 @@ class Pipeline:
             self.stats.partials += 1
             self._emit(partial_of(job, text, now))
             return
+        if party is not None and self._retry(party, job, result, now):
+            return  # the same final, decoded again from a clean onset: still pending
         call.pending_finals -= 1
         self._final(call, job, text, result, now)
         if party is not None:
@@ -372,24 +369,27 @@ class Pipeline:
             self._maybe_left(call, job.party, party)
         self._maybe_close(call)
 
-    def _commit(self, call: CallState, party: str, commit: Commit, now: float) -> None:
+    def _retry(self, party: PartyState, job: AsrJob, result: AsrResult | None, now: float) -> bool:
+        """A final of a commit's rest that the guards rejected goes to the decoder once more."""
+        again = party.stream.retry(job, now) if lost_its_way(result) else None
+        with suppress(QueueFull):
+            if again is not None:
+                self.pool.submit(again)
+                self.stats.finals_retried += 1
+                return True
+        return False
+
+    def _commit(self, call: CallState, job: AsrJob, commit: Commit, now: float) -> None:
         """Stable words of the open segment: their final goes out now."""
-        call.finalized.append(commit.segment_id)
-        call.partial_rev.pop(commit.segment_id, None)
-        call.shown.discard(commit.segment_id)
+        call.finalize(commit.segment_id)
         self.stats.finals += 1
         self.stats.commits += 1
-        self._emit(final_event(call.call_id, party, commit, now))
+        self._emit(commit_of(job, commit, now))
 
     def _final(
         self, call: CallState, job: AsrJob, text: str, result: AsrResult | None, now: float
     ) -> None:
-        call.finalized.append(job.segment_id)
-        call.partial_rev.pop(job.segment_id, None)
-        shown = job.segment_id in call.shown
-        call.shown.discard(job.segment_id)
-        if not text and not shown:
+        if not call.finalize(job.segment_id) and not text:
             return
-        final = final_of(job, text, result, now)
         self.stats.finals += 1
-        self._emit(final)
+        self._emit(final_of(job, text, result, now))

@@ -15,7 +15,7 @@ VAD cuts at ``max_segment_ms``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -153,6 +153,15 @@ class UtterancePolicy:
         self._revision = 0
         self._seam = seam
         return True
+
+    def again(self, job: AsrJob, start: int, now_s: float) -> AsrJob | None:
+        """``job`` once more, its audio from ``start`` (samples) instead, as a newer
+        revision; None when the buffer no longer holds that audio."""
+        end = job.start + job.audio.size
+        if start < self.ring.begin or start >= end:
+            return None
+        audio = self.ring.read(start, end)
+        return replace(job, revision=job.revision + 1, start=start, audio=audio, requested_at=now_s)
 
     def speech_end(self, end: int, now_s: float) -> list[AsrJob]:
         if self._segment_id is None:

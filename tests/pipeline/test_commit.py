@@ -39,7 +39,7 @@ def test_two_decodes_must_agree_before_anything_is_committed():
     assert commit is not None and commit.text == "Hello there,"
     assert commit.segment_id == "a-1" and commit.start == 0.0
     assert 1.0 <= commit.cut <= 1.1  # after "there," and before "how"
-    assert commit.seam == Seam(commit.cut, ("hello", "there"))
+    assert commit.seam == Seam(commit.cut, ("hello", "there"), commit.start)
 
 
 def test_words_the_decodes_disagree_on_are_not_committed():
@@ -89,7 +89,7 @@ def test_punctuation_words_join_the_word_before():
 
 
 def test_after_seam_drops_the_overlap_and_a_repeated_straddling_word():
-    seam = Seam(5.0, ("sense", "of", "the"))
+    seam = Seam(5.0, ("sense", "of", "the"), 3.0)
     # decoded from 4.0 s: "of the" lie in the overlap, "the" straddles the cut
     r = after_seam(result(("of", 0.5, 0.7), ("the", 0.8, 1.1), ("latency", 1.1, 1.6)), 4.0, seam)
     assert r.text == "latency" and [w.text for w in r.words] == [" latency"]

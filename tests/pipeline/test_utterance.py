@@ -65,7 +65,7 @@ def test_split_goes_on_with_the_rest_as_a_new_segment():
     policy.speech_start(0)
     for s in range(0, 16000 * 3, 320):
         policy.audio(f(s, 320, 0.1), 0.0)
-    seam = Seam(2.0, ("hello", "there"))
+    seam = Seam(2.0, ("hello", "there"), 0.0)
     assert not policy.split("agent-9", 32000, 16000, seam)  # not the open segment
     assert policy.split("agent-1", 32000, 16000, seam) and policy.segment_id == "agent-2"
     (final,) = policy.speech_end(16000 * 3, 3.0)
