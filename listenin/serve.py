@@ -50,7 +50,7 @@ def run_replay(args: argparse.Namespace, parties: list[PartyAudio], realtime: bo
     try:  # the same outputs as a live call: redaction, alerts, webhooks
         app = load_config(getattr(args, "config", None))
         out = Outputs(renderer=screen, webhooks=webhooks_config(app, None), alerts=app.alerts,
-                      redaction=app.redaction)  # fmt: skip
+                      redaction=app.redaction, live=realtime)  # fmt: skip
     except ConfigError as err:
         raise CliError(str(err)) from err
     out.start()

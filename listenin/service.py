@@ -63,6 +63,7 @@ class Outputs:
         webhooks: list[WebhookConfig] | None = None,
         alerts: tuple[AlertRule, ...] = (),
         redaction: RedactionConfig | None = DEFAULT_REDACTION,
+        live: bool = True,  # False: a recording replayed faster than real time
     ) -> None:
         if bus is not None and server is None:
             raise ValueError("a bus needs the websocket server (its hub numbers the events)")
@@ -96,7 +97,9 @@ class Outputs:
         # card data is masked here, before the first output sees an event (README
         # "Card data redaction"); None or nothing enabled: events pass untouched
         self.redactor = (
-            EventRedactor(redaction) if redaction is not None and redaction.enabled else None
+            EventRedactor(redaction, timed=live)
+            if redaction is not None and redaction.enabled
+            else None
         )
         # held finals are released from the audio tap too: one lock keeps the order
         self._ordered = threading.Lock()

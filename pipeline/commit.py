@@ -27,6 +27,9 @@ from dataclasses import dataclass, replace
 from records.events import TranscriptFinal, Word
 
 from .asr import AsrResult, AsrWord
+from .numwords import REPEAT, TEENS, TENS, UNITS
+
+NUMBER_WORDS = frozenset({*UNITS, *TEENS, *TENS, *REPEAT, "hundred", "thousand"})
 
 PUNCT = ".?!,"
 ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr mt vs etc".split())  # a period, no sentence end
@@ -115,8 +118,17 @@ def agreed(prev: tuple[TimedWord, ...], cur: tuple[TimedWord, ...]) -> int:
 
 
 def ends_clause(word: TimedWord) -> bool:
-    """Whether the decoder ended a sentence or clause with ``word``."""
-    return word.text.rstrip()[-1:] in PUNCT and word.key not in ABBREVIATIONS
+    """Whether the decoder ended a sentence or clause with ``word``; never after a number:
+    a card, account or phone number read out comes as "4, 5, 3, 2," and is one final
+    (so redaction sees it whole, and no one reads half a number as a sentence)."""
+    if word.text.rstrip()[-1:] not in PUNCT or word.key in ABBREVIATIONS:
+        return False
+    return not is_number(word)
+
+
+def is_number(word: TimedWord) -> bool:
+    """A figure or a number word ("4", "four", "oh", "twenty")."""
+    return word.key.replace(".", "").isdigit() or word.key in NUMBER_WORDS
 
 
 def repeats(words: tuple[TimedWord, ...], longest: int = 3) -> bool:
@@ -162,7 +174,9 @@ class LocalAgreement:
                 cut_at = i
                 break
         if cut_at is None and words[stable[-1]].end - start >= cfg.force_ms / 1000:
-            cut_at = stable[-1]
+            # forced: not inside a number read out (a word before it will do; else no cut:
+            # the number ends at a pause, or at the VAD's hard limit)
+            cut_at = next((i for i in reversed(stable) if not is_number(words[i])), None)
         if cut_at is None or repeats(words[: cut_at + 1]):
             return None  # a repeat is a decoder loop on clipped audio: the final decides
         last = words[cut_at]

@@ -27,7 +27,7 @@ from records.frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
 from records.kinds import StreamKind
 
 from .asr import AsrResult
-from .commit import Commit, CommitConfig, LocalAgreement, timed
+from .commit import Commit, CommitConfig, LocalAgreement, is_number, timed
 from .diarize import DiarizeConfig, Embedder, SegmentDiarizer
 from .dtmf import DtmfConfig
 from .jobs import AsrJob, JobKind
@@ -114,9 +114,13 @@ class PartyStream:
     def decoded(self, job: AsrJob, result: AsrResult) -> Commit | None:
         """A partial decode of the open segment came back: the words to finalise now,
         if two decodes agree on a sentence's worth (the segment is then cut after them)."""
-        if self.agreement is None or job.segment_id != self.policy.segment_id:
+        if job.segment_id != self.policy.segment_id:
             return None
         words = timed(result.words, job.start_s)
+        said = [w for w in words if w.key]
+        self.vad.soft_ok = not (said and is_number(said[-1]))  # a number read out: no split
+        if self.agreement is None:
+            return None
         start = max(job.start_s, job.seam.cut) if job.seam is not None else job.start_s
         commit = self.agreement.hypothesis(job.segment_id, start, job.end_s, words)
         if commit is None:

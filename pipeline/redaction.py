@@ -41,8 +41,12 @@ MAX_HELD = 4  # finals of one party held back at once (policy: release all when 
 
 
 class EventRedactor:
-    def __init__(self, config: RedactionConfig) -> None:
+    def __init__(self, config: RedactionConfig, timed: bool = True) -> None:
         self.config = config
+        # False for a recording replayed as fast as it decodes: the call clock of the newest
+        # audio then runs far ahead of the decoder, so a held final waits for its party's
+        # next final, its party.left or the cap, never for hold_ms
+        self.timed = timed
         self.redactor = Redactor(config)
         self._lock = threading.Lock()
         self._held: dict[tuple[str, str], list[TranscriptFinal]] = {}
@@ -51,7 +55,7 @@ class EventRedactor:
     def apply(self, event: Event) -> list[Event]:
         """The events to publish instead of ``event`` (held finals released before it)."""
         with self._lock:
-            out = self._due(event.call_id, event.emitted_at) if self._held else []
+            out = self._due(event.call_id, event.emitted_at) if self._held and self.timed else []
             if isinstance(event, TranscriptFinal):
                 return out + self._final(event)
             if isinstance(event, TranscriptPartial):
@@ -67,7 +71,7 @@ class EventRedactor:
 
     def tick(self, call_id: str, now_s: float) -> list[Event]:
         """The call's held finals whose first is ``hold_ms`` old at ``now_s`` (call clock)."""
-        if not self.holding:
+        if not self.holding or not self.timed:
             return []
         with self._lock:
             return self._due(call_id, now_s)

@@ -32,8 +32,8 @@ class VadConfig:
     start_frames: int = 3
     start_window: int = 5
     max_segment_ms: int = 15000
-    soft_max_ms: int = 3000  # past this, a pause of soft_pause_ms ends the segment
-    soft_pause_ms: int = 150
+    soft_max_ms: int = 8000  # past this, a pause of soft_pause_ms ends the segment
+    soft_pause_ms: int = 240  # 150 ms split "five" at its unvoiced "f" and lost the word
     tail_ms: int = 150  # audio kept after the last voiced frame
     energy_floor_dbfs: float = -50.0  # frames quieter than this are never speech
 
@@ -77,6 +77,9 @@ class VadSegmenter:
     """Sans-I/O speech segmenter for one party at one sample rate."""
 
     def __init__(self, sample_rate: int, config: VadConfig | None = None) -> None:
+        # False while the speaker reads out a number (the owner tells): no soft split then,
+        # its digits come with pauses and a piece of one or two digits decodes badly
+        self.soft_ok = True
         if sample_rate not in VAD_RATES:
             raise ValueError(f"webrtcvad needs one of {VAD_RATES} Hz, got {sample_rate}")
         self.config = config or VadConfig()
@@ -159,7 +162,11 @@ class VadSegmenter:
             self._silent_run += 1
         if self._silent_run >= self._hang_frames:
             events.append(self._end(min(end, self._last_voiced_end + self._tail)))
-        elif self._silent_run >= self._soft_frames and end - self._seg_start >= self._soft_max:
+        elif (
+            self.soft_ok
+            and self._silent_run >= self._soft_frames
+            and end - self._seg_start >= self._soft_max
+        ):
             # split mid-pause: the next word's unvoiced onset stays with the next segment
             half = self._silent_run * self._frame // 2
             events.append(self._end(self._last_voiced_end + min(self._tail, half)))
@@ -176,6 +183,7 @@ class VadSegmenter:
         event = SpeechEnd(self._seg_start, end, cut)
         self._last_end = end
         self._seg_start = None
+        self.soft_ok = True  # a new segment starts free to split
         self._silent_run = 0
         self._window.clear()
         return event

@@ -47,10 +47,10 @@ def _digits(text: str) -> str:
     )
 
 
-def _outputs(tmp_path: Path) -> tuple[Outputs, io.StringIO, list]:
+def _outputs(tmp_path: Path, live: bool = True) -> tuple[Outputs, io.StringIO, list]:
     terminal = io.StringIO()
     outputs = Outputs(archive=ArchiveConfig(tmp_path), renderer=JsonlRenderer(terminal),
-                      redaction=RedactionConfig(redact_audio=True))  # fmt: skip
+                      redaction=RedactionConfig(redact_audio=True), live=live)  # fmt: skip
     heard: list = []
     outputs.add_listener(heard.append)
     return outputs, terminal, heard
@@ -91,7 +91,7 @@ def _silenced(audio: np.ndarray, heard: list) -> np.ndarray:
 
 
 def test_the_replayed_card_call_leaks_no_card_data(engine, tmp_path):
-    outputs, terminal, heard = _outputs(tmp_path)
+    outputs, terminal, heard = _outputs(tmp_path, live=False)  # replayed faster than real time
     outputs.start()
     pipeline = Pipeline(engine, outputs.on_event, PipelineConfig(asr_workers=2))
     parties = [load_party(p, ROOT / "fixtures" / f) for p, f in CARD["parties"].items()]

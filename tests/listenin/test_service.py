@@ -14,6 +14,8 @@ from websockets.asyncio.client import connect
 
 from listenin.replay import PartyAudio, load_party, replay
 from listenin.service import Outputs
+from pipeline.commit import CommitConfig
+from pipeline.party import StreamConfig
 from pipeline.runtime import Pipeline, PipelineConfig
 from sinks.archive import ArchiveConfig
 from sinks.server import ServerConfig
@@ -233,10 +235,12 @@ def test_each_event_is_serialised_once_for_the_hub_the_archive_and_the_terminal(
 
 def test_partials_no_client_wants_are_not_decoded(engine):
     """A finals-only client (``"partials": false``) gets finals; with no other output
-    wanting them, the pipeline decodes no partials at all."""
+    wanting them (and the streaming commit off: it decodes partials for itself), the
+    pipeline decodes no partials at all."""
     outputs = Outputs(ServerConfig(port=0, stats_interval_s=0))
     outputs.start()
-    pipeline = Pipeline(engine, outputs.on_event, PipelineConfig(asr_workers=2))
+    stream = StreamConfig(commit=CommitConfig(enabled=False))
+    pipeline = Pipeline(engine, outputs.on_event, PipelineConfig(stream=stream, asr_workers=2))
     pipeline.partials_wanted = outputs.wants_partials
     got: list[dict] = []
 

@@ -190,3 +190,23 @@ def test_a_long_real_turn_gets_finals_before_it_ends_with_no_word_lost_or_double
         seam = normalize(a.text)[-1:] + normalize(b.text)[:1]
         assert seam[0] != seam[1], seam  # nothing doubled at a cut
         assert any(ref[i : i + 2] == seam for i in range(len(ref) - 1)), seam  # nor lost
+
+
+def test_a_number_read_out_is_not_cut_at_its_commas():
+    """ "4, 5, 3, 2," is not four clauses: a card or phone number stays in one final (the
+    redaction judges it whole); a forced cut backs off to the word before the number."""
+    from pipeline.commit import CommitConfig, LocalAgreement, TimedWord
+
+    said = [" You", " entered", " 4,", " 5,", " 3,", " 2,", " 0,", " 1,"]
+    words = tuple(TimedWord(w, 0.5 * i, 0.5 * i + 0.4, 0.9) for i, w in enumerate(said))
+    agree = LocalAgreement(CommitConfig(guard_ms=0, force_ms=60000))
+    assert agree.hypothesis("s", 0.0, 4.0, words) is None
+    assert agree.hypothesis("s", 0.0, 4.0, words) is None  # agreed, but no clause end
+    forced = LocalAgreement(CommitConfig(guard_ms=0, force_ms=3000))
+    forced.hypothesis("s", 0.0, 4.0, words)
+    commit = forced.hypothesis("s", 0.0, 4.0, words)
+    assert commit is not None and commit.text == "You entered"
+    digits = tuple(TimedWord(f" {d},", 0.5 * i, 0.5 * i + 0.4, 0.9) for i, d in enumerate("4532"))
+    only = LocalAgreement(CommitConfig(guard_ms=0, force_ms=1000))
+    assert only.hypothesis("s", 0.0, 2.5, digits) is None
+    assert only.hypothesis("s", 0.0, 2.5, digits) is None  # nothing but a number: not forced

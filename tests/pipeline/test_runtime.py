@@ -90,7 +90,10 @@ def test_partials_come_while_speaking(engine, call1):
     pipeline.close()
     partials = [e for e in events if isinstance(e, TranscriptPartial)]
     finals = {e.segment_id: e for e in events if isinstance(e, TranscriptFinal)}
-    assert len({p.segment_id for p in partials}) == len(finals) >= 7  # every agent turn
+    shown = {p.segment_id for p in partials}
+    # every agent turn; the short rest of a turn after a streaming commit may go straight
+    # to its final
+    assert len(shown) >= 7 and len(shown) >= len(finals) - pipeline.stats.commits
     for p in partials:
         assert p.segment_id in finals and p.emitted_at <= finals[p.segment_id].emitted_at
 
