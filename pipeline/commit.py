@@ -5,7 +5,8 @@ open segment (words with call-clock times) and keeps the previous one; the
 words two successive decodes agree on (a common prefix, compared without case
 or punctuation) are stable.  Once the stable words reach a sentence or clause
 end (the decoder's ``. ? ! ,`` as the hint) at least ``min_ms`` into the
-segment, or run past ``force_ms`` without one, it returns a :class:`Commit`:
+segment, or stable words end at a pause the VAD heard (no word's middle inside it,
+:func:`before_pause`), or run past ``force_ms`` without one, it returns a :class:`Commit`:
 those words become a final right away, and the segment is cut just after them
 (:meth:`pipeline.utterance.UtterancePolicy.split`).  Decoding goes on from the
 cut minus ``overlap_ms`` of audio, so a word the timestamps clip is heard
@@ -54,6 +55,14 @@ class TimedWord:
     @property
     def key(self) -> str:
         return norm(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """A pause the VAD heard inside the open segment (call clock)."""
+
+    start: float  # s, after the last voiced audio
+    end: float  # s, where voice came back (or the newest audio, if it has not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +122,16 @@ def ends_clause(word: TimedWord) -> bool:
     return word.text.rstrip()[-1:] in PUNCT and word.key not in ABBREVIATIONS
 
 
+def before_pause(words: tuple[TimedWord, ...], i: int, pauses: tuple[Pause, ...]) -> bool:
+    """Whether ``words[i]`` is the last word before one of ``pauses``: its middle lies
+    before the pause and the next decoded word's (if any) after it."""
+    mid = (words[i].start + words[i].end) / 2
+    nxt = words[i + 1] if i + 1 < len(words) else None
+    return any(
+        mid <= p.start and (nxt is None or (nxt.start + nxt.end) / 2 >= p.end) for p in pauses
+    )
+
+
 def repeats(words: tuple[TimedWord, ...], longest: int = 3) -> bool:
     """Whether a phrase of up to ``longest`` words comes twice in a row."""
     keys = [w.key for w in words]
@@ -137,10 +156,16 @@ class LocalAgreement:
         self._prev = ()
 
     def hypothesis(
-        self, segment_id: str, start: float, end: float, words: tuple[TimedWord, ...]
+        self,
+        segment_id: str,
+        start: float,
+        end: float,
+        words: tuple[TimedWord, ...],
+        pauses: tuple[Pause, ...] = (),
     ) -> Commit | None:
-        """A partial decode of ``segment_id`` (audio ``start``..``end`` s) in order;
-        returns the words to finalise now, if any (the agreement then starts over)."""
+        """A partial decode of ``segment_id`` (audio ``start``..``end`` s) in order, and
+        the VAD's pauses in it; returns the words to finalise now, if any (the
+        agreement then starts over)."""
         if segment_id != self._segment:
             self._segment, self._prev = segment_id, ()
         n = agreed(self._prev, words)
@@ -152,7 +177,9 @@ class LocalAgreement:
             return None
         cut_at = None
         for i in reversed(stable):
-            if ends_clause(words[i]) and words[i].end - start >= cfg.min_ms / 1000:
+            if words[i].end - start < cfg.min_ms / 1000:
+                break
+            if ends_clause(words[i]) or before_pause(words, i, pauses):
                 cut_at = i
                 break
         if cut_at is None and words[stable[-1]].end - start >= cfg.force_ms / 1000:

@@ -25,7 +25,7 @@ from records.frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
 from records.kinds import StreamKind
 
 from .asr import AsrResult
-from .commit import Commit, CommitConfig, LocalAgreement, timed
+from .commit import Commit, CommitConfig, LocalAgreement, Pause, timed
 from .diarize import DiarizeConfig, Embedder, SegmentDiarizer
 from .dtmf import DtmfConfig
 from .jobs import AsrJob
@@ -108,7 +108,9 @@ class PartyStream:
             return None
         words = timed(result.words, job.start_s)
         start = max(job.start_s, job.seam.cut) if job.seam is not None else job.start_s
-        commit = self.agreement.hypothesis(job.segment_id, start, job.end_s, words)
+        rate = self.vad_rate
+        pauses = tuple(Pause(a / rate, b / rate) for a, b in self.vad.pauses() if a / rate >= start)
+        commit = self.agreement.hypothesis(job.segment_id, start, job.end_s, words, pauses)
         if commit is None:
             return None
         cut = round(commit.cut * ASR_RATE)

@@ -7,6 +7,7 @@ from pipeline.asr import AsrResult, AsrWord
 from pipeline.commit import (
     CommitConfig,
     LocalAgreement,
+    Pause,
     Seam,
     TimedWord,
     after_seam,
@@ -74,6 +75,27 @@ def test_stable_words_past_force_ms_are_cut_without_punctuation():
     la.hypothesis("a-1", 0.0, 2.0, words(*FIRST))
     commit = la.hypothesis("a-1", 0.0, 2.5, words(*FIRST, ("you", 1.5, 1.8)))
     assert commit is not None and commit.text == "Hello there how are"
+
+
+def test_stable_words_before_a_vad_pause_are_cut_without_punctuation():
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    pause = (Pause(1.05, 1.3),)  # between "there" (ends 1.0) and "how" (starts 1.1)
+    later = words(("Hello", 0.2, 0.6), ("there", 0.6, 1.0), ("how", 1.3, 1.5), ("are", 1.5, 1.8))
+    la.hypothesis("a-1", 0.0, 2.0, later, pause)
+    commit = la.hypothesis("a-1", 0.0, 2.5, later, pause)
+    assert commit is not None and commit.text == "Hello there"
+    assert 1.0 <= commit.cut <= 1.3
+
+
+def test_no_cut_at_a_pause_inside_a_word_or_too_early():
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    inside = (Pause(1.5, 1.7),)  # "how" is 1.3..1.9: its middle lies in the pause
+    how = words(("Hello", 0.2, 0.6), ("there", 0.6, 1.0), ("how", 1.3, 1.9), ("are", 1.9, 2.0))
+    la.hypothesis("a-1", 0.0, 2.5, how, inside)
+    assert la.hypothesis("a-1", 0.0, 3.0, how, inside) is None
+    la = LocalAgreement(CommitConfig(min_ms=1500))  # "there" ends 1.0 s into the segment
+    la.hypothesis("a-1", 0.0, 2.0, words(*FIRST), (Pause(1.0, 1.1),))
+    assert la.hypothesis("a-1", 0.0, 2.5, words(*FIRST), (Pause(1.0, 1.1),)) is None
 
 
 def test_a_decoder_loop_is_never_committed():
