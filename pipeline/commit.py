@@ -6,9 +6,11 @@ words two successive decodes agree on (a common prefix, compared without case
 or punctuation) are stable.  Once the stable words reach a sentence or clause
 end (the decoder's ``. ? ! ,`` as the hint) at least ``min_ms`` into the
 segment, or stable words end at a pause the VAD heard (no word's middle inside it,
-:func:`before_pause`), or run past ``force_ms`` without one, it returns a :class:`Commit`:
+:func:`before_pause`; the decode must hold ``pause_heard_ms`` of it, and then
+``guard_ms`` does not apply: the word is over), or run past ``force_ms`` without one, it returns a :class:`Commit`:
 those words become a final right away, and the segment is cut just after them
-(:meth:`pipeline.utterance.UtterancePolicy.split`).  Decoding goes on from the
+(:meth:`pipeline.utterance.UtterancePolicy.split`); that decode's words after the
+cut are then the previous decode of the rest (:meth:`LocalAgreement.carry`).  Decoding goes on from the
 cut minus ``overlap_ms`` of audio, so a word the timestamps clip is heard
 whole again; :func:`after_seam` then drops, from every decode of the rest,
 the words that lie before the cut or repeat the committed tail (as
@@ -37,12 +39,13 @@ class CommitConfig:
     guard_ms: int = 300  # a cut word ends at least this long before the decoded audio does
     overlap_ms: int = 1000  # audio before the cut decoded again with the rest (context)
     tail_words: int = 5  # committed words a later decode may repeat at the seam
+    pause_heard_ms: int = 100  # a decode holds this much of a pause: words before it are cut
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_ms <= self.force_ms:
             raise ValueError("need 0 <= commit min_ms <= force_ms")
-        if self.guard_ms < 0 or self.overlap_ms < 0 or self.tail_words < 0:
-            raise ValueError("guard_ms, overlap_ms and tail_words must be >= 0")
+        if min(self.guard_ms, self.overlap_ms, self.tail_words, self.pause_heard_ms) < 0:
+            raise ValueError("guard_ms, overlap_ms, tail_words and pause_heard_ms must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,11 @@ class LocalAgreement:
         self._segment = None
         self._prev = ()
 
+    def carry(self, segment_id: str) -> None:
+        """The segment the last commit cut goes on as ``segment_id``: that decode's words
+        after the cut are the previous decode of it, so the next one can agree at once."""
+        self._segment = segment_id
+
     def hypothesis(
         self,
         segment_id: str,
@@ -172,24 +180,26 @@ class LocalAgreement:
         self._prev = words
         cfg = self.config
         limit = end - cfg.guard_ms / 1000
-        stable = [i for i in range(n) if words[i].end <= limit]
-        if not stable:
-            return None
+        # a word before a pause the decode heard is done: the guard is for words still said
+        pauses = tuple(p for p in pauses if p.start + cfg.pause_heard_ms / 1000 <= end)
         cut_at = None
-        for i in reversed(stable):
+        for i in reversed(range(n)):
             if words[i].end - start < cfg.min_ms / 1000:
                 break
-            if ends_clause(words[i]) or before_pause(words, i, pauses):
+            if before_pause(words, i, pauses) or words[i].end <= limit and ends_clause(words[i]):
                 cut_at = i
                 break
-        if cut_at is None and words[stable[-1]].end - start >= cfg.force_ms / 1000:
+        stable = [i for i in range(n) if words[i].end <= limit]
+        if cut_at is None and stable and words[stable[-1]].end - start >= cfg.force_ms / 1000:
             cut_at = stable[-1]
         if cut_at is None or repeats(words[: cut_at + 1]):
             return None  # a repeat is a decoder loop on clipped audio: the final decides
         last = words[cut_at]
         after = words[cut_at + 1].start if cut_at + 1 < len(words) else end
         cut = min(end, last.end + max(0.0, min(0.1, (after - last.end) / 2)))
-        self.reset()
+        # the rest is the previous decode of the cut segment's rest, if carry() is told so
+        # (not after a repeat across the cut: a decoder loop there must not agree with itself)
+        self._segment, self._prev = None, () if repeats(words) else words[cut_at + 1 :]
         self.commits += 1
         return Commit(segment_id, words[: cut_at + 1], start, cut)
 
