@@ -125,14 +125,18 @@ def ends_clause(word: TimedWord) -> bool:
     return word.text.rstrip()[-1:] in PUNCT and word.key not in ABBREVIATIONS
 
 
-def before_pause(words: tuple[TimedWord, ...], i: int, pauses: tuple[Pause, ...]) -> bool:
-    """Whether ``words[i]`` is the last word before one of ``pauses``: its middle lies
-    before the pause and the next decoded word's (if any) after it."""
-    mid = (words[i].start + words[i].end) / 2
+def before_pause(words: tuple[TimedWord, ...], i: int, pauses: tuple[Pause, ...]) -> Pause | None:
+    """The first of ``pauses`` that ``words[i]`` is the last word before, if any: the
+    word's middle lies before the pause, the next decoded word's (if any) after it, and
+    the word does not go on well past an earlier pause."""
+    w = words[i]
     nxt = words[i + 1] if i + 1 < len(words) else None
-    return any(
-        mid <= p.start and (nxt is None or (nxt.start + nxt.end) / 2 >= p.end) for p in pauses
-    )
+    for p in sorted(pauses, key=lambda p: p.start):
+        if (w.start + w.end) / 2 <= p.start:
+            return p if nxt is None or (nxt.start + nxt.end) / 2 >= p.end else None
+        if p.start > w.start and w.end - p.end > 0.2:
+            return None  # the word goes on 200+ ms past a pause: two words, or one unheard
+    return None
 
 
 def repeats(words: tuple[TimedWord, ...], longest: int = 3) -> bool:
@@ -182,11 +186,12 @@ class LocalAgreement:
         limit = end - cfg.guard_ms / 1000
         # a word before a pause the decode heard is done: the guard is for words still said
         pauses = tuple(p for p in pauses if p.start + cfg.pause_heard_ms / 1000 <= end)
-        cut_at = None
+        cut_at, pause = None, None
         for i in reversed(range(n)):
             if words[i].end - start < cfg.min_ms / 1000:
                 break
-            if before_pause(words, i, pauses) or words[i].end <= limit and ends_clause(words[i]):
+            pause = before_pause(words, i, pauses)
+            if pause is not None or words[i].end <= limit and ends_clause(words[i]):
                 cut_at = i
                 break
         stable = [i for i in range(n) if words[i].end <= limit]
@@ -197,6 +202,8 @@ class LocalAgreement:
         last = words[cut_at]
         after = words[cut_at + 1].start if cut_at + 1 < len(words) else end
         cut = min(end, last.end + max(0.0, min(0.1, (after - last.end) / 2)))
+        if pause is not None:  # in the pause's first half: a word end stretched over the next
+            cut = min(end, max(pause.start, min(cut, (pause.start + pause.end) / 2)))
         # the rest is the previous decode of the cut segment's rest, if carry() is told so
         # (not after a repeat across the cut: a decoder loop there must not agree with itself)
         self._segment, self._prev = None, () if repeats(words) else words[cut_at + 1 :]

@@ -84,7 +84,21 @@ def test_stable_words_before_a_vad_pause_are_cut_without_punctuation():
     la.hypothesis("a-1", 0.0, 2.0, later, pause)
     commit = la.hypothesis("a-1", 0.0, 2.5, later, pause)
     assert commit is not None and commit.text == "Hello there"
-    assert 1.0 <= commit.cut <= 1.3
+    assert 1.05 <= commit.cut <= 1.16  # in the pause
+
+
+def test_a_pause_cut_lies_in_the_pause_and_never_after_a_word_over_a_pause():
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    seven = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("seven", 1.0, 1.6))
+    pauses = (Pause(1.35, 1.5), Pause(1.95, 2.1))  # "three" (not decoded yet) is 1.5..1.95
+    la.hypothesis("a-1", 0.0, 2.0, seven, pauses)
+    commit = la.hypothesis("a-1", 0.0, 2.1, seven, pauses)
+    assert commit is not None and commit.text == "You entered seven"
+    assert 1.35 <= commit.cut <= 1.43  # "seven" ends stretched: "three" stays with the rest
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    over = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("seven", 1.0, 1.95))
+    la.hypothesis("a-1", 0.0, 2.0, over, pauses)
+    assert la.hypothesis("a-1", 0.0, 2.2, over, pauses) is None  # "seven" spans a pause
 
 
 def test_no_cut_at_a_pause_inside_a_word_or_too_early():
