@@ -28,6 +28,7 @@ from .asr import AsrResult, AsrWord
 
 PUNCT = ".?!,"
 ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr mt vs etc".split())  # a period, no sentence end
+MAX_PAUSE_WORD_S = 1.0  # a longer word is never cut at a pause: its end may hide a word
 _STRIP = re.compile(r"[^\w']+")
 
 
@@ -131,6 +132,8 @@ def before_pause(words: tuple[TimedWord, ...], i: int, pauses: tuple[Pause, ...]
     the word does not go on well past an earlier pause."""
     w = words[i]
     nxt = words[i + 1] if i + 1 < len(words) else None
+    if w.end - w.start > MAX_PAUSE_WORD_S:
+        return None  # stretched over audio not heard yet (a word the next decode may add)
     for p in sorted(pauses, key=lambda p: p.start):
         if (w.start + w.end) / 2 <= p.start:
             return p if nxt is None or (nxt.start + nxt.end) / 2 >= p.end else None

@@ -99,6 +99,10 @@ def test_a_pause_cut_lies_in_the_pause_and_never_after_a_word_over_a_pause():
     over = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("seven", 1.0, 1.95))
     la.hypothesis("a-1", 0.0, 2.0, over, pauses)
     assert la.hypothesis("a-1", 0.0, 2.2, over, pauses) is None  # "seven" spans a pause
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    long = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("seven", 0.9, 1.95))
+    la.hypothesis("a-1", 0.0, 2.0, long, pauses[1:])  # the VAD missed the first pause
+    assert la.hypothesis("a-1", 0.0, 2.2, long, pauses[1:]) is None  # a 1 s word: no cut
 
 
 def test_no_cut_at_a_pause_inside_a_word_or_too_early():
