@@ -7,10 +7,10 @@ or punctuation) are stable.  Once the stable words reach a sentence or clause
 end (the decoder's ``. ? ! ,`` as the hint) at least ``min_ms`` into the
 segment, or stable words end at a pause the VAD heard (no word's middle inside it,
 :func:`before_pause`; the decode must hold ``pause_heard_ms`` of it, and then
-``guard_ms`` does not apply: the word is over), or run past ``force_ms`` without one, it returns a :class:`Commit`:
+``guard_ms`` does not apply: the word is over), or run past ``force_ms``
+without one, it returns a :class:`Commit`:
 those words become a final right away, and the segment is cut just after them
-(:meth:`pipeline.utterance.UtterancePolicy.split`); that decode's words after the
-cut are then the previous decode of the rest (:meth:`LocalAgreement.carry`).  Decoding goes on from the
+(:meth:`pipeline.utterance.UtterancePolicy.split`).  Decoding goes on from the
 cut minus ``overlap_ms`` of audio, so a word the timestamps clip is heard
 whole again; :func:`after_seam` then drops, from every decode of the rest,
 the words that lie before the cut or repeat the committed tail (as
@@ -165,11 +165,6 @@ class LocalAgreement:
         self._segment = None
         self._prev = ()
 
-    def carry(self, segment_id: str) -> None:
-        """The segment the last commit cut goes on as ``segment_id``: that decode's words
-        after the cut are the previous decode of it, so the next one can agree at once."""
-        self._segment = segment_id
-
     def hypothesis(
         self,
         segment_id: str,
@@ -207,9 +202,7 @@ class LocalAgreement:
         cut = min(end, last.end + max(0.0, min(0.1, (after - last.end) / 2)))
         if pause is not None:  # in the pause's first half: a word end stretched over the next
             cut = min(end, max(pause.start, min(cut, (pause.start + pause.end) / 2)))
-        # the rest is the previous decode of the cut segment's rest, if carry() is told so
-        # (not after a repeat across the cut: a decoder loop there must not agree with itself)
-        self._segment, self._prev = None, () if repeats(words) else words[cut_at + 1 :]
+        self.reset()
         self.commits += 1
         return Commit(segment_id, words[: cut_at + 1], start, cut)
 

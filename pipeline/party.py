@@ -115,11 +115,7 @@ class PartyStream:
             return None
         cut = round(commit.cut * ASR_RATE)
         overlap = ASR_RATE * self.config.commit.overlap_ms // 1000
-        if not self.policy.split(job.segment_id, cut, overlap, commit.seam):
-            return None
-        if self.policy.segment_id is not None:
-            self.agreement.carry(self.policy.segment_id)
-        return commit
+        return commit if self.policy.split(job.segment_id, cut, overlap, commit.seam) else None
 
     @property
     def position_s(self) -> float:

@@ -123,7 +123,9 @@ class VadSegmenter:
         indices; one still going on ends at the newest classified audio."""
         out = list(self._pauses)
         if self._seg_start is not None and self._silent_run >= self._pause_frames:
-            out.append((self._last_voiced_end, self._last_voiced_end + self._silent_run * self._frame))
+            out.append(
+                (self._last_voiced_end, self._last_voiced_end + self._silent_run * self._frame)
+            )
         return out
 
     def push(self, pcm: np.ndarray, start: int) -> list[VadEvent]:

@@ -241,25 +241,3 @@ def test_a_long_real_turn_gets_finals_before_it_ends_with_no_word_lost_or_double
         seam = normalize(a.text)[-1:] + normalize(b.text)[:1]
         assert seam[0] != seam[1], seam  # nothing doubled at a cut
         assert any(ref[i : i + 2] == seam for i in range(len(ref) - 1)), seam  # nor lost
-
-
-def test_the_words_after_a_cut_carry_over_to_the_rest_of_the_segment():
-    la = LocalAgreement(CommitConfig(min_ms=500))
-    more = (*PUNCTUATED, ("you", 1.5, 1.8), ("today?", 1.8, 2.3))
-    la.hypothesis("a-1", 0.0, 2.0, words(*PUNCTUATED))
-    first = la.hypothesis("a-1", 0.0, 2.5, words(*more))  # "today?" may still grow
-    assert first is not None and first.text == "Hello there,"
-    la.carry("a-2")  # "how are you today?" is the previous decode of the rest
-    commit = la.hypothesis("a-2", 1.05, 3.0, words(*more[2:]))
-    assert commit is not None and commit.text == "how are you today?"
-    la.hypothesis("a-3", 1.05, 3.5, words(*more[2:]))  # not carried: a new segment
-    assert la.hypothesis("a-4", 2.3, 4.0, words(*more[2:])) is None
-
-
-def test_a_repeat_across_the_cut_is_not_carried():
-    la = LocalAgreement(CommitConfig(min_ms=500))
-    loop = (("Congratulations.", 0.2, 1.0), ("Congratulations.", 1.1, 1.6), ("You", 1.7, 1.9))
-    la.hypothesis("a-1", 0.0, 2.0, words(*loop[:1]))
-    assert la.hypothesis("a-1", 0.0, 2.2, words(*loop)).text == "Congratulations."
-    la.carry("a-2")
-    assert la.hypothesis("a-2", 1.05, 2.5, words(*loop[1:])) is None  # needs a second decode
