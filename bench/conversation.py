@@ -147,6 +147,17 @@ def measure(ref: dict, finals: list[TranscriptFinal]) -> Measure:
     )
 
 
+def per_utterance(ref: dict, finals: list[TranscriptFinal]) -> list[str]:
+    """One line per reference utterance: its end, latency to its last final, heard words."""
+    per_utt, _ = assign(ref, heard_words(finals))
+    out = []
+    for u, ws in zip(ref["utterances"], per_utt, strict=True):
+        late = f"+{max(w.emitted_at for w in ws) - u['end']:.2f}" if ws else "  --"
+        heard = " ".join(w.text for w in ws)
+        out.append(f"{u['party'][:5]} {u['end']:6.2f} {late:>6} {u['text'][:40]!r} | {heard[:50]}")
+    return out
+
+
 def combine(ms: list[Measure]) -> Measure:
     return Measure(
         sum(m.ref_words for m in ms),
@@ -263,9 +274,12 @@ def run(args: argparse.Namespace) -> dict:
             )
         streams = parties if kind == "party" else [mixed]
         views = {s.party: view(ref, s.party if kind == "party" else None) for s in streams}
-        live = combine(
-            [measure(views[s.party], [f for f in finals if f.party == s.party]) for s in streams]
-        )
+        mine = {s.party: [f for f in finals if f.party == s.party] for s in streams}
+        live = combine([measure(views[s.party], mine[s.party]) for s in streams])
+        if args.per_utterance:
+            for s in streams:
+                for line in per_utterance(views[s.party], mine[s.party]):
+                    print(f"  {kind} {line}", file=sys.stderr)
         offline = combine([oracle(engine, views[s.party], s) for s in streams])
         r = summary(live, offline, labelled=kind == "mixed")
         r["dtmf_digits"] = dtmf_digits(evs)
@@ -285,6 +299,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     p.add_argument("--fast", action="store_true", help="not paced: latencies are not live-like")
     p.add_argument("--only", choices=KINDS, help="run one stream kind (default: both)")
+    p.add_argument("-v", "--per-utterance", action="store_true", help="print each latency")
     result = run(p.parse_args())
     for kind in (k for k in KINDS if k in result):
         print(f"{kind}: {json.dumps(result[kind])}", file=sys.stderr)

@@ -5,7 +5,10 @@ open segment (words with call-clock times) and keeps the previous one; the
 words two successive decodes agree on (a common prefix, compared without case
 or punctuation) are stable.  Once the stable words reach a sentence or clause
 end (the decoder's ``. ? ! ,`` as the hint) at least ``min_ms`` into the
-segment, or run past ``force_ms`` without one, it returns a :class:`Commit`:
+segment, or stable words end at a pause the VAD heard (no word's middle inside it,
+:func:`before_pause`; the decode must hold ``pause_heard_ms`` of it, and then
+``guard_ms`` does not apply: the word is over), or run past ``force_ms``
+without one, it returns a :class:`Commit`:
 those words become a final right away, and the segment is cut just after them
 (:meth:`pipeline.utterance.UtterancePolicy.split`).  Decoding goes on from the
 cut minus ``overlap_ms`` of audio, so a word the timestamps clip is heard
@@ -33,6 +36,7 @@ NUMBER_WORDS = frozenset({*UNITS, *TEENS, *TENS, *REPEAT, "hundred", "thousand"}
 
 PUNCT = ".?!,"
 ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr mt vs etc".split())  # a period, no sentence end
+MAX_PAUSE_WORD_S = 1.0  # a longer word is never cut at a pause: its end may hide a word
 _STRIP = re.compile(r"[^\w']+")
 
 
@@ -44,12 +48,13 @@ class CommitConfig:
     guard_ms: int = 300  # a cut word ends at least this long before the decoded audio does
     overlap_ms: int = 1000  # audio before the cut decoded again with the rest (context)
     tail_words: int = 5  # committed words a later decode may repeat at the seam
+    pause_heard_ms: int = 100  # a decode holds this much of a pause: words before it are cut
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_ms <= self.force_ms:
             raise ValueError("need 0 <= commit min_ms <= force_ms")
-        if self.guard_ms < 0 or self.overlap_ms < 0 or self.tail_words < 0:
-            raise ValueError("guard_ms, overlap_ms and tail_words must be >= 0")
+        if min(self.guard_ms, self.overlap_ms, self.tail_words, self.pause_heard_ms) < 0:
+            raise ValueError("guard_ms, overlap_ms, tail_words and pause_heard_ms must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,14 @@ class TimedWord:
     @property
     def key(self) -> str:
         return norm(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """A pause the VAD heard inside the open segment (call clock)."""
+
+    start: float  # s, after the last voiced audio
+    end: float  # s, where voice came back (or the newest audio, if it has not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +144,22 @@ def is_number(word: TimedWord) -> bool:
     return word.key.replace(".", "").isdigit() or word.key in NUMBER_WORDS
 
 
+def before_pause(words: tuple[TimedWord, ...], i: int, pauses: tuple[Pause, ...]) -> Pause | None:
+    """The first of ``pauses`` that ``words[i]`` is the last word before, if any: the
+    word's middle lies before the pause, the next decoded word's (if any) after it, and
+    the word does not go on well past an earlier pause."""
+    w = words[i]
+    nxt = words[i + 1] if i + 1 < len(words) else None
+    if w.end - w.start > MAX_PAUSE_WORD_S:
+        return None  # stretched over audio not heard yet (a word the next decode may add)
+    for p in sorted(pauses, key=lambda p: p.start):
+        if (w.start + w.end) / 2 <= p.start:
+            return p if nxt is None or (nxt.start + nxt.end) / 2 >= p.end else None
+        if p.start > w.start and w.end - p.end > 0.2:
+            return None  # the word goes on 200+ ms past a pause: two words, or one unheard
+    return None
+
+
 def repeats(words: tuple[TimedWord, ...], longest: int = 3) -> bool:
     """Whether a phrase of up to ``longest`` words comes twice in a row."""
     keys = [w.key for w in words]
@@ -155,25 +184,35 @@ class LocalAgreement:
         self._prev = ()
 
     def hypothesis(
-        self, segment_id: str, start: float, end: float, words: tuple[TimedWord, ...]
+        self,
+        segment_id: str,
+        start: float,
+        end: float,
+        words: tuple[TimedWord, ...],
+        pauses: tuple[Pause, ...] = (),
     ) -> Commit | None:
-        """A partial decode of ``segment_id`` (audio ``start``..``end`` s) in order;
-        returns the words to finalise now, if any (the agreement then starts over)."""
+        """A partial decode of ``segment_id`` (audio ``start``..``end`` s) in order, and
+        the VAD's pauses in it; returns the words to finalise now, if any (the
+        agreement then starts over)."""
         if segment_id != self._segment:
             self._segment, self._prev = segment_id, ()
         n = agreed(self._prev, words)
         self._prev = words
         cfg = self.config
         limit = end - cfg.guard_ms / 1000
-        stable = [i for i in range(n) if words[i].end <= limit]
-        if not stable:
-            return None
-        cut_at = None
-        for i in reversed(stable):
-            if ends_clause(words[i]) and words[i].end - start >= cfg.min_ms / 1000:
+        # a word before a pause the decode heard is done: the guard is for words still said
+        pauses = tuple(p for p in pauses if p.start + cfg.pause_heard_ms / 1000 <= end)
+        cut_at, pause = None, None
+        for i in reversed(range(n)):
+            if words[i].end - start < cfg.min_ms / 1000:
+                break
+            # a number read out pauses between its digits: not a place to cut
+            pause = None if is_number(words[i]) else before_pause(words, i, pauses)
+            if pause is not None or words[i].end <= limit and ends_clause(words[i]):
                 cut_at = i
                 break
-        if cut_at is None and words[stable[-1]].end - start >= cfg.force_ms / 1000:
+        stable = [i for i in range(n) if words[i].end <= limit]
+        if cut_at is None and stable and words[stable[-1]].end - start >= cfg.force_ms / 1000:
             # forced: not inside a number read out (a word before it will do; else no cut:
             # the number ends at a pause, or at the VAD's hard limit)
             cut_at = next((i for i in reversed(stable) if not is_number(words[i])), None)
@@ -182,6 +221,8 @@ class LocalAgreement:
         last = words[cut_at]
         after = words[cut_at + 1].start if cut_at + 1 < len(words) else end
         cut = min(end, last.end + max(0.0, min(0.1, (after - last.end) / 2)))
+        if pause is not None:  # in the pause's first half: a word end stretched over the next
+            cut = min(end, max(pause.start, min(cut, (pause.start + pause.end) / 2)))
         self.reset()
         self.commits += 1
         return Commit(segment_id, words[: cut_at + 1], start, cut)

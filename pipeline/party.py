@@ -27,7 +27,7 @@ from records.frames import AudioFrame, Gap, pcm_to_int16, samples_to_rate
 from records.kinds import StreamKind
 
 from .asr import AsrResult
-from .commit import Commit, CommitConfig, LocalAgreement, is_number, timed
+from .commit import Commit, CommitConfig, LocalAgreement, Pause, is_number, timed
 from .diarize import DiarizeConfig, Embedder, SegmentDiarizer
 from .dtmf import DtmfConfig
 from .jobs import AsrJob, JobKind
@@ -122,7 +122,9 @@ class PartyStream:
         if self.agreement is None:
             return None
         start = max(job.start_s, job.seam.cut) if job.seam is not None else job.start_s
-        commit = self.agreement.hypothesis(job.segment_id, start, job.end_s, words)
+        rate = self.vad_rate
+        pauses = tuple(Pause(a / rate, b / rate) for a, b in self.vad.pauses() if a / rate >= start)
+        commit = self.agreement.hypothesis(job.segment_id, start, job.end_s, words, pauses)
         if commit is None:
             return None
         cut = round(commit.cut * ASR_RATE)

@@ -8,7 +8,9 @@ start is moved back by ``preroll_ms``), ends after ``hangover_ms`` of non-speech
 and is cut at ``max_segment_ms`` (a new segment starts right away if speech goes
 on).  Past ``soft_max_ms`` a segment already ends at the first pause of
 ``soft_pause_ms`` (a breath between phrases), so long monologues are split
-between words rather than through one at the hard limit.  Mode 3 is the
+between words rather than through one at the hard limit.  :meth:`VadSegmenter.pauses`
+lists the open segment's pauses of at least ``pause_ms`` (the streaming commit
+cuts after stable words that end at one).  Mode 3 is the
 default: the measured robust choice on noisy 8 kHz audio.
 """
 
@@ -21,6 +23,7 @@ import numpy as np
 import webrtcvad
 
 VAD_RATES = (8000, 16000, 32000, 48000)
+MAX_PAUSES = 32  # pauses kept per open segment (the oldest go first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class VadConfig:
     max_segment_ms: int = 15000
     soft_max_ms: int = 8000  # past this, a pause of soft_pause_ms ends the segment
     soft_pause_ms: int = 240  # 150 ms split "five" at its unvoiced "f" and lost the word
+    pause_ms: int = 100  # a pause this long inside a segment is listed by pauses()
     tail_ms: int = 150  # audio kept after the last voiced frame
     energy_floor_dbfs: float = -50.0  # frames quieter than this are never speech
 
@@ -53,6 +57,8 @@ class VadConfig:
             raise ValueError("soft_max_ms must be >= 1000 (above max_segment_ms: never soft)")
         if not self.frame_ms <= self.soft_pause_ms <= self.hangover_ms:
             raise ValueError("need frame_ms <= soft_pause_ms <= hangover_ms")
+        if not self.frame_ms <= self.pause_ms <= self.hangover_ms:
+            raise ValueError("need frame_ms <= pause_ms <= hangover_ms")
         if self.tail_ms > self.hangover_ms:
             raise ValueError("tail_ms must not exceed hangover_ms")
 
@@ -95,6 +101,8 @@ class VadSegmenter:
         self._max = sample_rate * self.config.max_segment_ms // 1000
         self._soft_max = sample_rate * self.config.soft_max_ms // 1000
         self._soft_frames = max(1, self.config.soft_pause_ms // self.config.frame_ms)
+        self._pause_frames = max(1, self.config.pause_ms // self.config.frame_ms)
+        self._pauses: deque[tuple[int, int]] = deque(maxlen=MAX_PAUSES)  # policy drop_oldest
         self._last_end = 0  # end of the previous segment: the next never starts before it
         self._pending = np.zeros(0, dtype=np.int16)
         self._pending_start: int | None = None
@@ -112,6 +120,16 @@ class VadSegmenter:
     @property
     def segment_start(self) -> int | None:
         return self._seg_start
+
+    def pauses(self) -> list[tuple[int, int]]:
+        """The open segment's pauses of ``pause_ms`` or more, ``(start, end)`` sample
+        indices; one still going on ends at the newest classified audio."""
+        out = list(self._pauses)
+        if self._seg_start is not None and self._silent_run >= self._pause_frames:
+            out.append(
+                (self._last_voiced_end, self._last_voiced_end + self._silent_run * self._frame)
+            )
+        return out
 
     def push(self, pcm: np.ndarray, start: int) -> list[VadEvent]:
         """Feed int16 PCM whose first sample is ``start`` on the call clock."""
@@ -153,9 +171,12 @@ class VadSegmenter:
                 self._last_voiced_end = end
                 self._silent_run = 0
                 self._window.clear()
+                self._pauses.clear()
                 events.append(SpeechStart(self._seg_start, first))
             return events
         if voiced:
+            if self._silent_run >= self._pause_frames:
+                self._pauses.append((self._last_voiced_end, at))
             self._last_voiced_end = end
             self._silent_run = 0
         else:
@@ -175,6 +196,7 @@ class VadSegmenter:
             if voiced:  # speech goes on: the next segment starts here
                 self._seg_start = end
                 self._last_voiced_end = end
+                self._pauses.clear()
                 events.append(SpeechStart(end, end))
         return events
 
@@ -186,6 +208,7 @@ class VadSegmenter:
         self.soft_ok = True  # a new segment starts free to split
         self._silent_run = 0
         self._window.clear()
+        self._pauses.clear()
         return event
 
     def gap(self, at: int) -> list[VadEvent]:

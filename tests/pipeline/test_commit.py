@@ -7,6 +7,7 @@ from pipeline.asr import AsrResult, AsrWord
 from pipeline.commit import (
     CommitConfig,
     LocalAgreement,
+    Pause,
     Seam,
     TimedWord,
     after_seam,
@@ -74,6 +75,56 @@ def test_stable_words_past_force_ms_are_cut_without_punctuation():
     la.hypothesis("a-1", 0.0, 2.0, words(*FIRST))
     commit = la.hypothesis("a-1", 0.0, 2.5, words(*FIRST, ("you", 1.5, 1.8)))
     assert commit is not None and commit.text == "Hello there how are"
+
+
+def test_stable_words_before_a_vad_pause_are_cut_without_punctuation():
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    pause = (Pause(1.05, 1.3),)  # between "there" (ends 1.0) and "how" (starts 1.1)
+    later = words(("Hello", 0.2, 0.6), ("there", 0.6, 1.0), ("how", 1.3, 1.5), ("are", 1.5, 1.8))
+    la.hypothesis("a-1", 0.0, 2.0, later, pause)
+    commit = la.hypothesis("a-1", 0.0, 2.5, later, pause)
+    assert commit is not None and commit.text == "Hello there"
+    assert 1.05 <= commit.cut <= 1.16  # in the pause
+
+
+def test_a_pause_cut_lies_in_the_pause_and_never_after_a_word_over_a_pause():
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    seven = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("seven", 1.0, 1.6))
+    pauses = (Pause(1.35, 1.5), Pause(1.95, 2.1))  # "three" (not decoded yet) is 1.5..1.95
+    la.hypothesis("a-1", 0.0, 2.0, seven, pauses)
+    commit = la.hypothesis("a-1", 0.0, 2.1, seven, pauses)
+    assert commit is not None and commit.text == "You entered seven"
+    assert 1.35 <= commit.cut <= 1.43  # "seven" ends stretched: "three" stays with the rest
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    over = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("seven", 1.0, 1.95))
+    la.hypothesis("a-1", 0.0, 2.0, over, pauses)
+    assert la.hypothesis("a-1", 0.0, 2.2, over, pauses) is None  # "seven" spans a pause
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    long = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("seven", 0.9, 1.95))
+    la.hypothesis("a-1", 0.0, 2.0, long, pauses[1:])  # the VAD missed the first pause
+    assert la.hypothesis("a-1", 0.0, 2.2, long, pauses[1:]) is None  # a 1 s word: no cut
+
+
+def test_no_cut_at_a_pause_inside_a_word_or_too_early():
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    inside = (Pause(1.5, 1.7),)  # "how" is 1.3..1.9: its middle lies in the pause
+    how = words(("Hello", 0.2, 0.6), ("there", 0.6, 1.0), ("how", 1.3, 1.9), ("are", 1.9, 2.0))
+    la.hypothesis("a-1", 0.0, 2.5, how, inside)
+    assert la.hypothesis("a-1", 0.0, 3.0, how, inside) is None
+    la = LocalAgreement(CommitConfig(min_ms=1500))  # "there" ends 1.0 s into the segment
+    la.hypothesis("a-1", 0.0, 2.0, words(*FIRST), (Pause(1.0, 1.1),))
+    assert la.hypothesis("a-1", 0.0, 2.5, words(*FIRST), (Pause(1.0, 1.1),)) is None
+
+
+def test_a_word_before_a_heard_pause_needs_no_guard():
+    said = words(("Hello", 0.2, 0.6), ("there", 0.6, 1.0))  # ends 0.2 s before the audio
+    la = LocalAgreement(CommitConfig(min_ms=500, guard_ms=300, pause_heard_ms=100))
+    la.hypothesis("a-1", 0.0, 1.1, said, (Pause(1.0, 1.1),))
+    commit = la.hypothesis("a-1", 0.0, 1.2, said, (Pause(1.0, 1.2),))
+    assert commit is not None and commit.text == "Hello there" and commit.cut <= 1.2
+    la = LocalAgreement(CommitConfig(min_ms=500, guard_ms=300, pause_heard_ms=100))
+    la.hypothesis("a-1", 0.0, 1.2, said, (Pause(1.15, 1.3),))
+    assert la.hypothesis("a-1", 0.0, 1.2, said, (Pause(1.15, 1.3),)) is None  # 50 ms heard
 
 
 def test_a_decoder_loop_is_never_committed():

@@ -104,3 +104,29 @@ def test_soft_limit_above_the_hard_one_never_splits_softly():
         VadConfig(soft_max_ms=500)
     with pytest.raises(ValueError):
         VadConfig(soft_pause_ms=10)
+
+
+def test_a_pause_inside_a_segment_is_listed_until_the_segment_ends(call1):
+    rate = 8000
+    words = utterance_pcm(call1, 0, pad_s=0.0)
+    pause = np.zeros(rate * 3 // 10, np.int16)  # 300 ms: below the 500 ms hangover
+    pcm = np.concatenate((np.zeros(rate // 2, np.int16), words, pause, words))
+    seg = VadSegmenter(rate, VadConfig(soft_max_ms=15000))
+    assert [type(e) for e in run(seg, pcm)] == [SpeechStart]  # one segment, still open
+    at = (rate // 2 + words.size) / rate
+    found = [(a / rate, b / rate) for a, b in seg.pauses()]
+    assert any(a <= at + 0.05 and b >= at + 0.25 for a, b in found)  # the 300 ms silence
+    assert all(b - a >= 0.1 for a, b in found)  # pause_ms and longer only
+    run(seg, np.zeros(rate, np.int16), start=pcm.size)
+    assert seg.pauses() == []  # the segment ended
+
+
+def test_an_ongoing_pause_is_listed_once_it_is_pause_ms_long(call1):
+    rate = 8000
+    words = utterance_pcm(call1, 0, pad_s=0.0)
+    seg = VadSegmenter(rate, VadConfig(pause_ms=200, hangover_ms=500))
+    run(seg, np.concatenate((np.zeros(rate // 2, np.int16), words)))
+    before = seg.pauses()
+    run(seg, np.zeros(rate * 3 // 10, np.int16), start=rate // 2 + words.size)
+    (a, b), *_ = seg.pauses()[len(before) :]
+    assert b - a >= rate // 5 and b <= rate // 2 + words.size + rate * 3 // 10
