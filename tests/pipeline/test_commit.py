@@ -89,18 +89,18 @@ def test_stable_words_before_a_vad_pause_are_cut_without_punctuation():
 
 def test_a_pause_cut_lies_in_the_pause_and_never_after_a_word_over_a_pause():
     la = LocalAgreement(CommitConfig(min_ms=500))
-    seven = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("seven", 1.0, 1.6))
-    pauses = (Pause(1.35, 1.5), Pause(1.95, 2.1))  # "three" (not decoded yet) is 1.5..1.95
+    seven = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("Jones", 1.0, 1.6))
+    pauses = (Pause(1.35, 1.5), Pause(1.95, 2.1))  # "Smith" (not decoded yet) is 1.5..1.95
     la.hypothesis("a-1", 0.0, 2.0, seven, pauses)
     commit = la.hypothesis("a-1", 0.0, 2.1, seven, pauses)
-    assert commit is not None and commit.text == "You entered seven"
-    assert 1.35 <= commit.cut <= 1.43  # "seven" ends stretched: "three" stays with the rest
+    assert commit is not None and commit.text == "You entered Jones"
+    assert 1.35 <= commit.cut <= 1.43  # "Jones" ends stretched: "Smith" stays with the rest
     la = LocalAgreement(CommitConfig(min_ms=500))
-    over = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("seven", 1.0, 1.95))
+    over = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("Jones", 1.0, 1.95))
     la.hypothesis("a-1", 0.0, 2.0, over, pauses)
-    assert la.hypothesis("a-1", 0.0, 2.2, over, pauses) is None  # "seven" spans a pause
+    assert la.hypothesis("a-1", 0.0, 2.2, over, pauses) is None  # "Jones" spans a pause
     la = LocalAgreement(CommitConfig(min_ms=500))
-    long = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("seven", 0.9, 1.95))
+    long = words(("You", 0.2, 0.5), ("entered", 0.5, 0.9), ("Jones", 0.9, 1.95))
     la.hypothesis("a-1", 0.0, 2.0, long, pauses[1:])  # the VAD missed the first pause
     assert la.hypothesis("a-1", 0.0, 2.2, long, pauses[1:]) is None  # a 1 s word: no cut
 
@@ -261,3 +261,12 @@ def test_a_number_read_out_is_not_cut_at_its_commas():
     only = LocalAgreement(CommitConfig(guard_ms=0, force_ms=1000))
     assert only.hypothesis("s", 0.0, 2.5, digits) is None
     assert only.hypothesis("s", 0.0, 2.5, digits) is None  # nothing but a number: not forced
+
+
+def test_no_pause_cut_inside_a_number_read_out():
+    """Digits come with pauses between them: "4 <pause> 5 <pause> 3" stays one final."""
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    said = words(("card", 0.1, 0.5), ("4", 0.6, 0.9), ("5", 1.2, 1.5), ("3", 1.8, 2.1))
+    pauses = (Pause(0.9, 1.2), Pause(1.5, 1.8))
+    la.hypothesis("a-1", 0.0, 2.6, said, pauses)
+    assert la.hypothesis("a-1", 0.0, 2.7, said, pauses) is None
