@@ -71,7 +71,7 @@ class Keypad:
     def flush(self) -> list[AudioFrame]:
         """End of input (or a gap): the open tone ends, all held audio leaves."""
         self._heard(self.detector.flush())
-        return list(self._release(self._held_samples))
+        return self._release(self._held_samples)
 
     def take(self) -> list[Digit]:
         """The digits reported since the last call."""

@@ -181,6 +181,8 @@ class PartyStream:
                 self.policy.speech_start(turn.end)  # the segment goes on with the next voice
             jobs.extend(replace(job, speakers=(turn,)) for job in finals)
         partials = self.policy.audio(out, now_s)
+        if not partials:  # the provisional label costs a clustering peek: only for a partial
+            return jobs
         now = self.diarizer.provisional()
         return jobs + [replace(job, speakers=(now,)) if now else job for job in partials]
 
