@@ -10,7 +10,8 @@ from records.events import Dtmf, TranscriptFinal
 from ..softphone.conftest import device_config, run_sim
 
 
-def test_telephone_events_become_dtmf_events(engine):
+def sim_call(engine, *sim_args: str) -> tuple[int, list, list]:
+    """pbxsim calls a live device once; its exit code, legs and the pipeline's events."""
     events: list = []
 
     def sink(event):
@@ -21,13 +22,19 @@ def test_telephone_events_become_dtmf_events(engine):
     job = LiveJob(pipeline, device_config())
     job.start()
     try:
-        rc, legs = run_sim(f"sip:listenin@{job.address}", "--form", "per-party", "--seconds",
-                           "3", "--dtmf", "4#1", "--dtmf-at-s", "1.0")  # fmt: skip
-        assert rc == 0 and all(leg["answered"] for leg in legs)
+        rc, legs = run_sim(f"sip:listenin@{job.address}", *sim_args)
+        assert rc == 0
         assert job.wait_calls_ended(1, 60)
     finally:
         job.stop()
         pipeline.close()
+    return rc, legs, events
+
+
+def test_telephone_events_become_dtmf_events(engine):
+    rc, legs, events = sim_call(engine, "--form", "per-party", "--seconds", "3", "--dtmf", "4#1",
+                                "--dtmf-at-s", "1.0")  # fmt: skip
+    assert rc == 0 and all(leg["answered"] for leg in legs)
     digits = [e for e in events if isinstance(e, Dtmf)]
     parties = {e.party for e in digits}
     assert parties == {"sim-1-1", "sim-1-2"}, digits
@@ -55,23 +62,8 @@ def test_inband_tones_over_g711_become_dtmf_events_and_no_text(engine, tmp_path)
     fixture = tmp_path / "keys.json"
     fixture.write_text(json.dumps({"parties": {"agent": "agent.wav", "customer": "customer.wav"},
                                    "duration": pcm.size / 8000}))  # fmt: skip
-    events: list = []
-
-    def sink(event):
-        events.append(event)
-        job.note_event(event)
-
-    pipeline = Pipeline(engine, sink, PipelineConfig(asr_workers=1))
-    job = LiveJob(pipeline, device_config())
-    job.start()
-    try:
-        rc, _ = run_sim(f"sip:listenin@{job.address}", "--form", "two-streams",
-                        "--fixture", str(fixture))  # fmt: skip
-        assert rc == 0
-        assert job.wait_calls_ended(1, 60)
-    finally:
-        job.stop()
-        pipeline.close()
+    rc, _, events = sim_call(engine, "--form", "two-streams", "--fixture", str(fixture))
+    assert rc == 0
     digits = [e for e in events if isinstance(e, Dtmf)]
     assert "".join(e.digit for e in digits) == CARD
     assert {(e.party, e.source) for e in digits} == {("sim-1-2", "inband")}
