@@ -57,6 +57,9 @@ class AsrResult:
     rejected: str | None = None  # reason when the guards dropped the decode
 
 
+MUSIC = AsrResult("", (), 1.0, 0.0, 0.0, rejected="music")  # a segment of music, not decoded
+
+
 class AsrEngine(Protocol):
     sample_rate: int
 

@@ -40,6 +40,7 @@ class AsrJob:
     speakers: tuple[SpeakerTurn, ...] = ()  # a mixed stream's final: who spoke when
     words: bool = False  # word timings wanted (always for a final)
     seam: Seam | None = None  # the segment is the rest of a commit: drop what precedes it
+    music: bool = False  # the VAD judged the segment hold music: not decoded (no text)
 
     @property
     def stream(self) -> tuple[str, str]:

@@ -119,8 +119,8 @@ class PartyStream:
         words = timed(result.words, job.start_s)
         said = [w for w in words if w.key]
         self.vad.soft_ok = not (said and is_number(said[-1]))  # a number read out: no split
-        if self.agreement is None:
-            return None
+        if self.agreement is None or self.vad.music.segment_is_music():
+            return None  # no final from the partials of hold music
         start = max(job.start_s, job.seam.cut) if job.seam is not None else job.start_s
         rate = self.vad_rate
         pauses = tuple(Pause(a / rate, b / rate) for a, b in self.vad.pauses() if a / rate >= start)
@@ -172,7 +172,7 @@ class PartyStream:
     def _audio(self, out: AudioFrame, now_s: float) -> list[AsrJob]:
         """16 kHz audio to the diarizer (cutting at its speaker changes), then the policy."""
         if self.diarizer is None:
-            return self.policy.audio(out, now_s)
+            return self._heard(self.policy.audio(out, now_s))
         self.diarizer.audio(out)
         jobs: list[AsrJob] = []
         for turn in self.diarizer.take_changes():
@@ -180,11 +180,15 @@ class PartyStream:
             if finals:
                 self.policy.speech_start(turn.end)  # the segment goes on with the next voice
             jobs.extend(replace(job, speakers=(turn,)) for job in finals)
-        partials = self.policy.audio(out, now_s)
+        partials = self._heard(self.policy.audio(out, now_s))
         if not partials:  # the provisional label costs a clustering peek: only for a partial
             return jobs
         now = self.diarizer.provisional()
         return jobs + [replace(job, speakers=(now,)) if now else job for job in partials]
+
+    def _heard(self, partials: list[AsrJob]) -> list[AsrJob]:
+        """No partial of a segment that is hold music so far (nor a commit from one)."""
+        return [] if partials and self.vad.music.segment_is_music() else partials
 
     def _vad(self, events: list[VadEvent], now_s: float) -> list[AsrJob]:
         jobs: list[AsrJob] = []
@@ -197,6 +201,8 @@ class PartyStream:
             elif isinstance(ev, SpeechEnd):
                 end = samples_to_rate(ev.end, self.vad_rate, ASR_RATE)
                 finals = self.policy.speech_end(end, now_s)
+                if ev.music:
+                    finals = [replace(job, music=True) for job in finals]
                 if self.diarizer is not None:
                     turns = self.diarizer.speech_end(end)
                     finals = [replace(job, speakers=turns) for job in finals]

@@ -17,10 +17,12 @@ default: the measured robust choice on noisy 8 kHz audio.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import webrtcvad
+
+from .music import MusicConfig, MusicDetector
 
 VAD_RATES = (8000, 16000, 32000, 48000)
 MAX_PAUSES = 32  # pauses kept per open segment (the oldest go first)
@@ -40,6 +42,7 @@ class VadConfig:
     pause_ms: int = 100  # a pause this long inside a segment is listed by pauses()
     tail_ms: int = 150  # audio kept after the last voiced frame
     energy_floor_dbfs: float = -50.0  # frames quieter than this are never speech
+    music: MusicConfig = field(default_factory=MusicConfig)  # hold music is not speech
 
     def __post_init__(self) -> None:
         if self.mode not in (0, 1, 2, 3):
@@ -74,6 +77,7 @@ class SpeechEnd:
     start: int
     end: int  # sample index after the last kept sample (tail included)
     cut: bool = False  # True when max_segment_ms forced the end
+    music: bool = False  # the segment as a whole was music (pipeline.music): not decoded
 
 
 VadEvent = SpeechStart | SpeechEnd
@@ -91,6 +95,7 @@ class VadSegmenter:
         self.config = config or VadConfig()
         self.sample_rate = sample_rate
         self._vad = webrtcvad.Vad(self.config.mode)
+        self.music = MusicDetector(sample_rate, self.config.frame_ms, self.config.music)
         self._frame = sample_rate * self.config.frame_ms // 1000
         self._preroll = sample_rate * self.config.preroll_ms // 1000
         self._hang_frames = max(1, self.config.hangover_ms // self.config.frame_ms)
@@ -155,8 +160,10 @@ class VadSegmenter:
 
     def _classify(self, chunk: np.ndarray, at: int) -> list[VadEvent]:
         x = chunk.astype(np.float32)
+        music = self.music.push(chunk)
         voiced = bool(
-            float(np.dot(x, x)) >= self._floor_energy
+            not music
+            and float(np.dot(x, x)) >= self._floor_energy
             and self._vad.is_speech(chunk.tobytes(), self.sample_rate)
         )
         self.frames_classified += 1
@@ -172,6 +179,7 @@ class VadSegmenter:
                 self._silent_run = 0
                 self._window.clear()
                 self._pauses.clear()
+                self.music.start_segment()
                 events.append(SpeechStart(self._seg_start, first))
             return events
         if voiced:
@@ -197,12 +205,13 @@ class VadSegmenter:
                 self._seg_start = end
                 self._last_voiced_end = end
                 self._pauses.clear()
+                self.music.start_segment()
                 events.append(SpeechStart(end, end))
         return events
 
     def _end(self, end: int, cut: bool = False) -> SpeechEnd:
         assert self._seg_start is not None
-        event = SpeechEnd(self._seg_start, end, cut)
+        event = SpeechEnd(self._seg_start, end, cut, self.music.segment_is_music())
         self._last_end = end
         self._seg_start = None
         self.soft_ok = True  # a new segment starts free to split
@@ -221,6 +230,7 @@ class VadSegmenter:
         self._pending = np.zeros(0, dtype=np.int16)
         self._pending_start = None
         self._window.clear()
+        self.music.reset()
         return events
 
     def flush(self) -> list[VadEvent]:

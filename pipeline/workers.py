@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .asr import AsrEngine, AsrResult
+from .asr import MUSIC, AsrEngine, AsrResult
 from .jobs import AsrJob, JobQueue
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,12 @@ class AsrWorkerPool:
             t0 = time.perf_counter()
             try:
                 words = job.words or job.kind == "final"
-                result = self.engine.transcribe(
-                    job.audio, word_timestamps=words, partial=job.kind == "partial"
+                result = (
+                    MUSIC
+                    if job.music
+                    else self.engine.transcribe(
+                        job.audio, word_timestamps=words, partial=job.kind == "partial"
+                    )
                 )
             except Exception:
                 self.errors += 1
