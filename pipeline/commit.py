@@ -155,15 +155,18 @@ def ends_clause(word: TimedWord) -> bool:
     return word.text.rstrip()[-1:] in PUNCT and word.key not in ABBREVIATIONS
 
 
-def in_number(words: tuple[TimedWord, ...], i: int) -> bool:
+def in_number(words: tuple[TimedWord, ...], i: int, limit: float) -> bool:
     """Whether a number read out may go on after ``words[i]``: a card, account or phone
     number comes as "4, 5, 3, 2," with pauses between its digits and is one final (so
     redaction sees it whole, and no one reads half a number as a sentence).  It is over
     once the decode holds a next word that is no number ("... 3 0 5. If this is", "...
-    two, my expiry"), nor one that may be a number misheard ("for", "to")."""
+    two, my expiry"), nor one that may be a number misheard ("for", "to"), and that ends
+    by ``limit`` (a word at the audio's end is often clipped: "no one not" for "nine")."""
     if not is_number(words[i]):
         return False
-    return i + 1 == len(words) or is_number(words[i + 1]) or words[i + 1].key in HOMOPHONES
+    if i + 1 == len(words) or words[i + 1].end > limit:
+        return True
+    return is_number(words[i + 1]) or words[i + 1].key in HOMOPHONES
 
 
 def is_number(word: TimedWord) -> bool:
@@ -233,7 +236,7 @@ class LocalAgreement:
         for i in reversed(range(n)):
             if words[i].end - start < cfg.min_ms / 1000:
                 break
-            if in_number(words, i):
+            if in_number(words, i, limit):
                 continue  # a number read out pauses between its digits: not a place to cut
             pause = before_pause(words, i, pauses)
             if pause is not None or words[i].end <= limit and ends_clause(words[i]):

@@ -336,3 +336,7 @@ def test_no_cut_after_a_number_that_is_the_last_word_or_goes_on():
     la = LocalAgreement(CommitConfig(min_ms=500))
     la.hypothesis("a-1", 0.0, 3.0, misheard, PAUSES)
     assert la.hypothesis("a-1", 0.0, 3.1, misheard, PAUSES) is None  # "for" may be "four"
+    clipped = words(*DIGITS, ("not", 2.3, 2.6))  # "nine" cut off by the audio's end
+    la = LocalAgreement(CommitConfig(min_ms=500, guard_ms=300))
+    la.hypothesis("a-1", 0.0, 2.6, clipped, PAUSES)
+    assert la.hypothesis("a-1", 0.0, 2.6, clipped, PAUSES) is None
