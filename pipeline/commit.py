@@ -1,6 +1,6 @@
 """Streaming commit: finals at sentence speed inside a long turn (LocalAgreement-2).
 
-:class:`LocalAgreement` is sans-I/O. It is told each partial decode of the open
+:class:`LocalAgreement` is sans-I/O.  It is told each partial decode of the open
 segment (words with call-clock times) and keeps the previous one; the words two
 successive decodes agree on (a common prefix, compared without case or punctuation,
 and by what a word says: "7 3 0 5", "seven three zero five" and "7305" agree,
