@@ -1,25 +1,28 @@
 """Streaming commit: finals at sentence speed inside a long turn (LocalAgreement-2).
 
-:class:`LocalAgreement` is sans-I/O.  It is told each partial decode of the
-open segment (words with call-clock times) and keeps the previous one; the
-words two successive decodes agree on (a common prefix, compared without case
-or punctuation) are stable.  Once the stable words reach a sentence or clause
-end (the decoder's ``. ? ! ,`` as the hint) at least ``min_ms`` into the
-segment, or stable words end at a pause the VAD heard (no word's middle inside it,
-:func:`before_pause`; the decode must hold ``pause_heard_ms`` of it, and then
-``guard_ms`` does not apply: the word is over), or run past ``force_ms``
-without one, it returns a :class:`Commit`:
-those words become a final right away, and the segment is cut just after them
-(:meth:`pipeline.utterance.UtterancePolicy.split`).  Decoding goes on from the
-cut minus ``overlap_ms`` of audio, so a word the timestamps clip is heard
-whole again; :func:`after_seam` then drops, from every decode of the rest,
-the words that lie before the cut or repeat the committed tail (as
-whisper_streaming's ``HypothesisBuffer`` does), so no word is lost or doubled.
-A decode that starts ``overlap_ms`` before the cut starts inside a word, and
-Whisper now and then loses its way on such a clip (the rest "woman, he might
-have been ..." decoded as just "the", log-prob -3.7, dropped by the guards):
-a final of the rest that the guards reject is decoded once more from
-:attr:`Seam.start`, the committed words' own onset (:func:`lost_its_way`).
+:class:`LocalAgreement` is sans-I/O.  It is told each partial decode of the open
+segment (words with call-clock times) and keeps the previous one; the words two
+successive decodes agree on (a common prefix, compared without case or punctuation,
+and by what a word says: "7 3 0 5", "seven three zero five" and "7305" agree,
+:func:`spoken`) are stable; the current decode's words are the ones committed.  Once
+the stable words reach a sentence or clause end (the decoder's ``. ? ! ,`` as the
+hint) at least ``min_ms`` into the segment, or stable words end at a pause the VAD
+heard (no word's middle inside it, :func:`before_pause`; the decode must hold
+``pause_heard_ms`` of it, and then ``guard_ms`` does not apply: the word is over),
+or run past ``force_ms`` without one, it returns a :class:`Commit`.  A number read
+out is not cut at its commas or pauses until the decode holds the word after it and
+that is no number (:func:`in_number`); a forced cut never falls inside one.  A
+commit's words become a final right away, and the segment is cut just after them
+(:meth:`pipeline.utterance.UtterancePolicy.split`).  Decoding goes on from the cut
+minus ``overlap_ms`` of audio, so a word the timestamps clip is heard whole again;
+:func:`after_seam` then drops, from every decode of the rest, the words that lie
+before the cut or repeat the committed tail (as whisper_streaming's
+``HypothesisBuffer`` does; "7" repeats "seven"), so no word is lost or doubled.  A
+decode that starts ``overlap_ms`` before the cut starts inside a word, and Whisper
+now and then loses its way on such a clip (the rest "woman, he might have been ..."
+decoded as just "the", log-prob -3.7, dropped by the guards): a final of the rest
+that the guards reject is decoded once more from :attr:`Seam.start`, the committed
+words' own onset (:func:`lost_its_way`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from .asr import AsrResult, AsrWord
 from .numwords import REPEAT, TEENS, TENS, UNITS
 
 NUMBER_WORDS = frozenset({*UNITS, *TEENS, *TENS, *REPEAT, "hundred", "thousand"})
+HOMOPHONES = frozenset("to too for won ate".split())  # a digit a decode may write as a word
 
 PUNCT = ".?!,"
 ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr mt vs etc".split())  # a period, no sentence end
@@ -68,6 +72,10 @@ class TimedWord:
     def key(self) -> str:
         return norm(self.text)
 
+    @property
+    def said(self) -> tuple[str, ...]:
+        return spoken(self.key)
+
 
 @dataclass(frozen=True, slots=True)
 class Pause:
@@ -82,7 +90,7 @@ class Seam:
     """Where a segment was cut: later decodes of its rest drop what came before."""
 
     cut: float  # s, call clock
-    tail: tuple[str, ...]  # the last (up to 8) committed words, normalised
+    tail: tuple[str, ...]  # what the last (up to 8) committed words said (:func:`spoken`)
     start: float  # s, call clock: where the committed words' audio began (a clean onset)
 
 
@@ -101,11 +109,20 @@ class Commit:
 
     @property
     def seam(self) -> Seam:
-        return Seam(self.cut, tuple(w.key for w in self.words[-8:]), self.start)
+        return Seam(self.cut, tuple(u for w in self.words[-8:] for u in w.said), self.start)
 
 
 def norm(text: str) -> str:
     return _STRIP.sub("", text.lower())
+
+
+def spoken(key: str) -> tuple[str, ...]:
+    """What a normalised word says, for comparing decodes: a figure says its digits one
+    by one ("1-9" and "19" are "1", "9"), a digit's name its digit ("seven", "7"; "oh" and
+    "o" sound as "0" does), any other word itself.  Decodes write one number either way."""
+    if key.isdigit():
+        return tuple(key)
+    return (str(UNITS[key]),) if key in UNITS else (key,)
 
 
 def timed(words: tuple[AsrWord, ...], offset_s: float) -> tuple[TimedWord, ...]:
@@ -121,22 +138,35 @@ def timed(words: tuple[AsrWord, ...], offset_s: float) -> tuple[TimedWord, ...]:
 
 
 def agreed(prev: tuple[TimedWord, ...], cur: tuple[TimedWord, ...]) -> int:
-    """How many leading words two decodes share (LocalAgreement-2)."""
-    n = 0
-    for a, b in zip(prev, cur, strict=False):
-        if a.key != b.key or not a.key:
+    """How many leading words of ``cur`` the two decodes share (LocalAgreement-2), word
+    by what it says (:func:`spoken`): "7 3 0 5" agrees with "seven three zero five", and
+    "1-9" with "one nine"; a word is shared only if all it says is."""
+    said = [u for w in prev for u in w.said]
+    n, at = 0, 0
+    for w in cur:
+        if not w.key or said[at : at + len(w.said)] != list(w.said):
             break
-        n += 1
+        n, at = n + 1, at + len(w.said)
     return n
 
 
 def ends_clause(word: TimedWord) -> bool:
-    """Whether the decoder ended a sentence or clause with ``word``; never after a number:
-    a card, account or phone number read out comes as "4, 5, 3, 2," and is one final
-    (so redaction sees it whole, and no one reads half a number as a sentence)."""
-    if word.text.rstrip()[-1:] not in PUNCT or word.key in ABBREVIATIONS:
+    """Whether the decoder ended a sentence or clause with ``word``."""
+    return word.text.rstrip()[-1:] in PUNCT and word.key not in ABBREVIATIONS
+
+
+def in_number(words: tuple[TimedWord, ...], i: int, limit: float) -> bool:
+    """Whether a number read out may go on after ``words[i]``: a card, account or phone
+    number comes as "4, 5, 3, 2," with pauses between its digits and is one final (so
+    redaction sees it whole, and no one reads half a number as a sentence).  It is over
+    once the decode holds a next word that is no number ("... 3 0 5. If this is", "...
+    two, my expiry"), nor one that may be a number misheard ("for", "to"), and that ends
+    by ``limit`` (a word at the audio's end is often clipped: "no one not" for "nine")."""
+    if not is_number(words[i]):
         return False
-    return not is_number(word)
+    if i + 1 == len(words) or words[i + 1].end > limit:
+        return True
+    return is_number(words[i + 1]) or words[i + 1].key in HOMOPHONES
 
 
 def is_number(word: TimedWord) -> bool:
@@ -206,8 +236,9 @@ class LocalAgreement:
         for i in reversed(range(n)):
             if words[i].end - start < cfg.min_ms / 1000:
                 break
-            # a number read out pauses between its digits: not a place to cut
-            pause = None if is_number(words[i]) else before_pause(words, i, pauses)
+            if in_number(words, i, limit):
+                continue  # a number read out pauses between its digits: not a place to cut
+            pause = before_pause(words, i, pauses)
             if pause is not None or words[i].end <= limit and ends_clause(words[i]):
                 cut_at = i
                 break
@@ -235,15 +266,20 @@ def after_seam(result: AsrResult, offset_s: float, seam: Seam, tail_words: int =
     if not result.words:
         return result
     words = list(result.words)
-    keyed = [i for i, w in enumerate(words) if norm(w.text)]
-    keys = [norm(words[i].text) for i in keyed]
-    near = [i for i in keyed if offset_s + words[i].start < seam.cut + 0.3]
+    said: list[str] = []  # what the words near the cut say (:func:`spoken`), in order
+    ends: dict[int, int] = {}  # len(said) after a word: that word's index
+    for i, key in ((i, norm(w.text)) for i, w in enumerate(words)):
+        if key and offset_s + words[i].start >= seam.cut + 0.3:
+            break
+        if key:
+            said += spoken(key)
+            ends[len(said)] = i
     drop = -1
-    for k in range(min(tail_words, len(seam.tail), len(near)), 0, -1):
+    for k in range(min(tail_words, len(seam.tail), len(said)), 0, -1):
         tail = list(seam.tail[-k:])
-        hits = [j for j in range(len(near) - k + 1) if keys[j : j + k] == tail]
+        hits = [j for j in range(len(said) - k + 1) if said[j : j + k] == tail and j + k in ends]
         if hits:
-            drop = keyed[hits[-1] + k - 1]
+            drop = ends[hits[-1] + k]
             break
     if drop < 0:
         while drop + 1 < len(words) and offset_s + words[drop + 1].end <= seam.cut + 0.05:

@@ -5,6 +5,7 @@ import pytest
 
 from pipeline.asr import AsrResult, AsrWord
 from pipeline.commit import (
+    Commit,
     CommitConfig,
     LocalAgreement,
     Pause,
@@ -270,3 +271,72 @@ def test_no_pause_cut_inside_a_number_read_out():
     pauses = (Pause(0.9, 1.2), Pause(1.5, 1.8))
     la.hypothesis("a-1", 0.0, 2.6, said, pauses)
     assert la.hypothesis("a-1", 0.0, 2.7, said, pauses) is None
+
+
+def test_decodes_that_write_a_number_differently_agree_on_it():
+    """ "7 3 0 5" then "seven three zero five": the same words, so they are stable (and
+    what is committed is the current decode's text)."""
+    figures = words(("card", 0.1, 0.5), ("7", 0.6, 0.9), ("3", 1.0, 1.3), ("0", 1.4, 1.7))
+    named = words(("card", 0.1, 0.5), ("seven", 0.6, 0.9), ("three", 1.0, 1.3), ("oh", 1.4, 1.7))
+    assert agreed(figures, named) == 4 and agreed(named, figures) == 4
+    hyphen = words(("no,", 0.1, 0.4), ("1-9", 0.5, 1.0), ("8", 1.1, 1.3))
+    spelled = words(("No,", 0.1, 0.4), ("one,", 0.5, 0.7), ("nine,", 0.8, 1.0), ("8", 1.1, 1.3))
+    assert agreed(hyphen, spelled) == 4  # "1-9" says "one nine"
+    assert agreed(spelled, hyphen) == 3  # "1-9", "8" are all said by "one, nine, 8"
+    cut_short = words(("No,", 0.1, 0.4), ("one", 0.5, 0.7))
+    assert agreed(cut_short, hyphen) == 1  # "1-9" says more than "one": not yet stable
+    assert agreed(words(("seven", 0.1, 0.4)), words(("seventy", 0.1, 0.4))) == 0
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    first = (("You", 0.1, 0.3), ("said", 0.3, 0.6), ("7", 0.7, 0.9), ("5.", 1.0, 1.3))
+    second = (("You", 0.1, 0.3), ("said", 0.3, 0.6), ("seven", 0.7, 0.9), ("five.", 1.0, 1.3))
+    la.hypothesis("a-1", 0.0, 2.0, words(*first))
+    commit = la.hypothesis("a-1", 0.0, 2.5, words(*second, ("If", 1.6, 1.8)))
+    assert commit is not None and commit.text == "You said seven five."
+
+
+def test_after_seam_drops_a_committed_number_written_the_other_way():
+    seam = Commit("a-1", words(("is", 3.0, 3.2), ("seven", 3.3, 3.6)), 2.0, 4.0).seam
+    assert seam.tail == ("is", "7")
+    r = after_seam(result(("is", 0.0, 0.2), ("7", 0.3, 0.6), ("thanks", 1.1, 1.5)), 3.0, seam)
+    assert r.text == "thanks"  # "7" is "seven": not doubled
+    seam = Commit("a-1", words(("one,", 3.0, 3.3), ("nine", 3.4, 3.7)), 2.0, 4.0).seam
+    r = after_seam(result(("1-9", 0.0, 0.7), ("dash", 1.1, 1.5)), 3.0, seam)
+    assert r.text == "dash"
+
+
+DIGITS = (("seven", 0.1, 0.4), ("three", 0.6, 0.9), ("zero", 1.1, 1.4), ("five.", 1.6, 1.9))
+PAUSES = (Pause(0.4, 0.6), Pause(0.9, 1.1), Pause(1.4, 1.6), Pause(1.95, 2.25))
+
+
+def test_a_number_read_out_is_cut_once_a_word_that_is_no_number_follows():
+    """ "seven three zero five. If this is correct": the number is over at "If"."""
+    said = words(*DIGITS, ("If", 2.3, 2.4), ("this", 2.4, 2.6))
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    la.hypothesis("a-1", 0.0, 2.7, said, PAUSES)
+    commit = la.hypothesis("a-1", 0.0, 2.8, said, PAUSES)
+    assert commit is not None and commit.text == "seven three zero five."
+    assert 1.95 <= commit.cut <= 2.1  # in the pause after "five", not at an earlier one
+    expiry = words(("4", 0.1, 0.4), ("5", 0.6, 0.9), ("3", 1.1, 1.4), ("2,", 1.6, 1.9))
+    expiry += words(("my", 2.3, 2.4), ("expiry", 2.4, 2.8), ("is", 2.8, 2.9))
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    la.hypothesis("a-1", 0.0, 3.3, expiry)  # no pauses: the decoder's comma after "2"
+    commit = la.hypothesis("a-1", 0.0, 3.4, expiry)
+    assert commit is not None and commit.text == "4 5 3 2,"
+
+
+def test_no_cut_after_a_number_that_is_the_last_word_or_goes_on():
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    la.hypothesis("a-1", 0.0, 2.3, words(*DIGITS), PAUSES)
+    assert la.hypothesis("a-1", 0.0, 2.4, words(*DIGITS), PAUSES) is None  # more may come
+    more = words(*DIGITS, ("one", 2.3, 2.5), ("two", 2.7, 2.9))
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    la.hypothesis("a-1", 0.0, 3.0, more, PAUSES)
+    assert la.hypothesis("a-1", 0.0, 3.1, more, PAUSES) is None  # "five." "one": one number
+    misheard = words(*DIGITS, ("for", 2.3, 2.5), ("two", 2.7, 2.9))
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    la.hypothesis("a-1", 0.0, 3.0, misheard, PAUSES)
+    assert la.hypothesis("a-1", 0.0, 3.1, misheard, PAUSES) is None  # "for" may be "four"
+    clipped = words(*DIGITS, ("not", 2.3, 2.6))  # "nine" cut off by the audio's end
+    la = LocalAgreement(CommitConfig(min_ms=500, guard_ms=300))
+    la.hypothesis("a-1", 0.0, 2.6, clipped, PAUSES)
+    assert la.hypothesis("a-1", 0.0, 2.6, clipped, PAUSES) is None
