@@ -72,6 +72,20 @@ def asr_options(p: argparse.ArgumentParser) -> None:
         "output wants partials of are never decoded early",
     )
     g.add_argument(
+        "--min-encode-ms",
+        type=int,
+        default=15000,
+        metavar="MS",
+        help="pad a final's encode to this much audio (the decoder needs a long silent tail "
+        "or it reads a short answer two or three times; 0: encode only the utterance, faster)",
+    )
+    g.add_argument(
+        "--keep-music",
+        action="store_true",
+        help="decode hold music like speech (by default a segment judged music is not decoded: "
+        "Whisper writes text into it). Turn on if a voice is often heard over music",
+    )
+    g.add_argument(
         "--first-speaker",
         choices=("agent", "customer"),
         help="mixed (one-stream) calls: who speaks first, to label diarized speakers "
@@ -85,6 +99,8 @@ def check_asr(args: argparse.Namespace) -> None:
         raise CliError("--workers must be >= 1")
     if args.partial_interval_ms != 0 and not 100 <= args.partial_interval_ms <= 10_000:
         raise CliError("--partial-interval-ms must be 0 (no partials) or 100..10000")
+    if not 0 <= args.min_encode_ms <= 30_000:
+        raise CliError("--min-encode-ms must be in 0..30000")
     from pipeline.asr import probe_device
 
     try:  # resolved once here (auto logs its choice); the engine gets the result
@@ -108,15 +124,18 @@ def check_asr(args: argparse.Namespace) -> None:
 def pipeline_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The pipeline's config from the speech options (workers, diarization roles)."""
     from pipeline.diarize import DiarizeConfig
+    from pipeline.music import MusicConfig
     from pipeline.party import StreamConfig
     from pipeline.runtime import PipelineConfig
     from pipeline.utterance import StreamingConfig
+    from pipeline.vad import VadConfig
 
     first = getattr(args, "first_speaker", None)
     roles = (first, "customer" if first == "agent" else "agent") if first else ()
     interval = getattr(args, "partial_interval_ms", 500)
     streaming = StreamingConfig(partials=interval > 0, partial_interval_ms=interval or 500)
-    stream = StreamConfig(streaming=streaming, diarize=DiarizeConfig(roles=roles))
+    vad = VadConfig(music=MusicConfig(enabled=not getattr(args, "keep_music", False)))
+    stream = StreamConfig(streaming=streaming, diarize=DiarizeConfig(roles=roles), vad=vad)
     return PipelineConfig(stream, asr_workers=args.workers)
 
 

@@ -26,7 +26,8 @@ def engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     language = None if args.language == "auto" else args.language
     log.info("loading model %s from %s", args.model, path)
     config = WhisperConfig(device=args.asr_device, compute_type=args.compute_type,
-                           num_workers=args.workers, language=language)  # fmt: skip
+                           num_workers=args.workers, language=language,
+                           min_encode_ms=getattr(args, "min_encode_ms", 15000))  # fmt: skip
     return WhisperEngine(path, config)
 
 

@@ -96,7 +96,8 @@ class MusicDetector:
         self._tail = np.concatenate((self._tail[x.size :], x))[-self._fft :]
         spec = np.log(np.abs(np.fft.rfft(self._tail * self._hann)[: self._bins]) + 1e-3)
         mid = spec[1:-1]
-        peak = (mid > spec[:-2]) & (mid > spec[2:]) & (mid > np.partition(spec, self._mid)[self._mid] + PEAK_DB)
+        median = np.partition(spec, self._mid)[self._mid]
+        peak = (mid > spec[:-2]) & (mid > spec[2:]) & (mid > median + PEAK_DB)
         held = 0
         if self._last is not None:  # a peak held: in the same bin or one next to it
             near = self._last.copy()

@@ -138,6 +138,7 @@ BAD_VALUES = [
     (["transcribe", "--mixed", "x.wav", "--model", "tiny.en", "--language", "fr"], "English only"),
     (["run", "--trust", "not-an-address"], "not-an-address"),
     (["run", "--partial-interval-ms", "50"], "--partial-interval-ms must be 0"),
+    (["transcribe", "--mixed", "x.wav", "--min-encode-ms", "40000"], "--min-encode-ms must be"),
     (["run", "--max-calls", "0"], "--max-calls must be 1..256"),
     (["run", "--front", "none", "--max-calls", "8"], "more than 4 calls need a device process"),
     (["run", "--trust", "10.0.0.0/33"], "10.0.0.0/33"),
@@ -322,6 +323,17 @@ def test_asr_options_default_to_cpu_int8():
     assert (args.asr_device, args.compute_type) == ("cpu", None)
     check_asr(args)
     assert (args.asr_device, args.compute_type) == ("cpu", "int8")
+
+
+def test_music_check_and_encode_floor_are_options():
+    from listenin.cli import build_parser
+    from listenin.options import pipeline_config
+
+    parser = build_parser()
+    args = parser.parse_args(["transcribe", "--mixed", "x.wav"])
+    assert pipeline_config(args).stream.vad.music.enabled and args.min_encode_ms == 15000
+    args = parser.parse_args(["run", "--keep-music", "--min-encode-ms", "0"])
+    assert not pipeline_config(args).stream.vad.music.enabled and args.min_encode_ms == 0
 
 
 def test_load_limits_default_to_3_s_of_lag_and_two_finals_per_worker():
