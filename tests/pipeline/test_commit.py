@@ -152,6 +152,16 @@ def test_after_seam_drops_the_overlap_and_a_repeated_straddling_word():
     assert after_seam(untouched, 4.0, seam) is untouched
 
 
+def test_a_word_of_the_rest_never_starts_before_the_cut():
+    """A decoder that skips the committed words in the overlap stretches its first word
+    back over them ("No" timed from the decode's start): it starts at the cut instead,
+    short enough to be cut at the pause after it."""
+    seam = Seam(71.36, ("for", "those", "keywords"), 69.2)
+    r = after_seam(result(("No", 0.0, 1.38), ("one", 1.96, 2.43)), 70.36, seam)
+    assert [(w.text.strip(), round(w.start, 2), round(w.end, 2)) for w in r.words] == [
+        ("No", 1.0, 1.38), ("one", 1.96, 2.43)]  # fmt: skip
+
+
 SCRIPT = (
     ("Hello", 0.2, 0.6), ("there,", 0.6, 1.0), ("how", 1.1, 1.3), ("are", 1.3, 1.5),
     ("you", 1.5, 1.8), ("today?", 1.8, 2.3), ("I", 2.6, 2.7), ("am", 2.7, 2.9),
