@@ -147,14 +147,18 @@ def measure(ref: dict, finals: list[TranscriptFinal]) -> Measure:
     )
 
 
-def per_utterance(ref: dict, finals: list[TranscriptFinal]) -> list[str]:
-    """One line per reference utterance: its end, latency to its last final, heard words."""
+def per_utterance(ref: dict, finals: list[TranscriptFinal], oracle: list[list[str]]) -> list[str]:
+    """One line per reference utterance: its end, latency to its last final, heard words;
+    and where they differ from the oracle's, a second line with the oracle's words."""
     per_utt, _ = assign(ref, heard_words(finals))
     out = []
-    for u, ws in zip(ref["utterances"], per_utt, strict=True):
+    for u, ws, hyp in zip(ref["utterances"], per_utt, oracle, strict=True):
         late = f"+{max(w.emitted_at for w in ws) - u['end']:.2f}" if ws else "  --"
-        heard = " ".join(w.text for w in ws)
-        out.append(f"{u['party'][:5]} {u['end']:6.2f} {late:>6} {u['text'][:40]!r} | {heard[:50]}")
+        heard = [w.text for w in ws]
+        out.append(f"{u['party'][:5]} {u['end']:6.2f} {late:>6} {u['text'][:40]!r} | "
+                   f"{' '.join(heard)[:60]}")  # fmt: skip
+        if heard != hyp:
+            out.append(f"{'oracle':>20} {' ' * 43}| {' '.join(hyp)[:60]}")
     return out
 
 
@@ -201,14 +205,21 @@ def dtmf_digits(events: list[Event]) -> str:
     return "".join(str(getattr(e, "digit", getattr(e, "digits", "?"))) for e in got)
 
 
-def oracle(engine: WhisperEngine, ref: dict, audio: PartyAudio) -> Measure:
-    """The same model on each reference utterance of ``ref``, cut alone from ``audio``."""
-    hyp: list[str] = []
+def oracle(engine: WhisperEngine, ref: dict, audio: PartyAudio) -> list[list[str]]:
+    """The same model on each reference utterance of ``ref``, cut alone from ``audio``:
+    each one's normalised words."""
+    out = []
     for u in ref["utterances"]:
         a, b = int(u["start"] * audio.sample_rate), int(u["end"] * audio.sample_rate)
         pcm = soxr.resample(audio.pcm[a:b].astype(np.float32) / 32768, audio.sample_rate, 16000)
-        hyp += normalize(engine.transcribe(pcm, word_timestamps=False).text)
+        out.append(normalize(engine.transcribe(pcm, word_timestamps=False).text))
+    return out
+
+
+def scored(ref: dict, hyps: list[list[str]]) -> Measure:
+    """The oracle's words as a :class:`Measure` (edits only)."""
     r = [w for u in ref["utterances"] for w in normalize(u["text"])]
+    hyp = [w for h in hyps for w in h]
     return Measure(len(r), edit_distance(r, hyp), (), len(r), 0, 0, (), ())
 
 
@@ -276,11 +287,12 @@ def run(args: argparse.Namespace) -> dict:
         views = {s.party: view(ref, s.party if kind == "party" else None) for s in streams}
         mine = {s.party: [f for f in finals if f.party == s.party] for s in streams}
         live = combine([measure(views[s.party], mine[s.party]) for s in streams])
+        hyps = {s.party: oracle(engine, views[s.party], s) for s in streams}
         if args.per_utterance:
             for s in streams:
-                for line in per_utterance(views[s.party], mine[s.party]):
+                for line in per_utterance(views[s.party], mine[s.party], hyps[s.party]):
                     print(f"  {kind} {line}", file=sys.stderr)
-        offline = combine([oracle(engine, views[s.party], s) for s in streams])
+        offline = combine([scored(views[s.party], hyps[s.party]) for s in streams])
         r = summary(live, offline, labelled=kind == "mixed")
         r["dtmf_digits"] = dtmf_digits(evs)
         r["dtmf_expected"] = "".join(d["digit"] for d in ref.get("dtmf", []))
