@@ -41,6 +41,7 @@ class AsrJob:
     words: bool = False  # word timings wanted (always for a final)
     seam: Seam | None = None  # the segment is the rest of a commit: drop what precedes it
     music: bool = False  # the VAD judged the segment hold music: not decoded (no text)
+    music_like: float = 0.0  # > 0: may be music; a decode more likely no speech is dropped
 
     @property
     def stream(self) -> tuple[str, str]:

@@ -49,6 +49,10 @@ class MusicConfig:
     # a whole segment is music when it meets one of these (max low-energy share, min share of
     # peaks held); measured: no speech segment of 7 voices in 3 languages meets either
     segment_rules: tuple[tuple[float, float], ...] = ((0.12, 0.75), (0.25, 0.83))
+    # a segment that only may be music (speech can look like this: es_MX prompts, a reader)
+    # is decoded, but a decode of it that the model itself rates likely no speech is dropped
+    maybe_rule: tuple[float, float] = (0.3, 0.75)
+    maybe_no_speech_prob: float = 0.7  # speech on the fixtures: at most 0.55; music's text 0.86+
     silence: float = 0.1  # a frame below this share of the window's mean level: music stopped
     floor_dbfs: float = -50.0  # a window quieter than this is not judged (silence)
 
@@ -156,13 +160,21 @@ class MusicDetector:
     def segment_is_music(self) -> bool:
         """Whether the open segment so far, as a whole, is music (too few dips in its level
         and its spectral peaks held): its audio is then not decoded."""
-        cfg = self.config
-        if not cfg.enabled or len(self._seg_rms) < MIN_SEGMENT_FRAMES or not self._seg_peaks:
+        return self._segment_meets(self.config.segment_rules)
+
+    def segment_may_be_music(self) -> bool:
+        """Whether it looks like music, but not surely (``maybe_rule``)."""
+        return self._segment_meets((self.config.maybe_rule,))
+
+    def _segment_meets(self, rules: tuple[tuple[float, float], ...]) -> bool:
+        if not self.config.enabled or len(self._seg_rms) < MIN_SEGMENT_FRAMES:
+            return False
+        if not self._seg_peaks:
             return False
         rms = np.fromiter(self._seg_rms, dtype=np.float32)
         lef = np.count_nonzero(rms < 0.5 * rms.mean()) / rms.size
         held = self._seg_held / self._seg_peaks
-        return any(lef <= low and held >= kept for low, kept in cfg.segment_rules)
+        return any(lef <= low and held >= kept for low, kept in rules)
 
     def reset(self) -> None:
         """Audio is missing: the window starts over."""

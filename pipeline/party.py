@@ -188,7 +188,14 @@ class PartyStream:
 
     def _heard(self, partials: list[AsrJob]) -> list[AsrJob]:
         """No partial of a segment that is hold music so far (nor a commit from one)."""
-        return [] if partials and self.vad.music.segment_is_music() else partials
+        if not partials:
+            return partials
+        music = self.vad.music
+        if music.segment_is_music():
+            return []
+        if music.segment_may_be_music():
+            return [replace(job, music_like=music.config.maybe_no_speech_prob) for job in partials]
+        return partials
 
     def _vad(self, events: list[VadEvent], now_s: float) -> list[AsrJob]:
         jobs: list[AsrJob] = []
@@ -201,8 +208,9 @@ class PartyStream:
             elif isinstance(ev, SpeechEnd):
                 end = samples_to_rate(ev.end, self.vad_rate, ASR_RATE)
                 finals = self.policy.speech_end(end, now_s)
-                if ev.music:
-                    finals = [replace(job, music=True) for job in finals]
+                if ev.music or ev.music_like:
+                    doubt = 0.0 if ev.music else self.vad.music.config.maybe_no_speech_prob
+                    finals = [replace(job, music=ev.music, music_like=doubt) for job in finals]
                 if self.diarizer is not None:
                     turns = self.diarizer.speech_end(end)
                     finals = [replace(job, speakers=turns) for job in finals]

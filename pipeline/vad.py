@@ -78,6 +78,7 @@ class SpeechEnd:
     end: int  # sample index after the last kept sample (tail included)
     cut: bool = False  # True when max_segment_ms forced the end
     music: bool = False  # the segment as a whole was music (pipeline.music): not decoded
+    music_like: bool = False  # it may be music: a decode the model doubts is speech is dropped
 
 
 VadEvent = SpeechStart | SpeechEnd
@@ -211,7 +212,9 @@ class VadSegmenter:
 
     def _end(self, end: int, cut: bool = False) -> SpeechEnd:
         assert self._seg_start is not None
-        event = SpeechEnd(self._seg_start, end, cut, self.music.segment_is_music())
+        music = self.music.segment_is_music()
+        maybe = not music and self.music.segment_may_be_music()
+        event = SpeechEnd(self._seg_start, end, cut, music, maybe)
         self._last_end = end
         self._seg_start = None
         self.soft_ok = True  # a new segment starts free to split

@@ -110,6 +110,8 @@ class AsrWorkerPool:
                         job.audio, word_timestamps=words, partial=job.kind == "partial"
                     )
                 )
+                if job.music_like and result.no_speech_prob > job.music_like:
+                    result = MUSIC  # the model doubts it is speech, in what may be music
             except Exception:
                 self.errors += 1
                 log.exception("call %s: decode of %s failed", job.call_id, job.segment_id)

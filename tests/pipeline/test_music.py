@@ -142,3 +142,31 @@ def test_no_text_from_hold_music_and_the_words_after_it_are_heard(engine):
     in_music = [w.text for w in words if a - start + 0.2 < (w.start + w.end) / 2 < b - start]
     assert in_music == []
     assert rejected >= 1  # the music's segments, not decoded
+
+
+def test_a_decode_in_what_may_be_music_is_dropped_when_the_model_doubts_speech():
+    """A segment that only may be music is decoded, but its text goes only when the model
+    rates it likely speech: hold music's "Hey, hey," came with no-speech prob 0.86, real
+    speech on the fixtures at most 0.55."""
+    from bench.soak import StubEngine
+    from pipeline.asr import AsrResult
+    from pipeline.jobs import AsrJob
+    from pipeline.workers import AsrWorkerPool
+
+    class Doubtful(StubEngine):
+        def transcribe(self, audio, *, word_timestamps, partial=False):
+            r = super().transcribe(audio, word_timestamps=word_timestamps)
+            return AsrResult(r.text, r.words, float(audio[0]), r.avg_logprob, r.compression_ratio)
+
+    got: dict[str, AsrResult] = {}
+    pool = AsrWorkerPool(Doubtful(), lambda job, result: got.update({job.segment_id: result}), 1)
+    try:
+        for seg, no_speech, doubt in (("a", 0.9, 0.7), ("b", 0.5, 0.7), ("c", 0.9, 0.0)):
+            audio = np.full(16000, no_speech, np.float32)
+            pool.submit(AsrJob("c", "agent", seg, JobKind.FINAL, 1, 0, audio, 16000, 0.0,
+                               music_like=doubt))  # fmt: skip
+        pool.wait_idle()
+    finally:
+        pool.close()
+    assert got["a"].rejected == "music" and got["a"].text == ""
+    assert got["b"].text == got["c"].text == "hello there"
