@@ -53,6 +53,9 @@ class CommitConfig:
     overlap_ms: int = 1000  # audio before the cut decoded again with the rest (context)
     tail_words: int = 5  # committed words a later decode may repeat at the seam
     pause_heard_ms: int = 100  # a decode holds this much of a pause: words before it are cut
+    # the final of a commit's rest decodes the committed words' audio again, for context
+    # (then drops them): the rest alone read "ill disposed" as "able to suppose"
+    rest_from_onset: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_ms <= self.force_ms:

@@ -4,7 +4,11 @@
 dropped silently; partials are served oldest-request first and each stream keeps
 at most one pending partial, the newest (policy ``replace_stale_partial``): a
 partial that a newer partial or its segment's final has overtaken is skipped,
-never queued.  Past ``max_finals`` pending finals a new final is refused
+never queued.  A stream's finals are decoded one at a time, in order (policy
+``one_final_per_stream``): with several workers a short final could otherwise
+overtake a long one of the same speaker, and whatever reads a party's finals in
+order (the card redaction holding digits for the next final) would see them
+swapped.  Past ``max_finals`` pending finals a new final is refused
 (policy ``reject_final_when_full``) and counted, so memory stays bounded even if
 the machine cannot keep up.
 """
@@ -76,6 +80,7 @@ class JobQueue:
         self.max_finals = max_finals
         self._finals: deque[AsrJob] = deque()
         self._partials: dict[tuple[str, str], AsrJob] = {}
+        self._decoding: set[tuple[str, str]] = set()  # streams with a final being decoded
         self.stats = QueueStats()
 
     def __len__(self) -> int:
@@ -90,14 +95,19 @@ class JobQueue:
         """The final that has waited longest (served next), or None."""
         return self._finals[0] if self._finals else None
 
-    def push(self, job: AsrJob) -> None:
+    def push(self, job: AsrJob, first: bool = False) -> None:
+        """Queue ``job``; ``first``: a final that must go before its stream's queued ones
+        (the same final decoded again)."""
         if job.kind is JobKind.FINAL:
             if len(self._finals) >= self.max_finals:
                 self.stats.finals_rejected += 1
                 raise QueueFull(f"{len(self._finals)} finals pending; {job.segment_id} refused")
             if self._partials.pop(job.stream, None) is not None:
                 self.stats.partials_dropped_for_final += 1
-            self._finals.append(job)
+            if first:
+                self._finals.appendleft(job)
+            else:
+                self._finals.append(job)
             self.stats.finals_queued += 1
             return
         if self._partials.pop(job.stream, None) is not None:
@@ -105,14 +115,28 @@ class JobQueue:
         self._partials[job.stream] = job
         self.stats.partials_queued += 1
 
+    def ready(self) -> bool:
+        """Whether :meth:`pop` has a job to give."""
+        return bool(self._partials) or any(j.stream not in self._decoding for j in self._finals)
+
     def pop(self) -> AsrJob | None:
-        if self._finals:
-            return self._finals.popleft()
+        """The next job: the oldest final of a stream with no final being decoded, else the
+        oldest partial.  A final popped must be handed back to :meth:`done`."""
+        for i, job in enumerate(self._finals):
+            if job.stream not in self._decoding:
+                del self._finals[i]
+                self._decoding.add(job.stream)
+                return job
         if not self._partials:
             return None
         oldest = min(self._partials.values(), key=lambda j: j.requested_at)
         del self._partials[oldest.stream]
         return oldest
+
+    def done(self, job: AsrJob) -> None:
+        """A popped job was decoded and handled: its stream's next final may go."""
+        if job.kind is JobKind.FINAL:
+            self._decoding.discard(job.stream)
 
     def drop_stream(self, call_id: str, party: str | None = None) -> None:
         """Forget pending partials of a call (or one party) that has gone."""

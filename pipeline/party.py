@@ -104,6 +104,7 @@ class PartyStream:
             guard = max(self.config.commit.guard_ms, self.config.mixed_guard_ms)
             self.agreement = LocalAgreement(replace(self.config.commit, guard_ms=guard))
         self.policy.partial_words = self.agreement is not None
+        self.policy.final_from_onset = bool(self.agreement and self.config.commit.rest_from_onset)
         self.ended = False
 
     @property

@@ -374,7 +374,7 @@ class Pipeline:
         again = party.stream.retry(job, now) if lost_its_way(result) else None
         with suppress(QueueFull):
             if again is not None:
-                self.pool.submit(again)
+                self.pool.submit(again, first=True)  # before the party's later finals
                 self.stats.finals_retried += 1
                 return True
         return False

@@ -118,6 +118,8 @@ class UtterancePolicy:
         self._min = sample_rate * self.config.min_partial_ms // 1000
         self._seam: Seam | None = None
         self.partial_words = False  # partials carry word timings (a streaming commit needs them)
+        # a commit's rest is finalised from the committed words' onset (their audio as context)
+        self.final_from_onset = False
 
     @property
     def segment_id(self) -> str | None:
@@ -174,8 +176,12 @@ class UtterancePolicy:
         assert self._segment_id is not None
         self._revision += 1
         self._last_request_end = end
-        audio = self.ring.read(self._seg_start, end)
-        start = max(self._seg_start, end - audio.size)
+        first = self._seg_start
+        if kind is JobKind.FINAL and self.final_from_onset and self._seam is not None:
+            onset = round(self._seam.start * self.sample_rate)
+            first = max(self.ring.begin, min(first, onset))
+        audio = self.ring.read(first, end)
+        start = max(first, end - audio.size)
         return AsrJob(
             self.call_id,
             self.party,

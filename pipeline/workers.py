@@ -48,10 +48,11 @@ class AsrWorkerPool:
         for t in self._threads:
             t.start()
 
-    def submit(self, job: AsrJob) -> None:
-        """Queue a job; raises :class:`~pipeline.jobs.QueueFull` for a refused final."""
+    def submit(self, job: AsrJob, first: bool = False) -> None:
+        """Queue a job (``first``: before its stream's other finals); raises
+        :class:`~pipeline.jobs.QueueFull` for a refused final."""
         with self._cond:
-            self.queue.push(job)
+            self.queue.push(job, first)
             self._cond.notify()
 
     def drop_stream(self, call_id: str, party: str | None = None) -> None:
@@ -92,7 +93,7 @@ class AsrWorkerPool:
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._closed or len(self.queue) > 0)
+                self._cond.wait_for(lambda: self._closed or self.queue.ready())
                 if self._closed:
                     return
                 job = self.queue.pop()
@@ -123,5 +124,6 @@ class AsrWorkerPool:
                 log.exception("call %s: result handler failed", job.call_id)
             finally:
                 with self._cond:
+                    self.queue.done(job)
                     self._busy -= 1
                     self._cond.notify_all()

@@ -2,11 +2,12 @@
 speaker encoder (sans-I/O, no model): a speaker change cuts the rest of a commit."""
 
 import numpy as np
+import pytest
 
 from pipeline.asr import AsrResult, AsrWord
-from pipeline.commit import after_seam, lost_its_way
+from pipeline.commit import CommitConfig, after_seam, lost_its_way
 from pipeline.jobs import AsrJob, JobKind
-from pipeline.party import PartyStream
+from pipeline.party import PartyStream, StreamConfig
 from pipeline.results import commit_of
 from pipeline.vad import SpeechEnd, SpeechStart
 from records.frames import AudioFrame
@@ -43,8 +44,12 @@ def decode(job: AsrJob) -> AsrResult:
     return after_seam(result, a, job.seam) if job.seam is not None else result
 
 
-def test_a_speaker_change_right_after_a_commit_loses_no_word_of_the_rest():
-    stream = PartyStream("c", "mixed", RATE, embed=fake_embed, kind=StreamKind.MIXED)
+@pytest.mark.parametrize("from_onset", [True, False])
+def test_a_speaker_change_right_after_a_commit_loses_no_word_of_the_rest(from_onset):
+    """By default the rest's final decodes from the committed words' onset; without that
+    it decodes from 1 s before the cut, is rejected, and is decoded again from there."""
+    config = StreamConfig(commit=CommitConfig(rest_from_onset=from_onset))
+    stream = PartyStream("c", "mixed", RATE, config, embed=fake_embed, kind=StreamKind.MIXED)
     assert stream.commits  # a mixed stream commits too, with a longer guard
     assert stream.agreement is not None and stream.agreement.config.guard_ms == 1500
     heard: list[tuple[str, str | None]] = []  # (word, speaker) of every final, in order
@@ -82,6 +87,12 @@ def test_a_speaker_change_right_after_a_commit_loses_no_word_of_the_rest():
     # "woman," was committed, then the change cut the rest ("he ... was") before its end
     (commit,) = commits
     assert commit.words[-1].text.strip() == "woman," and 2.5 <= commit.cut <= 2.6
+    assert [w for w, _ in heard] == [t for t, _, _ in SCRIPT]  # none lost, none doubled
+    assert {s for _, s in heard[:18]} == {"speaker_1"}
+    assert {s for _, s in heard[18:]} == {"speaker_2"}
+    if from_onset:
+        assert not rejected and not retried
+        return
     (first,) = rejected  # the rest's final, decoded from 1 s before the cut, came back empty
     assert first.seam == commit.seam and first.start_s < commit.cut
     assert abs(first.end_s - CHANGE_S) <= 0.25

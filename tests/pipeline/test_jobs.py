@@ -65,3 +65,24 @@ def test_oldest_final_is_the_next_one_served():
     q.push(second)
     assert q.oldest_final is first
     assert q.pop() is first and q.oldest_final is second
+
+
+def test_a_streams_finals_are_decoded_one_at_a_time_in_order():
+    """Two workers must not decode two finals of one speaker at once: the shorter would
+    come back first, and the card redaction reads a party's finals in order."""
+    q = JobQueue()
+    a1, a2 = job(kind=JobKind.FINAL, seg="a-1"), job(kind=JobKind.FINAL, seg="a-2")
+    c1 = job("customer", kind=JobKind.FINAL, seg="c-1")
+    for j in (a1, a2, c1):
+        q.push(j)
+    assert q.pop() is a1
+    assert q.pop() is c1  # a-2 waits for a-1, another stream's final goes meanwhile
+    assert not q.ready() and q.pop() is None and len(q) == 1
+    q.push(job(rev=5))  # a partial of the busy stream may still be decoded
+    assert q.ready() and q.pop().kind is JobKind.PARTIAL
+    again = job(kind=JobKind.FINAL, seg="a-1", rev=2)
+    q.push(again, first=True)  # a-1 decoded once more: before a-2
+    q.done(a1)
+    assert q.pop() is again and q.pop() is None
+    q.done(again)
+    assert q.pop() is a2

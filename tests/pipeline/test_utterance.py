@@ -72,3 +72,21 @@ def test_split_goes_on_with_the_rest_as_a_new_segment():
     assert final.segment_id == "agent-2" and final.seam == seam and final.revision == 1
     assert final.start == 16000 and final.audio.size == 16000 * 2  # from cut - overlap
     assert not policy.split("agent-2", 40000, 0, seam)  # the segment has ended
+
+
+def test_a_rests_final_decodes_from_the_committed_words_onset_and_partials_do_not():
+    """The committed words' audio is context for the rest's final (then dropped from it):
+    the rest alone read "is to be ill disposed" as "is to be able to suppose"."""
+    from pipeline.commit import Seam
+
+    policy = UtterancePolicy("c", "agent", 16000)
+    policy.final_from_onset = True
+    policy.speech_start(0)
+    for s in range(0, 16000 * 3, 320):
+        policy.audio(f(s, 320), 0.0)
+    policy.split("agent-1", 32000, 8000, Seam(2.0, ("hello", "there"), 0.25))
+    partials = [j for s in range(16000 * 3, 16000 * 4, 320) for j in policy.audio(f(s, 320), 4.0)]
+    assert partials and all(p.start == 24000 for p in partials)  # from cut - overlap
+    (final,) = policy.speech_end(16000 * 4, 4.0)
+    assert final.start == 4000 and final.audio[0] == 4000  # from the onset, 0.25 s
+    assert final.audio.size == 16000 * 4 - 4000
