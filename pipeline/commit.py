@@ -17,12 +17,14 @@ commit's words become a final right away, and the segment is cut just after them
 minus ``overlap_ms`` of audio, so a word the timestamps clip is heard whole again;
 :func:`after_seam` then drops, from every decode of the rest, the words that lie
 before the cut or repeat the committed tail (as whisper_streaming's
-``HypothesisBuffer`` does; "7" repeats "seven"), so no word is lost or doubled.  A
-decode that starts ``overlap_ms`` before the cut starts inside a word, and Whisper
-now and then loses its way on such a clip (the rest "woman, he might have been ..."
-decoded as just "the", log-prob -3.7, dropped by the guards): a final of the rest
-that the guards reject is decoded once more from :attr:`Seam.start`, the committed
-words' own onset (:func:`lost_its_way`).
+``HypothesisBuffer`` does; "7" repeats "seven"), so no word is lost or doubled, and
+no word of the rest starts before the cut.  The final of the rest is decoded from
+:attr:`Seam.start`, the committed words' own onset (``rest_from_onset``): their audio
+is the decoder's context, and their repeat is dropped the same way (alone, the rest
+read "is to be ill disposed" as "is to be able to suppose"; Whisper also loses its
+way on a clip that starts inside a word: "woman, he might have been ..." decoded as
+just "the").  With that off, a final of the rest that the guards reject is decoded
+once more from there (:func:`lost_its_way`).
 """
 
 from __future__ import annotations
