@@ -31,6 +31,7 @@ bench: $(STAMP)  ## pipeline then device benchmarks; each ends with one JSON lin
 	$(BIN)/python -m bench.fanout --subscribers 100
 	$(BIN)/python -m bench.diarize
 	$(BIN)/python -m bench.conversation
+	$(BIN)/python -m bench.music
 	$(BIN)/python -m bench.soak --calls 2000
 	$(BIN)/python -m bench.rtpflood --pps 2000,20000,100000
 	$(BIN)/python -m bench.invites --rate 1000 --invites 1500 --front
