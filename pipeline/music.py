@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -33,6 +34,14 @@ PEAK_DB = 2.0  # a spectral peak stands this far (natural log units) above the f
 MAX_SEGMENT_FRAMES = 1000  # levels kept of an open segment (the VAD cuts one at 15 s)
 MIN_SEGMENT_FRAMES = 25  # a segment shorter than this is never judged music
 PREROLL_FRAMES = 10  # frames before a segment's start that belong to it
+
+
+class Segment(Enum):
+    """What an open segment is, judged as a whole."""
+
+    SPEECH = "speech"
+    MAYBE_MUSIC = "maybe_music"  # decoded, but dropped if the model doubts it is speech
+    MUSIC = "music"  # not decoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +76,7 @@ class MusicConfig:
 
 class MusicDetector:
     """Per-frame speech/music decision for one party's VAD frames, and the same judged
-    over a whole segment (:meth:`segment_is_music`)."""
+    over a whole segment (:meth:`segment`)."""
 
     def __init__(self, sample_rate: int, frame_ms: int, config: MusicConfig | None = None) -> None:
         self.config = config or MusicConfig()
@@ -157,24 +166,19 @@ class MusicDetector:
         self._seg_peaks = sum(p for p, _ in list(self._peaks)[-PREROLL_FRAMES:])
         self._seg_held = sum(h for _, h in list(self._peaks)[-PREROLL_FRAMES:])
 
-    def segment_is_music(self) -> bool:
-        """Whether the open segment so far, as a whole, is music (too few dips in its level
-        and its spectral peaks held): its audio is then not decoded."""
-        return self._segment_meets(self.config.segment_rules)
-
-    def segment_may_be_music(self) -> bool:
-        """Whether it looks like music, but not surely (``maybe_rule``)."""
-        return self._segment_meets((self.config.maybe_rule,))
-
-    def _segment_meets(self, rules: tuple[tuple[float, float], ...]) -> bool:
-        if not self.config.enabled or len(self._seg_rms) < MIN_SEGMENT_FRAMES:
-            return False
-        if not self._seg_peaks:
-            return False
+    def segment(self) -> Segment:
+        """The open segment so far, as a whole: music (too few dips in its level and its
+        spectral peaks held, ``segment_rules``), maybe music (``maybe_rule``) or speech."""
+        cfg = self.config
+        if not cfg.enabled or len(self._seg_rms) < MIN_SEGMENT_FRAMES or not self._seg_peaks:
+            return Segment.SPEECH
         rms = np.fromiter(self._seg_rms, dtype=np.float32)
         lef = np.count_nonzero(rms < 0.5 * rms.mean()) / rms.size
         held = self._seg_held / self._seg_peaks
-        return any(lef <= low and held >= kept for low, kept in rules)
+        if any(lef <= low and held >= kept for low, kept in cfg.segment_rules):
+            return Segment.MUSIC
+        low, kept = cfg.maybe_rule
+        return Segment.MAYBE_MUSIC if lef <= low and held >= kept else Segment.SPEECH
 
     def reset(self) -> None:
         """Audio is missing: the window starts over."""

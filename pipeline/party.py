@@ -32,6 +32,7 @@ from .diarize import DiarizeConfig, Embedder, SegmentDiarizer
 from .dtmf import DtmfConfig
 from .jobs import AsrJob, JobKind
 from .keypad import Digit, Keypad
+from .music import Segment
 from .resample import Resampler
 from .timeline import PartyTimeline, TimelineConfig
 from .utterance import StreamingConfig, UtterancePolicy
@@ -120,7 +121,7 @@ class PartyStream:
         words = timed(result.words, job.start_s)
         said = [w for w in words if w.key]
         self.vad.soft_ok = not (said and is_number(said[-1]))  # a number read out: no split
-        if self.agreement is None or self.vad.music.segment_is_music():
+        if self.agreement is None or self.vad.music.segment() is Segment.MUSIC:
             return None  # no final from the partials of hold music
         start = max(job.start_s, job.seam.cut) if job.seam is not None else job.start_s
         rate = self.vad_rate
@@ -192,9 +193,10 @@ class PartyStream:
         if not partials:
             return partials
         music = self.vad.music
-        if music.segment_is_music():
+        heard = music.segment()
+        if heard is Segment.MUSIC:
             return []
-        if music.segment_may_be_music():
+        if heard is Segment.MAYBE_MUSIC:
             return [replace(job, music_like=music.config.maybe_no_speech_prob) for job in partials]
         return partials
 

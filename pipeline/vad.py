@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import webrtcvad
 
-from .music import MusicConfig, MusicDetector
+from .music import MusicConfig, MusicDetector, Segment
 
 VAD_RATES = (8000, 16000, 32000, 48000)
 MAX_PAUSES = 32  # pauses kept per open segment (the oldest go first)
@@ -212,8 +212,8 @@ class VadSegmenter:
 
     def _end(self, end: int, cut: bool = False) -> SpeechEnd:
         assert self._seg_start is not None
-        music = self.music.segment_is_music()
-        maybe = not music and self.music.segment_may_be_music()
+        heard = self.music.segment()
+        music, maybe = heard is Segment.MUSIC, heard is Segment.MAYBE_MUSIC
         event = SpeechEnd(self._seg_start, end, cut, music, maybe)
         self._last_end = end
         self._seg_start = None
