@@ -55,6 +55,8 @@ class CommitConfig:
     overlap_ms: int = 1000  # audio before the cut decoded again with the rest (context)
     tail_words: int = 5  # committed words a later decode may repeat at the seam
     pause_heard_ms: int = 100  # a decode holds this much of a pause: words before it are cut
+    # a number read out is over at a pause this long (its digits come 100-200 ms apart)
+    number_pause_ms: int = 250
     # the final of a commit's rest decodes the committed words' audio again, for context
     # (then drops them): the rest alone read "ill disposed" as "able to suppose"
     rest_from_onset: bool = True
@@ -62,8 +64,11 @@ class CommitConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.min_ms <= self.force_ms:
             raise ValueError("need 0 <= commit min_ms <= force_ms")
-        if min(self.guard_ms, self.overlap_ms, self.tail_words, self.pause_heard_ms) < 0:
-            raise ValueError("guard_ms, overlap_ms, tail_words and pause_heard_ms must be >= 0")
+        if min(self.guard_ms, self.overlap_ms, self.tail_words, self.pause_heard_ms,
+               self.number_pause_ms) < 0:  # fmt: skip
+            raise ValueError(
+                "guard_ms, overlap_ms, tail_words, pause_heard_ms and number_pause_ms must be >= 0"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,15 +148,22 @@ def timed(words: tuple[AsrWord, ...], offset_s: float) -> tuple[TimedWord, ...]:
 
 
 def agreed(prev: tuple[TimedWord, ...], cur: tuple[TimedWord, ...]) -> int:
-    """How many leading words of ``cur`` the two decodes share (LocalAgreement-2), word
-    by what it says (:func:`spoken`): "7 3 0 5" agrees with "seven three zero five", and
-    "1-9" with "one nine"; a word is shared only if all it says is."""
-    said = [u for w in prev for u in w.said]
+    """How many leading words of ``cur`` the two decodes share (LocalAgreement-2), by
+    what the words say (:func:`spoken`) run together: "7 3 0 5" agrees with "seven three
+    zero five", "1-9" with "one nine" and "keywords" with "key words"; the shared words
+    must end where a word of ``prev`` ends ("key" is not "keywords")."""
+    said, ends = "", set()
+    for w in prev:
+        said += "".join(w.said)
+        ends.add(len(said))
     n, at = 0, 0
-    for w in cur:
-        if not w.key or said[at : at + len(w.said)] != list(w.said):
+    for i, w in enumerate(cur):
+        says = "".join(w.said)
+        if not w.key or said[at : at + len(says)] != says:
             break
-        n, at = n + 1, at + len(w.said)
+        at += len(says)
+        if at in ends:
+            n = i + 1
     return n
 
 
@@ -161,12 +173,14 @@ def ends_clause(word: TimedWord) -> bool:
 
 
 def in_number(words: tuple[TimedWord, ...], i: int, limit: float) -> bool:
-    """Whether a number read out may go on after ``words[i]``: a card, account or phone
-    number comes as "4, 5, 3, 2," with pauses between its digits and is one final (so
-    redaction sees it whole, and no one reads half a number as a sentence).  It is over
-    once the decode holds a next word that is no number ("... 3 0 5. If this is", "...
-    two, my expiry"), nor one that may be a number misheard ("for", "to"), and that ends
-    by ``limit`` (a word at the audio's end is often clipped: "no one not" for "nine")."""
+    """Whether a number (or a spelling) read out may go on after ``words[i]``: a card,
+    account or phone number comes as "4, 5, 3, 2," with pauses between its digits and is
+    one final (so redaction sees it whole, and no one reads half a number as a sentence;
+    a letter alone decodes badly: "s" came back as nothing).  It is over once the decode
+    holds a next word that is no number ("... 3 0 5. If this is", "... two, my expiry"),
+    nor one that may be a number misheard ("for", "to"), and that ends by ``limit`` (a
+    word at the audio's end is often clipped: "no one not" for "nine"); the caller also
+    ends it at a pause of ``number_pause_ms``."""
     if not is_number(words[i]):
         return False
     if i + 1 == len(words) or words[i + 1].end > limit:
@@ -175,8 +189,10 @@ def in_number(words: tuple[TimedWord, ...], i: int, limit: float) -> bool:
 
 
 def is_number(word: TimedWord) -> bool:
-    """A figure or a number word ("4", "four", "oh", "twenty")."""
-    return word.key.replace(".", "").isdigit() or word.key in NUMBER_WORDS
+    """A figure or a number word ("4", "four", "oh", "twenty"), or a letter spelled out
+    ("d", "a", "s", "h"): what is read out one by one, with pauses between."""
+    key = word.key
+    return key.replace(".", "").isdigit() or key in NUMBER_WORDS or len(key) == 1
 
 
 def before_pause(words: tuple[TimedWord, ...], i: int, pauses: tuple[Pause, ...]) -> Pause | None:
@@ -241,9 +257,10 @@ class LocalAgreement:
         for i in reversed(range(n)):
             if words[i].end - start < cfg.min_ms / 1000:
                 break
-            if in_number(words, i, limit):
-                continue  # a number read out pauses between its digits: not a place to cut
             pause = before_pause(words, i, pauses)
+            long = pause is not None and pause.end - pause.start >= cfg.number_pause_ms / 1000
+            if not long and in_number(words, i, limit):
+                continue  # a number read out pauses between its digits: not a place to cut
             if pause is not None or words[i].end <= limit and ends_clause(words[i]):
                 cut_at = i
                 break

@@ -15,8 +15,12 @@ Both run :class:`~pipeline.commit.LocalAgreement` on their partial decodes
 (:meth:`PartyStream.decoded`): stable words that end a sentence are finalised
 at once and the segment is cut after them (a mixed stream's words must be
 ``mixed_guard_ms`` old, past the diarizer's lag, and its commits carry the
-provisional speaker); :meth:`PartyStream.retry` decodes a rejected final of
-a commit's rest once more from the committed words' onset.
+provisional speaker), and the VAD's soft and hard limits then count from the
+cut.  A party stream asks for a partial as soon as its speaker pauses
+(``pause_partial_ms``; once more at ``number_pause_ms`` while a number is read
+out), so a commit at that pause need not wait for the next partial.
+:meth:`PartyStream.retry` decodes a rejected final of a commit's rest once more
+from the committed words' onset.
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ class PartyStream:
         self.policy.partial_words = self.agreement is not None
         self.policy.final_from_onset = bool(self.agreement and self.config.commit.rest_from_onset)
         self.ended = False
+        self._asked_at_pause = 0  # partials asked for the pause going on
 
     @property
     def commits(self) -> bool:
@@ -131,7 +136,10 @@ class PartyStream:
             return None
         cut = round(commit.cut * ASR_RATE)
         overlap = ASR_RATE * self.config.commit.overlap_ms // 1000
-        return commit if self.policy.split(job.segment_id, cut, overlap, commit.seam) else None
+        if not self.policy.split(job.segment_id, cut, overlap, commit.seam):
+            return None
+        self.vad.restart(samples_to_rate(cut, ASR_RATE, self.vad_rate))
+        return commit
 
     def retry(self, job: AsrJob, now_s: float) -> AsrJob | None:
         """The final of a commit's rest, decoded from the committed words' onset, when
@@ -201,7 +209,7 @@ class PartyStream:
         return partials
 
     def _vad(self, events: list[VadEvent], now_s: float) -> list[AsrJob]:
-        jobs: list[AsrJob] = []
+        jobs = self._pause(now_s)
         for ev in events:
             if isinstance(ev, SpeechStart):
                 start = samples_to_rate(ev.start, self.vad_rate, ASR_RATE)
@@ -219,6 +227,22 @@ class PartyStream:
                     finals = [replace(job, speakers=turns) for job in finals]
                 jobs.extend(finals)
         return jobs
+
+    def _pause(self, now_s: float) -> list[AsrJob]:
+        """A party stream's speaker just paused: a partial now, for the streaming commit
+        (and once more when a number read out may be over, ``number_pause_ms`` in)."""
+        wait = self.config.streaming.pause_partial_ms
+        silent = self.vad.silence_ms
+        if not silent:
+            self._asked_at_pause = 0
+        if self.diarizer is not None or self.agreement is None or not wait or silent < wait:
+            return []
+        marks = [wait] if self.vad.soft_ok else [wait, self.config.commit.number_pause_ms + 20]
+        due = sum(silent >= m for m in marks)
+        if due <= self._asked_at_pause:
+            return []
+        self._asked_at_pause = due
+        return self._heard(self.policy.paused(now_s))
 
     def flush(self, now_s: float) -> list[AsrJob]:
         """The party left: close its open segment and drain the resampler."""

@@ -3,7 +3,9 @@
 :class:`UtterancePolicy` follows one party's speech segments (from the VAD) and
 its 16 kHz audio (from the resampler).  While a segment is open it requests a
 partial decode every ``partial_interval_ms`` of new audio (once at least
-``min_partial_ms`` is there); when the segment ends it requests the final.
+``min_partial_ms`` is there), and one as soon as the speaker pauses
+(``pause_partial_ms``, :meth:`~UtterancePolicy.paused`: a streaming commit cuts
+at a pause); when the segment ends it requests the final.
 Each decode covers the whole segment so far; the final replaces its partials.
 A streaming commit (:mod:`pipeline.commit`) may :meth:`~UtterancePolicy.split`
 the open segment: the committed words' part is finalised there and then, and
@@ -31,6 +33,9 @@ class StreamingConfig:
     min_partial_ms: int = 400
     partials: bool = True
     buffer_ms: int = 20000  # must hold max_segment_ms + pre-roll
+    # a pause this long inside a segment asks for a partial at once (not at the next
+    # interval): a streaming commit cuts at a pause its decode holds; 0: off
+    pause_partial_ms: int = 120
 
     def __post_init__(self) -> None:
         if self.partial_interval_ms < 100:
@@ -39,6 +44,8 @@ class StreamingConfig:
             raise ValueError("min_partial_ms must be >= 0")
         if self.buffer_ms < 2000:
             raise ValueError("buffer_ms must be >= 2000")
+        if self.pause_partial_ms < 0:
+            raise ValueError("pause_partial_ms must be >= 0")
 
 
 class AudioRing:
@@ -131,6 +138,17 @@ class UtterancePolicy:
             return []
         have = self.ring.end - self._seg_start
         if have < self._min or self.ring.end - self._last_request_end < self._interval:
+            return []
+        return [self._job(JobKind.PARTIAL, self.ring.end, now_s)]
+
+    def paused(self, now_s: float) -> list[AsrJob]:
+        """The speaker paused (``pause_partial_ms``): a partial of the segment so far now,
+        unless one already covers nearly all of it."""
+        if self._segment_id is None or not self.config.partials:
+            return []
+        if self.ring.end - self._seg_start < self._min:
+            return []
+        if self.ring.end - self._last_request_end < self._interval // 5:
             return []
         return [self._job(JobKind.PARTIAL, self.ring.end, now_s)]
 

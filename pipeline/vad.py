@@ -114,6 +114,7 @@ class VadSegmenter:
         self._pending_start: int | None = None
         self._window: deque[tuple[int, bool]] = deque(maxlen=self.config.start_window)
         self._seg_start: int | None = None
+        self._limits_from = 0  # the open segment's soft and hard limits count from here
         self._last_voiced_end = 0
         self._silent_run = 0
         self.frames_classified = 0
@@ -126,6 +127,17 @@ class VadSegmenter:
     @property
     def segment_start(self) -> int | None:
         return self._seg_start
+
+    @property
+    def silence_ms(self) -> int:
+        """How long the open segment has been silent (0 while voiced or closed)."""
+        return self._silent_run * self.config.frame_ms if self._seg_start is not None else 0
+
+    def restart(self, at: int) -> None:
+        """The owner finalised the open segment up to ``at`` (a streaming commit): its
+        soft and hard limits count from there (what is left is a new utterance)."""
+        if self._seg_start is not None:
+            self._limits_from = max(self._limits_from, at)
 
     def pauses(self) -> list[tuple[int, int]]:
         """The open segment's pauses of ``pause_ms`` or more, ``(start, end)`` sample
@@ -176,6 +188,7 @@ class VadSegmenter:
             if sum(v for _, v in self._window) >= self.config.start_frames:
                 first = next(a for a, v in self._window if v)
                 self._seg_start = max(0, self._last_end, first - self._preroll)
+                self._limits_from = self._seg_start
                 self._last_voiced_end = end
                 self._silent_run = 0
                 self._window.clear()
@@ -195,15 +208,15 @@ class VadSegmenter:
         elif (
             self.soft_ok
             and self._silent_run >= self._soft_frames
-            and end - self._seg_start >= self._soft_max
+            and end - self._limits_from >= self._soft_max
         ):
             # split mid-pause: the next word's unvoiced onset stays with the next segment
             half = self._silent_run * self._frame // 2
             events.append(self._end(self._last_voiced_end + min(self._tail, half)))
-        elif end - self._seg_start >= self._max:
+        elif end - self._limits_from >= self._max:
             events.append(self._end(end, cut=True))
             if voiced:  # speech goes on: the next segment starts here
-                self._seg_start = end
+                self._seg_start = self._limits_from = end
                 self._last_voiced_end = end
                 self._pauses.clear()
                 self.music.start_segment()

@@ -18,6 +18,7 @@ from pipeline.commit import (
 from pipeline.jobs import JobKind
 from pipeline.party import PartyStream
 from records.frames import AudioFrame
+from tests.conftest import utterance_pcm
 
 
 def words(*spec):
@@ -275,12 +276,42 @@ def test_a_number_read_out_is_not_cut_at_its_commas():
 
 
 def test_no_pause_cut_inside_a_number_read_out():
-    """Digits come with pauses between them: "4 <pause> 5 <pause> 3" stays one final."""
+    """Digits come with short pauses between them: "4 <pause> 5 <pause> 3" stays one final."""
     la = LocalAgreement(CommitConfig(min_ms=500))
-    said = words(("card", 0.1, 0.5), ("4", 0.6, 0.9), ("5", 1.2, 1.5), ("3", 1.8, 2.1))
-    pauses = (Pause(0.9, 1.2), Pause(1.5, 1.8))
+    said = words(("card", 0.1, 0.5), ("4", 0.6, 0.9), ("5", 1.1, 1.4), ("3", 1.6, 1.9))
+    pauses = (Pause(0.9, 1.1), Pause(1.4, 1.6))
     la.hypothesis("a-1", 0.0, 2.6, said, pauses)
     assert la.hypothesis("a-1", 0.0, 2.7, said, pauses) is None
+
+
+def test_a_long_pause_ends_a_number_read_out():
+    """A pause of ``number_pause_ms`` after the last digit ends the number: its final need
+    not wait for the next word ("1 9 8 4" <300 ms> "d a s h")."""
+    la = LocalAgreement(CommitConfig(min_ms=500, number_pause_ms=250))
+    said = words(("No,", 0.1, 0.5), ("1", 0.7, 1.0), ("9", 1.2, 1.5), ("8", 1.7, 2.0))
+    pauses = (Pause(0.5, 0.7), Pause(1.0, 1.2), Pause(1.5, 1.7), Pause(2.0, 2.3))
+    la.hypothesis("a-1", 0.0, 2.3, said, pauses)
+    commit = la.hypothesis("a-1", 0.0, 2.3, said, pauses)
+    assert commit is not None and commit.text == "No, 1 9 8"
+    assert 2.0 <= commit.cut <= 2.15  # in the pause's first half
+
+
+def test_letters_spelled_out_stay_together_as_digits_do():
+    """ "d a s h": a letter alone decodes badly, so a spelling is not cut between letters."""
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    said = words(("Dash,", 0.1, 0.6), ("d", 0.8, 1.1), ("a", 1.3, 1.6), ("s", 1.8, 2.1))
+    pauses = (Pause(0.6, 0.8), Pause(1.1, 1.3), Pause(1.6, 1.8))
+    la.hypothesis("a-1", 0.0, 2.8, said, pauses)
+    commit = la.hypothesis("a-1", 0.0, 2.9, said, pauses)
+    assert commit is not None and commit.text == "Dash,"  # cut before the spelling only
+
+
+def test_decodes_that_split_a_word_differently_agree_on_it():
+    """ "keywords" and "key words" say the same; "key" alone is not "keywords"."""
+    one = words(("those", 0.1, 0.4), ("keywords.", 0.4, 1.0))
+    two = words(("those", 0.1, 0.4), ("key", 0.4, 0.7), ("words.", 0.7, 1.0))
+    assert agreed(one, two) == 3 and agreed(two, one) == 2
+    assert agreed(one, two[:2]) == 1
 
 
 def test_decodes_that_write_a_number_differently_agree_on_it():
@@ -315,7 +346,7 @@ def test_after_seam_drops_a_committed_number_written_the_other_way():
 
 
 DIGITS = (("seven", 0.1, 0.4), ("three", 0.6, 0.9), ("zero", 1.1, 1.4), ("five.", 1.6, 1.9))
-PAUSES = (Pause(0.4, 0.6), Pause(0.9, 1.1), Pause(1.4, 1.6), Pause(1.95, 2.25))
+PAUSES = (Pause(0.4, 0.6), Pause(0.9, 1.1), Pause(1.4, 1.6), Pause(1.95, 2.15))  # < number_pause_ms
 
 
 def test_a_number_read_out_is_cut_once_a_word_that_is_no_number_follows():
@@ -350,3 +381,18 @@ def test_no_cut_after_a_number_that_is_the_last_word_or_goes_on():
     la = LocalAgreement(CommitConfig(min_ms=500, guard_ms=300))
     la.hypothesis("a-1", 0.0, 2.6, clipped, PAUSES)
     assert la.hypothesis("a-1", 0.0, 2.6, clipped, PAUSES) is None
+
+
+def test_a_party_stream_asks_for_a_partial_as_soon_as_its_speaker_pauses(call1):
+    """Real speech, then 300 ms of silence (under the hangover): a partial comes once the
+    pause is ``pause_partial_ms`` long, not at the next 500 ms mark."""
+    rate = 8000
+    words = utterance_pcm(call1, 0, pad_s=0.0)
+    pcm = np.concatenate((np.zeros(rate // 2, np.int16), words, np.zeros(rate * 3 // 10, np.int16)))
+    stream = PartyStream("c", "agent", rate)
+    asked = []
+    for i in range(0, pcm.size, 160):
+        jobs = stream.push(AudioFrame("c", "agent", rate, i, pcm[i : i + 160]), now_s=i / rate)
+        asked += [stream.vad.silence_ms for j in jobs if j.kind is JobKind.PARTIAL]
+    assert asked[-1] == 120  # the last pause's partial: as it reached 120 ms, once
+    assert all(ms in (0, 120) or ms < 100 for ms in asked)  # else the 500 ms cadence

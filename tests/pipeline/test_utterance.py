@@ -90,3 +90,16 @@ def test_a_rests_final_decodes_from_the_committed_words_onset_and_partials_do_no
     (final,) = policy.speech_end(16000 * 4, 4.0)
     assert final.start == 4000 and final.audio[0] == 4000  # from the onset, 0.25 s
     assert final.audio.size == 16000 * 4 - 4000
+
+
+def test_a_pause_asks_for_a_partial_at_once_unless_one_is_fresh():
+    policy = UtterancePolicy(
+        "c", "agent", 16000, StreamingConfig(partial_interval_ms=500, min_partial_ms=400)
+    )
+    assert policy.paused(0.0) == []  # no segment
+    policy.speech_start(0)
+    jobs = [j for s in range(0, 16000 * 7 // 10, 320) for j in policy.audio(f(s, 320), s / 16000)]
+    assert len(jobs) == 1 and jobs[0].end_s == 0.5  # the 500 ms cadence
+    (now,) = policy.paused(0.7)  # 200 ms later: the pause's partial, up to the newest audio
+    assert now.kind is JobKind.PARTIAL and now.end_s == 0.7 and now.start == 0
+    assert policy.paused(0.7) == []  # the partial just asked covers it

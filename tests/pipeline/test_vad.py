@@ -130,3 +130,21 @@ def test_an_ongoing_pause_is_listed_once_it_is_pause_ms_long(call1):
     run(seg, np.zeros(rate * 3 // 10, np.int16), start=rate // 2 + words.size)
     (a, b), *_ = seg.pauses()[len(before) :]
     assert b - a >= rate // 5 and b <= rate // 2 + words.size + rate * 3 // 10
+
+
+def test_a_restart_counts_the_limits_from_the_commit(call1):
+    """A streaming commit finalised the segment up to a point: its soft limit counts from
+    there, so the rest is not split softly (through a word) for being old."""
+    rate = 8000
+    words = utterance_pcm(call1, 0, pad_s=0.0)
+    pause = np.zeros(rate * 3 // 10, np.int16)  # a 300 ms pause: above soft_pause_ms
+    pcm = np.concatenate((np.zeros(rate // 2, np.int16), words, pause, words, pause, words))
+    config = VadConfig(soft_max_ms=words.size * 1000 // rate + 200)
+    plain = [e for e in run(VadSegmenter(rate, config), pcm) if isinstance(e, SpeechEnd)]
+    seg = VadSegmenter(rate, config)
+    first = rate // 2 + words.size
+    events = run(seg, pcm[:first])
+    seg.restart(first)  # committed up to the end of the first words
+    events += run(seg, pcm[first:], start=first)
+    assert plain and plain[0].end < first + pause.size  # split in the first pause
+    assert not [e for e in events if isinstance(e, SpeechEnd) and e.end < first + pause.size]
