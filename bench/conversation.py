@@ -94,11 +94,19 @@ def distance(u: dict, t: float) -> float:
 
 
 def assign(ref: dict, words: list[Heard]) -> tuple[list[list[Heard]], list[Heard]]:
-    """Each word to its nearest reference utterance, or to the non-speech span it lies in."""
-    per_utt: list[list[Heard]] = [[] for _ in ref["utterances"]]
+    """Each word to its nearest reference utterance (where two overlap, the one that says
+    it: "please" at 4.3 s is the agent's, not the customer's whose turn ends at 4.5 s), or
+    to the non-speech span it lies in."""
+    utts = ref["utterances"]
+    said = [set(normalize(u["text"])) for u in utts]
+    per_utt: list[list[Heard]] = [[] for _ in utts]
     in_spans: list[Heard] = []
     for w in words:
-        near = min(range(len(per_utt)), key=lambda i: distance(ref["utterances"][i], w.mid))
+        near = min(
+            range(len(per_utt)),
+            key=lambda i: (max(distance(utts[i], w.mid), EDGE_S), w.text not in said[i],
+                           distance(utts[i], w.mid)),
+        )  # fmt: skip
         in_span = any(s["start"] <= w.mid <= s["end"] for s in ref["spans"])
         if in_span and distance(ref["utterances"][near], w.mid) > EDGE_S:
             in_spans.append(w)

@@ -84,9 +84,10 @@ class WhisperConfig:
     # two or three times over ("4 4" for "four"); 0 turns the floor off
     min_encode_ms: int = 15000
     # the same for partials: they are provisional and decoded twice a second per speaker,
-    # so by default they keep the short encode (15 s costs ~10x the CPU of a 2 s one)
-    # and may repeat a short answer until its final comes
-    partial_min_encode_ms: int = 0
+    # so they keep a short encode (15 s costs ~10x the CPU of a 2 s one) but not under
+    # 3 s: a 1 s "Hello" read "Hello? Hello?", and a repeat holds the streaming commit back
+    # (bench.short: partial repeats 86 -> 58, 107 -> 110 ms a decode)
+    partial_min_encode_ms: int = 3000
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:

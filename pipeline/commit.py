@@ -241,16 +241,20 @@ class LocalAgreement:
         end: float,
         words: tuple[TimedWord, ...],
         pauses: tuple[Pause, ...] = (),
+        settled: float | None = None,
     ) -> Commit | None:
         """A partial decode of ``segment_id`` (audio ``start``..``end`` s) in order, and
         the VAD's pauses in it; returns the words to finalise now, if any (the
-        agreement then starts over)."""
+        agreement then starts over).  ``settled`` (s): a mixed stream's speakers are
+        known up to there; past it a word is cut only before a pause (a turn hands
+        over in one, and a change the diarizer finds later is placed there)."""
         if segment_id != self._segment:
             self._segment, self._prev = segment_id, ()
         n = agreed(self._prev, words)
         self._prev = words
         cfg = self.config
-        limit = end - cfg.guard_ms / 1000
+        heard = end - cfg.guard_ms / 1000  # words ending by then are heard whole
+        limit = heard if settled is None else min(heard, settled)
         # a word before a pause the decode heard is done: the guard is for words still said
         pauses = tuple(p for p in pauses if p.start + cfg.pause_heard_ms / 1000 <= end)
         cut_at, pause = None, None
@@ -259,7 +263,7 @@ class LocalAgreement:
                 break
             pause = before_pause(words, i, pauses)
             long = pause is not None and pause.end - pause.start >= cfg.number_pause_ms / 1000
-            if not long and in_number(words, i, limit):
+            if not long and in_number(words, i, heard):
                 continue  # a number read out pauses between its digits: not a place to cut
             if pause is not None or words[i].end <= limit and ends_clause(words[i]):
                 cut_at = i

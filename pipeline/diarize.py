@@ -15,7 +15,9 @@ is one).  The closed turn gets its speaker from
 :class:`~pipeline.speakers.SpeakerClusters` (online clustering, labels stable
 for the call) and is handed out at once (:meth:`SegmentDiarizer.take_changes`)
 so the stream can cut its segment there; :meth:`SegmentDiarizer.provisional`
-is the open turn's label as it stands (for partials).  Where two voices
+is the open turn's label as it stands (for partials), and
+:meth:`SegmentDiarizer.settled` how far the speakers are known (a streaming
+commit cuts at a clause end only up to there).  Where two voices
 overlap, the embedding follows the louder one, so the louder voice wins.
 Sans-I/O: the embedding function (a speaker encoder, or a fake in tests) is
 passed in, and time is the sample index.
@@ -119,6 +121,17 @@ class SegmentDiarizer:
         end = max(self.ring.end, self._turn_start + 1)
         got = self.clusters.peek(self._voice(end), self._ms(end - self._turn_start))
         return SpeakerTurn(self._turn_start, end, got.label, got.kind, got.similarity, got.new)
+
+    def settled(self) -> int | None:
+        """How far (sample index) the open segment's speakers are known: to the middle of
+        the open turn's last window that voted "same speaker" (a change later than that
+        may not have turned a window yet), or to just before that window when later ones
+        vote for a change (it is placed near there).  None before the turn's first window:
+        nothing past the turn's start is known."""
+        if self._seg_start is None or not self._run:
+            return None
+        last = self._run[-1].centre
+        return last - self._snap if self._pending else last
 
     def speech_end(self, end: int) -> tuple[SpeakerTurn, ...]:
         """The segment closed at ``end``: its turns not yet taken, in order (none if no audio)."""

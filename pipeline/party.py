@@ -13,10 +13,10 @@ goes on as a new one), finals carry speaker turns and partials the open turn's
 provisional label.
 Both run :class:`~pipeline.commit.LocalAgreement` on their partial decodes
 (:meth:`PartyStream.decoded`): stable words that end a sentence are finalised
-at once and the segment is cut after them (a mixed stream's words must be
-``mixed_guard_ms`` old, past the diarizer's lag, and its commits carry the
-provisional speaker), and the VAD's soft and hard limits then count from the
-cut.  A party stream asks for a partial as soon as its speaker pauses
+at once and the segment is cut after them (a mixed stream cuts at a clause end
+only where its diarizer has settled who spoke, :meth:`SegmentDiarizer.settled`,
+and its commits carry the provisional speaker), and the VAD's soft and hard
+limits then count from the cut.  Each stream asks for a partial as soon as its speaker pauses
 (``pause_partial_ms``; once more at ``number_pause_ms`` while a number is read
 out), so a commit at that pause need not wait for the next partial.
 :meth:`PartyStream.retry` decodes a rejected final of a commit's rest once more
@@ -58,8 +58,9 @@ class StreamConfig:
     # clustering too little of a voice (conv fixture: attribution 31 % instead of 99 %).
     mixed_soft_max_ms: int = 8000
     mixed_soft_pause_ms: int = 240
-    # A mixed stream's commit waits this long past a word before it is stable: a speaker
-    # change is found ~1.2-1.4 s after it is spoken, and a commit must not outrun it.
+    # A mixed stream's commit at a clause end waits for its diarizer to settle who spoke
+    # (a change is found ~1.2-1.4 s after it is spoken); before the open turn's first
+    # window, a word must be this old.
     mixed_guard_ms: int = 1500
 
     def __post_init__(self) -> None:
@@ -106,8 +107,7 @@ class PartyStream:
         if wants and kind is StreamKind.PARTY:
             self.agreement = LocalAgreement(self.config.commit)
         elif wants and self.diarizer is not None:
-            guard = max(self.config.commit.guard_ms, self.config.mixed_guard_ms)
-            self.agreement = LocalAgreement(replace(self.config.commit, guard_ms=guard))
+            self.agreement = LocalAgreement(self.config.commit)
         self.policy.partial_words = self.agreement is not None
         self.policy.final_from_onset = bool(self.agreement and self.config.commit.rest_from_onset)
         self.ended = False
@@ -131,7 +131,9 @@ class PartyStream:
         start = max(job.start_s, job.seam.cut) if job.seam is not None else job.start_s
         rate = self.vad_rate
         pauses = tuple(Pause(a / rate, b / rate) for a, b in self.vad.pauses() if a / rate >= start)
-        commit = self.agreement.hypothesis(job.segment_id, start, job.end_s, words, pauses)
+        commit = self.agreement.hypothesis(
+            job.segment_id, start, job.end_s, words, pauses, self._settled(job)
+        )
         if commit is None:
             return None
         cut = round(commit.cut * ASR_RATE)
@@ -140,6 +142,16 @@ class PartyStream:
             return None
         self.vad.restart(samples_to_rate(cut, ASR_RATE, self.vad_rate))
         return commit
+
+    def _settled(self, job: AsrJob) -> float | None:
+        """A mixed stream's words are cut only where its diarizer knows the speakers (s);
+        ``mixed_guard_ms`` before the decoded audio's end while it knows nothing yet."""
+        if self.diarizer is None:
+            return None
+        known = self.diarizer.settled()
+        if known is None:
+            return job.end_s - self.config.mixed_guard_ms / 1000
+        return known / ASR_RATE
 
     def retry(self, job: AsrJob, now_s: float) -> AsrJob | None:
         """The final of a commit's rest, decoded from the committed words' onset, when
@@ -190,11 +202,14 @@ class PartyStream:
             if finals:
                 self.policy.speech_start(turn.end)  # the segment goes on with the next voice
             jobs.extend(replace(job, speakers=(turn,)) for job in finals)
-        partials = self._heard(self.policy.audio(out, now_s))
-        if not partials:  # the provisional label costs a clustering peek: only for a partial
-            return jobs
+        return jobs + self._labelled(self._heard(self.policy.audio(out, now_s)))
+
+    def _labelled(self, partials: list[AsrJob]) -> list[AsrJob]:
+        """A mixed stream's partials with the open turn's provisional speaker."""
+        if not partials or self.diarizer is None:  # the label costs a clustering peek
+            return partials
         now = self.diarizer.provisional()
-        return jobs + [replace(job, speakers=(now,)) if now else job for job in partials]
+        return [replace(job, speakers=(now,)) if now else job for job in partials]
 
     def _heard(self, partials: list[AsrJob]) -> list[AsrJob]:
         """No partial of a segment that is hold music so far (nor a commit from one)."""
@@ -229,20 +244,20 @@ class PartyStream:
         return jobs
 
     def _pause(self, now_s: float) -> list[AsrJob]:
-        """A party stream's speaker just paused: a partial now, for the streaming commit
+        """The speaker just paused: a partial now, for the streaming commit
         (and once more when a number read out may be over, ``number_pause_ms`` in)."""
         wait = self.config.streaming.pause_partial_ms
         silent = self.vad.silence_ms
         if not silent:
             self._asked_at_pause = 0
-        if self.diarizer is not None or self.agreement is None or not wait or silent < wait:
+        if self.agreement is None or not wait or silent < wait:
             return []
         marks = [wait] if self.vad.soft_ok else [wait, self.config.commit.number_pause_ms + 20]
         due = sum(silent >= m for m in marks)
         if due <= self._asked_at_pause:
             return []
         self._asked_at_pause = due
-        return self._heard(self.policy.paused(now_s))
+        return self._labelled(self._heard(self.policy.paused(now_s)))
 
     def flush(self, now_s: float) -> list[AsrJob]:
         """The party left: close its open segment and drain the resampler."""

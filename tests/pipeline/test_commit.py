@@ -396,3 +396,20 @@ def test_a_party_stream_asks_for_a_partial_as_soon_as_its_speaker_pauses(call1):
         asked += [stream.vad.silence_ms for j in jobs if j.kind is JobKind.PARTIAL]
     assert asked[-1] == 120  # the last pause's partial: as it reached 120 ms, once
     assert all(ms in (0, 120) or ms < 100 for ms in asked)  # else the 500 ms cadence
+
+
+def test_a_clause_end_past_the_settled_speakers_waits_but_a_pause_does_not():
+    """A mixed stream passes ``settled``: a clause end the diarizer has not judged yet is
+    not cut (the speaker may change inside it); a pause is where turns hand over."""
+    said = words(("Hello", 0.1, 0.5), ("there,", 0.5, 1.0), ("how", 1.1, 1.3), ("are", 1.3, 1.6))
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    la.hypothesis("m-1", 0.0, 2.0, said, settled=0.8)
+    assert la.hypothesis("m-1", 0.0, 2.0, said, settled=0.8) is None
+    commit = la.hypothesis("m-1", 0.0, 2.0, said, settled=1.2)
+    assert commit is not None and commit.text == "Hello there,"
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    pauses = (Pause(1.0, 1.3),)
+    gap = words(("Hello", 0.1, 0.5), ("there", 0.5, 1.0), ("how", 1.3, 1.6))
+    la.hypothesis("m-1", 0.0, 2.0, gap, pauses, settled=0.2)
+    commit = la.hypothesis("m-1", 0.0, 2.0, gap, pauses, settled=0.2)
+    assert commit is not None and commit.text == "Hello there"

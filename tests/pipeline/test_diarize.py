@@ -338,3 +338,22 @@ def test_without_the_encoder_mixed_audio_is_transcribed_unlabelled(
     finals = [e for e in events if isinstance(e, TranscriptFinal) and e.text]
     assert finals and all(f.speaker is None and f.speaker_kind is None for f in finals)
     assert "no speaker labels on mixed audio" in caplog.text
+
+
+def test_speakers_are_settled_to_the_last_like_window_and_held_back_by_a_coming_change():
+    """``settled`` is how far a commit may cut on a clause end: the middle of the open
+    turn's last window that voted "same", well behind a change that is still being voted."""
+    d = SegmentDiarizer(fake_embed)
+    feed = Feed(d)
+    assert d.settled() is None  # no segment
+    d.speech_start(0)
+    feed.say(1, 0.6)
+    assert d.settled() is None  # no window yet: nothing known past the turn's start
+    feed.say(1, 3.4)
+    at = d.settled()
+    assert at is not None and 4.0 - 1.0 <= at / RATE <= 4.0 - 0.6  # a window's half behind
+    feed.say(2, 0.9)  # the first windows across the change vote for it
+    assert d._pending and d.settled() <= 4.0 * RATE  # nothing of speaker 2 is settled
+    while not d.take_changes():
+        feed.say(2, 0.1)
+    assert d.settled() is not None and d.settled() >= 4.0 * RATE - d._snap
