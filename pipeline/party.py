@@ -252,7 +252,7 @@ class PartyStream:
             self._asked_at_pause = 0
         if self.agreement is None or not wait or silent < wait:
             return []
-        marks = [wait] if self.vad.soft_ok else [wait, self.config.commit.number_pause_ms + 20]
+        marks = [wait] if self.vad.soft_ok else [wait, self.config.commit.number_pause_ms]
         due = sum(silent >= m for m in marks)
         if due <= self._asked_at_pause:
             return []
