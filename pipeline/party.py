@@ -194,7 +194,7 @@ class PartyStream:
     def _audio(self, out: AudioFrame, now_s: float) -> list[AsrJob]:
         """16 kHz audio to the diarizer (cutting at its speaker changes), then the policy."""
         if self.diarizer is None:
-            return self._heard(self.policy.audio(out, now_s))
+            return self._partials(self.policy.audio(out, now_s))
         self.diarizer.audio(out)
         jobs: list[AsrJob] = []
         for turn in self.diarizer.take_changes():
@@ -202,26 +202,24 @@ class PartyStream:
             if finals:
                 self.policy.speech_start(turn.end)  # the segment goes on with the next voice
             jobs.extend(replace(job, speakers=(turn,)) for job in finals)
-        return jobs + self._labelled(self._heard(self.policy.audio(out, now_s)))
+        return jobs + self._partials(self.policy.audio(out, now_s))
 
-    def _labelled(self, partials: list[AsrJob]) -> list[AsrJob]:
-        """A mixed stream's partials with the open turn's provisional speaker."""
-        if not partials or self.diarizer is None:  # the label costs a clustering peek
-            return partials
-        now = self.diarizer.provisional()
-        return [replace(job, speakers=(now,)) if now else job for job in partials]
-
-    def _heard(self, partials: list[AsrJob]) -> list[AsrJob]:
-        """No partial of a segment that is hold music so far (nor a commit from one)."""
-        if not partials:
+    def _partials(self, partials: list[AsrJob]) -> list[AsrJob]:
+        """Partials as they go out: none of a segment that is hold music so far (nor a
+        commit from one), and a mixed stream's with the open turn's provisional speaker."""
+        if not partials:  # the checks cost a look at the segment and a clustering peek
             return partials
         music = self.vad.music
         heard = music.segment()
         if heard is Segment.MUSIC:
             return []
         if heard is Segment.MAYBE_MUSIC:
-            return [replace(job, music_like=music.config.maybe_no_speech_prob) for job in partials]
-        return partials
+            doubt = music.config.maybe_no_speech_prob
+            partials = [replace(job, music_like=doubt) for job in partials]
+        if self.diarizer is None:
+            return partials
+        now = self.diarizer.provisional()
+        return [replace(job, speakers=(now,)) if now else job for job in partials]
 
     def _vad(self, events: list[VadEvent], now_s: float) -> list[AsrJob]:
         jobs = self._pause(now_s)
@@ -257,7 +255,7 @@ class PartyStream:
         if due <= self._asked_at_pause:
             return []
         self._asked_at_pause = due
-        return self._labelled(self._heard(self.policy.paused(now_s)))
+        return self._partials(self.policy.paused(now_s))
 
     def flush(self, now_s: float) -> list[AsrJob]:
         """The party left: close its open segment and drain the resampler."""

@@ -134,23 +134,22 @@ class UtterancePolicy:
 
     def audio(self, frame: AudioFrame, now_s: float) -> list[AsrJob]:
         self.ring.write(frame)
-        if self._segment_id is None or not self.config.partials:
-            return []
-        have = self.ring.end - self._seg_start
-        if have < self._min or self.ring.end - self._last_request_end < self._interval:
-            return []
-        return [self._job(JobKind.PARTIAL, self.ring.end, now_s)]
+        return self._partial(self._interval, now_s)
 
     def paused(self, now_s: float) -> list[AsrJob]:
         """The speaker paused (``pause_partial_ms``): a partial of the segment so far now,
         unless one already covers nearly all of it."""
+        return self._partial(self._interval // 5, now_s)
+
+    def _partial(self, new: int, now_s: float) -> list[AsrJob]:
+        """A partial of the open segment, once it holds ``min_partial_ms`` and ``new``
+        samples came since the last request."""
         if self._segment_id is None or not self.config.partials:
             return []
-        if self.ring.end - self._seg_start < self._min:
+        end = self.ring.end
+        if end - self._seg_start < self._min or end - self._last_request_end < new:
             return []
-        if self.ring.end - self._last_request_end < self._interval // 5:
-            return []
-        return [self._job(JobKind.PARTIAL, self.ring.end, now_s)]
+        return [self._job(JobKind.PARTIAL, end, now_s)]
 
     def speech_start(self, start: int) -> None:
         """A segment opened at ``start`` (call-clock samples at this policy's rate)."""
