@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import queue
-import time
 
 from sinks.bus_layout import BusConfig, control_entry
 from sinks.bus_reader import ControlReader
 from sinks.bus_writer import connector
 from sinks.protocol import RecordingControl
+from tests.waiting import wait_until
 
 
 def test_a_node_takes_the_requests_made_after_it_started_and_skips_bad_ones(redis_server):
@@ -30,10 +30,8 @@ def test_a_node_takes_the_requests_made_after_it_started_and_skips_bad_ones(redi
     reader = ControlReader(connector(bus), "listenin:control", on_request, bus.where)
     reader.start()
     try:
-        deadline = time.monotonic() + 30
-        while reader.last_id is None:  # until it has looked up where the stream ends
-            assert time.monotonic() < deadline, "the reader never reached Redis"
-            time.sleep(0.01)
+        # until it has looked up where the stream ends
+        wait_until(lambda: reader.last_id is not None, "the reader reaching Redis", 30)
         r.xadd("listenin:control", {"call_id": "c1", "action": "explode"})
         add(RecordingControl("boom", True))
         add(RecordingControl("c1", False))
