@@ -157,7 +157,8 @@ def measure(ref: dict, finals: list[TranscriptFinal]) -> Measure:
 
 def per_utterance(ref: dict, finals: list[TranscriptFinal], oracle: list[list[str]]) -> list[str]:
     """One line per reference utterance: its end, latency to its last final, heard words;
-    and where they differ from the oracle's, a second line with the oracle's words."""
+    where the live or the oracle's words differ from the reference, each in full with its
+    edit count, and the reference's words."""
     per_utt, _ = assign(ref, heard_words(finals))
     out = []
     for u, ws, hyp in zip(ref["utterances"], per_utt, oracle, strict=True):
@@ -165,8 +166,12 @@ def per_utterance(ref: dict, finals: list[TranscriptFinal], oracle: list[list[st
         heard = [w.text for w in ws]
         out.append(f"{u['party'][:5]} {u['end']:6.2f} {late:>6} {u['text'][:40]!r} | "
                    f"{' '.join(heard)[:60]}")  # fmt: skip
-        if heard != hyp:
-            out.append(f"{'oracle':>20} {' ' * 43}| {' '.join(hyp)[:60]}")
+        said = normalize(u["text"])
+        for name, words in (("live", heard), ("oracle", hyp)):
+            if words != said:  # where either differs from the reference: all three in full
+                out.append(f"{name:>20} {edit_distance(said, words)} edits: {' '.join(words)}")
+        if heard != said or hyp != said:
+            out.append(f"{'reference':>20}: {' '.join(said)}")
     return out
 
 

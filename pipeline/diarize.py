@@ -7,8 +7,10 @@ segments.  While a segment is open it embeds a ``window_ms`` window every
 ``min_voiced`` speech are skipped) and compares each with the open turn: a
 window whose cosine to the turn's mean embedding is below
 ``change_similarity``, or that is ``change_margin`` closer to another known
-speaker's centroid than to the turn's speaker, votes for a change;
-``confirm_windows`` votes in a row make one.  The change is placed between the
+speaker's centroid than to the turn's speaker, votes for a change (not the
+first kind when the turn's known speaker is the window's nearest centroid, at
+least ``new_speaker_similarity`` alike: the same voice, louder or lower in a
+sentence, split it through a word); ``confirm_windows`` votes in a row make one.  The change is placed between the
 centres of the last window of the turn and the first that voted, then moved to
 the quietest 20 ms within ``snap_ms`` (turns hand over in a pause when there
 is one).  The closed turn gets its speaker from
@@ -183,11 +185,15 @@ class SegmentDiarizer:
             return
         mean = _mean(self._run)
         change = float(w.embedding @ mean) < cfg.change_similarity
-        if not change and self.clusters.count:
+        if self.clusters.count:
             cur = self.clusters.peek(mean, self._ms(w.end - self._turn_start))
             if not cur.new:
                 sims = self.clusters.similarities(w.embedding)
-                change = float(np.max(sims) - sims[cur.index]) > cfg.change_margin
+                closer = float(np.max(sims) - sims[cur.index])  # another speaker, by this much
+                if not change:
+                    change = closer > cfg.change_margin
+                elif closer <= 0 and sims[cur.index] >= cfg.new_speaker_similarity:
+                    change = False  # unlike the turn so far, but clustering says the same voice
         if change:
             self._pending.append(w)
             if len(self._pending) >= cfg.confirm_windows:

@@ -41,6 +41,10 @@ class VadConfig:
     soft_pause_ms: int = 240  # 150 ms split "five" at its unvoiced "f" and lost the word
     pause_ms: int = 100  # a pause this long inside a segment is listed by pauses()
     tail_ms: int = 150  # audio kept after the last voiced frame
+    # ... and after the last frame of the closing pause still this far above the pause's
+    # quietest one: webrtcvad can call a soft last word unvoiced ("for them" lost "them"
+    # where line noise under it was louder); 0 keeps only the tail
+    trail_db: float = 10.0
     energy_floor_dbfs: float = -50.0  # frames quieter than this are never speech
     music: MusicConfig = field(default_factory=MusicConfig)  # hold music is not speech
 
@@ -64,6 +68,8 @@ class VadConfig:
             raise ValueError("need frame_ms <= pause_ms <= hangover_ms")
         if self.tail_ms > self.hangover_ms:
             raise ValueError("tail_ms must not exceed hangover_ms")
+        if self.trail_db < 0:
+            raise ValueError("trail_db must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,9 @@ class VadSegmenter:
         self._limits_from = 0  # the open segment's soft and hard limits count from here
         self._last_voiced_end = 0
         self._silent_run = 0
+        # energy of each frame of the pause going on (policy: the hangover's frames at most)
+        self._quiet: deque[float] = deque(maxlen=self._hang_frames)
+        self._trail = 10 ** (self.config.trail_db / 10)
         self.frames_classified = 0
         self.voiced_frames = 0
 
@@ -174,9 +183,10 @@ class VadSegmenter:
     def _classify(self, chunk: np.ndarray, at: int) -> list[VadEvent]:
         x = chunk.astype(np.float32)
         music = self.music.push(chunk)
+        energy = float(np.dot(x, x))
         voiced = bool(
             not music
-            and float(np.dot(x, x)) >= self._floor_energy
+            and energy >= self._floor_energy
             and self._vad.is_speech(chunk.tobytes(), self.sample_rate)
         )
         self.frames_classified += 1
@@ -191,6 +201,7 @@ class VadSegmenter:
                 self._limits_from = self._seg_start
                 self._last_voiced_end = end
                 self._silent_run = 0
+                self._quiet.clear()
                 self._window.clear()
                 self._pauses.clear()
                 self.music.start_segment()
@@ -201,10 +212,12 @@ class VadSegmenter:
                 self._pauses.append((self._last_voiced_end, at))
             self._last_voiced_end = end
             self._silent_run = 0
+            self._quiet.clear()
         else:
             self._silent_run += 1
+            self._quiet.append(energy)
         if self._silent_run >= self._hang_frames:
-            events.append(self._end(min(end, self._last_voiced_end + self._tail)))
+            events.append(self._end(min(end, self._trailing() + self._tail)))
         elif (
             self.soft_ok
             and self._silent_run >= self._soft_frames
@@ -223,6 +236,15 @@ class VadSegmenter:
                 events.append(SpeechStart(end, end))
         return events
 
+    def _trailing(self) -> int:
+        """The end of the closing pause's last frame still ``trail_db`` above its quietest
+        (sound the VAD called unvoiced), or of the last voiced frame when there is none."""
+        if not self.config.trail_db or not self._quiet:
+            return self._last_voiced_end
+        loud = max(min(self._quiet) * self._trail, self._floor_energy)
+        after = max((i + 1 for i, e in enumerate(self._quiet) if e >= loud), default=0)
+        return self._last_voiced_end + after * self._frame
+
     def _end(self, end: int, cut: bool = False) -> SpeechEnd:
         assert self._seg_start is not None
         heard = self.music.segment()
@@ -232,6 +254,7 @@ class VadSegmenter:
         self._seg_start = None
         self.soft_ok = True  # a new segment starts free to split
         self._silent_run = 0
+        self._quiet.clear()
         self._window.clear()
         self._pauses.clear()
         return event

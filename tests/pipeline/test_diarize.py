@@ -142,6 +142,34 @@ def test_labels_stay_stable_across_segments_and_short_ones_join_a_known_voice():
     assert [t.speaker for t in segment(d, feed, (3, 2.0))] == ["speaker_3"]
 
 
+# One voice two ways (k=1: level, k=2: raised; cosine 0.5 between them) and another voice
+# (k=3): the embedding of a window is the mean of its samples' vectors, as in fake_embed.
+VOICES = {1: unit(1, 0, 0), 2: unit(0.5, 0, 0.866), 3: unit(0, 1, 0)}
+
+
+def two_ways_embed(windows: np.ndarray) -> np.ndarray:
+    ids = np.rint(np.asarray(windows) * 10).astype(int)
+    out = np.stack([sum((ids == k).mean(axis=1)[:, None] * v for k, v in VOICES.items())])[0]
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+@pytest.mark.parametrize(("then", "turns"), [(2, 1), (3, 2)])
+def test_a_voice_unlike_its_turn_so_far_but_a_known_speaker_is_no_change(then, turns):
+    d = SegmentDiarizer(two_ways_embed)
+    feed = Feed(d)
+    d.speech_start(feed.at)
+    for _ in range(8):  # the speaker is known both ways: level and raised in one turn
+        feed.say(1, 0.2)
+        feed.say(2, 0.2)
+    assert len(d.speech_end(feed.at)) == 1
+    feed.say(0, 1.0)
+    # level, then raised: the raised windows are unlike the level turn (< 0.76), but
+    # nearest the speaker's own centroid, alike it as one voice: not a cut through a word
+    found = segment(d, feed, (1, 5.0), (then, 3.0))
+    assert len(found) == turns
+    assert found[0].speaker == "speaker_1"
+
+
 def test_a_turn_too_short_to_stand_alone_stays_in_its_segment():
     d = SegmentDiarizer(fake_embed)
     feed = Feed(d)

@@ -1,8 +1,13 @@
+import json
+
 import numpy as np
 import pytest
 
+from listenin.replay import load_party, mix_parties
 from pipeline.vad import SpeechEnd, SpeechStart, VadConfig, VadSegmenter
-from tests.conftest import utterance_pcm
+from tests.conftest import FIXTURES, utterance_pcm
+
+CONV = json.loads((FIXTURES / "conv.json").read_text())
 
 
 def run(seg, pcm, chunk=160, start=0):
@@ -148,3 +153,17 @@ def test_a_restart_counts_the_limits_from_the_commit(call1):
     events += run(seg, pcm[first:], start=first)
     assert plain and plain[0].end < first + pause.size  # split in the first pause
     assert not [e for e in events if isinstance(e, SpeechEnd) and e.end < first + pause.size]
+
+
+@pytest.mark.parametrize(("trail_db", "ends_after"), [(10.0, True), (0.0, False)])
+def test_a_soft_last_word_the_vad_calls_unvoiced_stays_in_the_segment(trail_db, ends_after):
+    # conv fixture, mixed: "... to do for them" ends at 50.68 s; over the other line's
+    # noise webrtcvad calls the end of "them" (-42..-48 dBFS) unvoiced
+    parties = [load_party(p, FIXTURES / f) for p, f in CONV["parties"].items()]
+    rate = parties[0].sample_rate
+    pcm = mix_parties(parties).pcm[int(47.0 * rate) : int(51.0 * rate)]
+    seg = VadSegmenter(rate, VadConfig(trail_db=trail_db))
+    ends = [e for e in run(seg, pcm, start=int(47.0 * rate)) if isinstance(e, SpeechEnd)]
+    assert len(ends) == 1
+    assert (ends[0].end / rate >= 50.68) is ends_after
+    assert ends[0].end / rate <= 50.68 + 0.2  # the word and the tail after it, no more
