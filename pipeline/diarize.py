@@ -10,10 +10,10 @@ window whose cosine to the turn's mean embedding is below
 speaker's centroid than to the turn's speaker, votes for a change (not the
 first kind when the turn's known speaker is the window's nearest centroid, at
 least ``new_speaker_similarity`` alike: the same voice, louder or lower in a
-sentence, split it through a word); ``confirm_windows`` votes in a row make one.  The change is placed between the
-centres of the last window of the turn and the first that voted, then moved to
-the quietest 20 ms within ``snap_ms`` (turns hand over in a pause when there
-is one).  The closed turn gets its speaker from
+sentence, split it through a word); ``confirm_windows`` votes in a row make one.
+The change is placed between the centres of the last window of the turn and the
+first that voted, then moved to the quietest 20 ms within ``snap_ms`` (turns
+hand over in a pause when there is one).  The closed turn gets its speaker from
 :class:`~pipeline.speakers.SpeakerClusters` (online clustering, labels stable
 for the call) and is handed out at once (:meth:`SegmentDiarizer.take_changes`)
 so the stream can cut its segment there; :meth:`SegmentDiarizer.provisional`
