@@ -3,10 +3,9 @@
 :class:`Pipeline` owns one :class:`~pipeline.party.PartyStream` per (call,
 party) and the shared ASR worker pool.  It is fed from one producer (an event
 loop or the softphone hand-off thread) with :meth:`push`.  Events are queued in
-order under the pipeline's lock and handed to ``sink`` *outside* it, by one
-thread at a time (whichever producer or worker thread comes first), so a slow
-sink never holds up the ASR workers or the producer's bookkeeping; it should
-still not block for long.
+order under the pipeline's lock and handed to ``sink`` *outside* it
+(:class:`~pipeline.outbox.Outbox`), so a slow sink never holds up the ASR
+workers or the producer's bookkeeping; it should still not block for long.
 
 Lifecycle: a call starts with its first frame and ends with :meth:`end_call`.
 A party's finals precede its ``party.left``; ``call.ended`` is the call's last
@@ -25,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -41,13 +39,12 @@ from .diarize import Embedder
 from .jobs import AsrJob, JobKind, QueueFull
 from .keypad import DigitSource
 from .load import Load
+from .outbox import EventSink, Outbox
 from .party import PartyStream, StreamConfig
 from .results import commit_of, final_of, partial_of, spoken
 from .workers import AsrWorkerPool
 
 log = logging.getLogger(__name__)
-
-EventSink = Callable[[Event], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,14 +90,12 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self._embed = speaker_embed
         self._embed_failed = False
-        self.sink = sink
         self.stats = PipelineStats()
         # (call_id, party) -> whether any output shows its partials; None: all do
         self.partials_wanted: Callable[[str, str], bool] | None = None
         self._lock = threading.RLock()
         self._calls: dict[str, CallState] = {}
-        self._outbox: deque[Event] = deque()  # in order; drained outside _lock
-        self._delivering = threading.Lock()  # one thread hands events to the sink
+        self._outbox = Outbox(sink)  # filled under _lock, delivered outside it
         self.pool = AsrWorkerPool(
             engine, self._on_result, self.config.asr_workers, self.config.max_pending_finals
         )
@@ -306,22 +301,11 @@ class Pipeline:
         return wanted is None or wanted(job.call_id, job.party)
 
     def _emit(self, event: Event) -> None:
-        self._outbox.append(event)
+        self._outbox.put(event)
 
     def _deliver(self) -> None:
         """Hand queued events to the sink, in order, outside ``_lock``."""
-        while self._outbox:
-            if not self._delivering.acquire(blocking=False):
-                return  # another thread is delivering; it will take ours too
-            try:
-                while self._outbox:
-                    event = self._outbox.popleft()
-                    try:
-                        self.sink(event)
-                    except Exception:
-                        log.exception("event sink failed on %s", event.type)
-            finally:
-                self._delivering.release()
+        self._outbox.deliver()
 
     def _on_result(self, job: AsrJob, result: AsrResult | None) -> None:
         with self._lock:
