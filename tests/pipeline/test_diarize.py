@@ -149,7 +149,7 @@ VOICES = {1: unit(1, 0, 0), 2: unit(0.5, 0, 0.866), 3: unit(0, 1, 0)}
 
 def two_ways_embed(windows: np.ndarray) -> np.ndarray:
     ids = np.rint(np.asarray(windows) * 10).astype(int)
-    out = np.stack([sum((ids == k).mean(axis=1)[:, None] * v for k, v in VOICES.items())])[0]
+    out = sum((ids == k).mean(axis=1)[:, None] * v for k, v in VOICES.items())
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
