@@ -4,14 +4,16 @@
 segment (words with call-clock times) and keeps the previous one; the words two
 successive decodes agree on (a common prefix, compared without case or punctuation,
 and by what a word says: "7 3 0 5", "seven three zero five" and "7305" agree,
-:func:`spoken`) are stable; the current decode's words are the ones committed.  Once
+:func:`spoken`; a letter spelled out agrees with any letter heard at the same time) are
+stable; the current decode's words are the ones committed.  Once
 the stable words reach a sentence or clause end (the decoder's ``. ? ! ,`` as the
 hint) at least ``min_ms`` into the segment, or stable words end at a pause the VAD
 heard (no word's middle inside it, :func:`before_pause`; the decode must hold
 ``pause_heard_ms`` of it, and then ``guard_ms`` does not apply: the word is over),
 or run past ``force_ms`` without one, it returns a :class:`Commit`.  A number read
 out is not cut at its commas or pauses until the decode holds the word after it and
-that is no number (:func:`in_number`); a forced cut never falls inside one.  A
+that is no number (:func:`in_number`), or digits pause ``number_pause_ms`` (a spelling
+goes on over any pause); a forced cut never falls inside one.  A
 commit's words become a final right away, and the segment is cut just after them
 (:meth:`pipeline.utterance.UtterancePolicy.split`).  Decoding goes on from the cut
 minus ``overlap_ms`` of audio, so a word the timestamps clip is heard whole again;
@@ -151,20 +153,39 @@ def agreed(prev: tuple[TimedWord, ...], cur: tuple[TimedWord, ...]) -> int:
     """How many leading words of ``cur`` the two decodes share (LocalAgreement-2), by
     what the words say (:func:`spoken`) run together: "7 3 0 5" agrees with "seven three
     zero five", "1-9" with "one nine" and "keywords" with "key words"; the shared words
-    must end where a word of ``prev`` ends ("key" is not "keywords")."""
-    said, ends = "", set()
+    must end where a word of ``prev`` ends ("key" is not "keywords").  A letter spelled
+    out agrees with any letter heard at the same time: the decoder wavers between
+    letters that sound alike ("d a s h", then "b a f h"), and the newer decode, with
+    more audio after it, is the one committed."""
+    said, ends, letters = "", set(), {}
     for w in prev:
+        if is_letter(w):
+            letters[len(said)] = w
         said += "".join(w.said)
         ends.add(len(said))
     n, at = 0, 0
     for i, w in enumerate(cur):
         says = "".join(w.said)
-        if not w.key or said[at : at + len(says)] != says:
+        if not w.key:
             break
-        at += len(says)
+        if said[at : at + len(says)] == says:
+            at += len(says)
+        elif is_letter(w) and at in letters and overlap(letters[at], w):
+            at += 1
+        else:
+            break
         if at in ends:
             n = i + 1
     return n
+
+
+def is_letter(word: TimedWord) -> bool:
+    return len(word.key) == 1 and word.key.isalpha()
+
+
+def overlap(a: TimedWord, b: TimedWord) -> bool:
+    """Whether two decodes' words share some of their time."""
+    return min(a.end, b.end) > max(a.start, b.start)
 
 
 def ends_clause(word: TimedWord) -> bool:
@@ -262,7 +283,10 @@ class LocalAgreement:
             if words[i].end - start < cfg.min_ms / 1000:
                 break
             pause = before_pause(words, i, pauses)
+            # a spelling goes on over any pause: a letter's unvoiced end ("s", "h") sounds
+            # like one, and a letter alone decodes as nothing ("s h" read as "")
             long = pause is not None and pause.end - pause.start >= cfg.number_pause_ms / 1000
+            long = long and not is_letter(words[i])
             if not long and in_number(words, i, heard):
                 continue  # a number read out pauses between its digits: not a place to cut
             if pause is not None or words[i].end <= limit and ends_clause(words[i]):

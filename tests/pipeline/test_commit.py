@@ -306,6 +306,41 @@ def test_letters_spelled_out_stay_together_as_digits_do():
     assert commit is not None and commit.text == "Dash,"  # cut before the spelling only
 
 
+def test_a_long_pause_after_a_letter_does_not_end_a_spelling():
+    """A letter's unvoiced end ("s", "h") sounds like a pause, and a letter alone decodes
+    as nothing: a spelling is over only when a word that is no letter follows (digits
+    still end at a long pause, above)."""
+    la = LocalAgreement(CommitConfig(min_ms=500, number_pause_ms=250))
+    said = words(("Dash,", 0.1, 0.6), ("d", 0.8, 1.1), ("a", 1.3, 1.6), ("s", 1.8, 2.0))
+    pauses = (Pause(0.6, 0.8), Pause(1.1, 1.3), Pause(1.6, 1.8), Pause(2.0, 2.4))
+    la.hypothesis("a-1", 0.0, 2.4, said, pauses)
+    commit = la.hypothesis("a-1", 0.0, 2.4, said, pauses)
+    assert commit is not None and commit.text == "Dash,"  # not "Dash, d a s"
+    la = LocalAgreement(CommitConfig(min_ms=500, number_pause_ms=250))
+    more = said + words(("h", 2.4, 2.8), ("asterisk", 3.0, 3.7), ("is", 3.8, 4.0))
+    pauses += (Pause(2.8, 3.0),)
+    la.hypothesis("a-1", 0.0, 4.3, more, pauses)
+    commit = la.hypothesis("a-1", 0.0, 4.3, more, pauses)
+    assert commit is not None and commit.text == "Dash, d a s h"  # "asterisk" ends it
+
+
+def test_a_letter_agrees_with_any_letter_heard_at_the_same_time():
+    """The decoder wavers between letters that sound alike ("d a s h", then "b a f h"):
+    the spelling is stable, and the newer decode's letters are committed."""
+    dash = words(("d", 0.8, 1.1), ("a", 1.3, 1.6), ("s", 1.8, 2.1), ("h", 2.3, 2.6))
+    bafh = words(("B", 0.8, 1.1), ("A", 1.3, 1.6), ("F", 1.8, 2.0), ("H.", 2.3, 2.6))
+    assert agreed(bafh, dash) == 4 and agreed(dash, bafh) == 4
+    late = words(("d", 0.8, 1.1), ("a", 1.3, 1.6), ("f", 2.2, 2.4))  # another letter
+    assert agreed(dash, late) == 2
+    assert agreed(words(("age", 0.8, 1.1)), words(("h", 0.8, 1.1))) == 0  # no letter
+    assert agreed(words(("7", 0.8, 1.1)), words(("a", 0.8, 1.1))) == 0  # a digit is no letter
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    tail = words(("asterisk,", 2.8, 3.5))
+    la.hypothesis("a-1", 0.0, 4.0, bafh + tail)
+    commit = la.hypothesis("a-1", 0.0, 4.1, dash + tail)
+    assert commit is not None and commit.text == "d a s h asterisk,"
+
+
 def test_decodes_that_split_a_word_differently_agree_on_it():
     """ "keywords" and "key words" say the same; "key" alone is not "keywords"."""
     one = words(("those", 0.1, 0.4), ("keywords.", 0.4, 1.0))
