@@ -123,6 +123,13 @@ class Commit:
     def seam(self) -> Seam:
         return Seam(self.cut, tuple(u for w in self.words[-8:] for u in w.said), self.start)
 
+    def resume(self, overlap_s: float) -> float:
+        """Where the rest's decodes start (s, call clock): ``overlap_s`` before the cut,
+        or the onset of the committed word that falls inside (a clip that starts inside a
+        word loses its way: "an ill disposed" read "an old sposed" from 30 ms into "He")."""
+        at = self.cut - overlap_s
+        return next((w.start for w in self.words if w.start < at < w.end), at)
+
 
 def norm(text: str) -> str:
     return _STRIP.sub("", text.lower())
@@ -310,26 +317,28 @@ class LocalAgreement:
 
 
 def after_seam(result: AsrResult, offset_s: float, seam: Seam, tail_words: int = 5) -> AsrResult:
-    """``result`` (a decode whose audio starts at ``offset_s``, ``overlap_ms`` before
-    ``seam.cut``) without what the commit already finalised: up to the longest run of
-    the committed tail it repeats near the cut, else the words that end before the cut."""
+    """``result`` (a decode whose audio starts at ``offset_s``, before ``seam.cut``)
+    without what the commit already finalised: up to the longest run of the committed
+    tail it repeats near the cut, however its words split it, else the words that end
+    before the cut."""
     if not result.words:
         return result
     words = list(result.words)
-    said: list[str] = []  # what the words near the cut say (:func:`spoken`), in order
-    ends: dict[int, int] = {}  # len(said) after a word: that word's index
+    said = ""  # what the words near the cut say (:func:`spoken`), run together
+    starts, ends = {0}, {}  # where a word's says begin in ``said``; where one ends: its index
     for i, key in ((i, norm(w.text)) for i, w in enumerate(words)):
         if key and offset_s + words[i].start >= seam.cut + 0.3:
             break
         if key:
-            said += spoken(key)
+            said += "".join(spoken(key))
             ends[len(said)] = i
-    drop = -1
-    for k in range(min(tail_words, len(seam.tail), len(said)), 0, -1):
-        tail = list(seam.tail[-k:])
-        hits = [j for j in range(len(said) - k + 1) if said[j : j + k] == tail and j + k in ends]
+            starts.add(len(said))
+    drop = -1  # the longest committed tail repeated, however the words split it ("key words")
+    for k in range(min(tail_words, len(seam.tail)), 0, -1):
+        tail = "".join(seam.tail[-k:])
+        hits = [j for j in starts if said.startswith(tail, j) and j + len(tail) in ends]
         if hits:
-            drop = ends[hits[-1] + k]
+            drop = ends[max(hits) + len(tail)]
             break
     if drop < 0:
         while drop + 1 < len(words) and offset_s + words[drop + 1].end <= seam.cut + 0.05:

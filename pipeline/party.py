@@ -137,7 +137,7 @@ class PartyStream:
         if commit is None:
             return None
         cut = round(commit.cut * ASR_RATE)
-        overlap = ASR_RATE * self.config.commit.overlap_ms // 1000
+        overlap = cut - round(commit.resume(self.config.commit.overlap_ms / 1000) * ASR_RATE)
         if not self.policy.split(job.segment_id, cut, overlap, commit.seam):
             return None
         self.vad.restart(samples_to_rate(cut, ASR_RATE, self.vad_rate))

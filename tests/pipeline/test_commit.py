@@ -153,6 +153,17 @@ def test_after_seam_drops_the_overlap_and_a_repeated_straddling_word():
     assert after_seam(untouched, 4.0, seam) is untouched
 
 
+def test_the_rest_resumes_at_the_onset_of_a_word_the_overlap_would_cut():
+    """A clip that starts 30 ms into "He" read "an ill disposed" as "an old sposed"."""
+    said = words(("He", 51.14, 51.5), ("was", 51.5, 51.74), ("not", 51.74, 52.19))
+    commit = Commit("c-4", said, 51.1, 52.17)
+    assert commit.resume(1.0) == 51.14  # not 51.17
+    assert commit.resume(0.5) == 51.5  # 51.67 lies in "was"
+    assert commit.resume(1.2) == pytest.approx(50.97)  # before the words: as it is
+    gap = Commit("c-4", words(("Yes.", 0.2, 0.5), ("No.", 0.9, 1.2)), 0.0, 1.3)
+    assert gap.resume(0.6) == pytest.approx(0.7)  # between two words: as it is
+
+
 def test_a_word_of_the_rest_never_starts_before_the_cut():
     """A decoder that skips the committed words in the overlap stretches its first word
     back over them ("No" timed from the decode's start): it starts at the cut instead,
@@ -196,7 +207,10 @@ def test_no_word_is_lost_or_doubled_across_cuts():
         for job in jobs:
             r = scripted_decode(job.start_s, job.end_s, final=False)
             if job.seam is not None:
-                assert job.start_s == pytest.approx(job.seam.cut - 1.0, abs=0.01)
+                # 1 s before the cut, or the onset of the word that instant falls inside
+                inside = [a for _, a, b in SCRIPT if a < job.seam.cut - 1.0 < b]
+                back = inside[0] if inside else job.seam.cut - 1.0
+                assert job.start_s == pytest.approx(back, abs=0.01)
                 r = after_seam(r, job.start_s, job.seam)
             commit = stream.decoded(job, r)
             if commit is not None:
@@ -378,6 +392,17 @@ def test_after_seam_drops_a_committed_number_written_the_other_way():
     seam = Commit("a-1", words(("one,", 3.0, 3.3), ("nine", 3.4, 3.7)), 2.0, 4.0).seam
     r = after_seam(result(("1-9", 0.0, 0.7), ("dash", 1.1, 1.5)), 3.0, seam)
     assert r.text == "dash"
+
+
+def test_after_seam_drops_a_committed_word_the_rest_splits_in_two():
+    """ "keywords" committed, then "key words" in the overlap: both words go (the cut
+    falls inside "words", so without the tail it would stay: "keywords words")."""
+    seam = Seam(71.32, ("for", "those", "keywords"), 69.5)
+    decoded = (("for", 0.0, 0.26), ("those", 0.26, 0.54), ("key", 0.54, 0.78),
+               ("words.", 0.78, 1.14), ("No.", 1.54, 1.74))  # fmt: skip
+    assert after_seam(result(*decoded), 70.25, seam).text == "No."
+    joined = (("those", 0.26, 0.54), ("keywords.", 0.54, 1.14), ("No.", 1.54, 1.74))
+    assert after_seam(result(*joined), 70.25, Seam(71.32, ("key", "words"), 69.5)).text == "No."
 
 
 DIGITS = (("seven", 0.1, 0.4), ("three", 0.6, 0.9), ("zero", 1.1, 1.4), ("five.", 1.6, 1.9))
