@@ -16,7 +16,9 @@ that is no number (:func:`in_number`), or digits pause ``number_pause_ms`` (a sp
 goes on over any pause); a forced cut never falls inside one.  A
 commit's words become a final right away, and the segment is cut just after them
 (:meth:`pipeline.utterance.UtterancePolicy.split`).  Decoding goes on from the cut
-minus ``overlap_ms`` of audio, so a word the timestamps clip is heard whole again;
+minus ``overlap_ms`` of audio, moved back to the onset of the committed word that
+instant falls in (:meth:`Commit.resume`), so a word the timestamps clip is heard whole
+again (after a spelling cut at a pause, from the cut: :attr:`Commit.spelled`);
 :func:`after_seam` then drops, from every decode of the rest, the words that lie
 before the cut or repeat the committed tail (as whisper_streaming's
 ``HypothesisBuffer`` does; "7" repeats "seven"), so no word is lost or doubled, and
@@ -25,8 +27,8 @@ no word of the rest starts before the cut.  The final of the rest is decoded fro
 is the decoder's context, and their repeat is dropped the same way (alone, the rest
 read "is to be ill disposed" as "is to be able to suppose"; Whisper also loses its
 way on a clip that starts inside a word: "woman, he might have been ..." decoded as
-just "the").  With that off, a final of the rest that the guards reject is decoded
-once more from there (:func:`lost_its_way`).
+just "the"; after a spelling, from the cut).  With that off, a final of the rest
+that the guards reject is decoded once more from there (:func:`lost_its_way`).
 """
 
 from __future__ import annotations
@@ -114,19 +116,32 @@ class Commit:
     words: tuple[TimedWord, ...]
     start: float  # s, call clock: the segment's start
     cut: float  # s, call clock: the rest of the segment starts here
+    at_pause: bool = False  # the cut lies in a pause the VAD heard: no word of the rest in it
 
     @property
     def text(self) -> str:
         return "".join(w.text for w in self.words).strip()
 
     @property
+    def spelled(self) -> bool:
+        """Whether a spelling ends here, at a heard pause: the rest is decoded without
+        its letters before it, which make the decoder read the next word's sounds as
+        letters too ("d a s h" then "asterisk" read "H. Afterisk" from six of seven
+        starts in the letters, "asterisk" from the pause)."""
+        return self.at_pause and is_letter(self.words[-1])
+
+    @property
     def seam(self) -> Seam:
-        return Seam(self.cut, tuple(u for w in self.words[-8:] for u in w.said), self.start)
+        tail = tuple(u for w in self.words[-8:] for u in w.said)
+        return Seam(self.cut, tail, self.cut if self.spelled else self.start)
 
     def resume(self, overlap_s: float) -> float:
         """Where the rest's decodes start (s, call clock): ``overlap_s`` before the cut,
         or the onset of the committed word that falls inside (a clip that starts inside a
-        word loses its way: "an ill disposed" read "an old sposed" from 30 ms into "He")."""
+        word loses its way: "an ill disposed" read "an old sposed" from 30 ms into "He");
+        the cut itself after a spelling (:attr:`spelled`)."""
+        if self.spelled:
+            return self.cut
         at = self.cut - overlap_s
         return next((w.start for w in self.words if w.start < at < w.end), at)
 
@@ -313,7 +328,7 @@ class LocalAgreement:
             cut = min(end, max(pause.start, min(cut, (pause.start + pause.end) / 2)))
         self.reset()
         self.commits += 1
-        return Commit(segment_id, words[: cut_at + 1], start, cut)
+        return Commit(segment_id, words[: cut_at + 1], start, cut, pause is not None)
 
 
 def after_seam(result: AsrResult, offset_s: float, seam: Seam, tail_words: int = 5) -> AsrResult:

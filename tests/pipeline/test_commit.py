@@ -164,6 +164,26 @@ def test_the_rest_resumes_at_the_onset_of_a_word_the_overlap_would_cut():
     assert gap.resume(0.6) == pytest.approx(0.7)  # between two words: as it is
 
 
+def test_the_rest_after_a_spelling_is_decoded_without_its_letters():
+    """Letters before a word make the decoder read it as letters ("d a s h" then
+    "asterisk": "H. Afterisk"): a spelling cut at a heard pause resumes at the cut,
+    and the final of the rest starts there too."""
+    dash = words(("d", 75.4, 75.9), ("a", 76.0, 76.6), ("s", 76.7, 77.2), ("h", 77.3, 77.85))
+    spelled = Commit("a-26", dash, 74.0, 77.95, at_pause=True)
+    assert spelled.spelled and spelled.resume(1.0) == 77.95
+    assert spelled.seam.start == 77.95 and spelled.seam.tail == ("d", "a", "s", "h")
+    unheard = Commit("a-26", dash, 74.0, 77.95)  # no pause heard: the next word may be clipped
+    assert not unheard.spelled and unheard.resume(1.0) == 76.7 and unheard.seam.start == 74.0
+    said = Commit("a-26", words(("He", 51.14, 51.5), ("was", 51.5, 51.74)), 51.1, 52.1, True)
+    assert not said.spelled and said.seam.start == 51.1  # words: their audio is context
+    la = LocalAgreement(CommitConfig(min_ms=500))
+    more = dash + words(("asterisk", 78.05, 78.9), ("is", 78.9, 79.1))
+    pauses = (Pause(77.85, 78.05),)
+    la.hypothesis("a-26", 75.3, 79.5, more, pauses)
+    commit = la.hypothesis("a-26", 75.3, 79.5, more, pauses)
+    assert commit is not None and commit.text == "d a s h" and commit.spelled
+
+
 def test_a_word_of_the_rest_never_starts_before_the_cut():
     """A decoder that skips the committed words in the overlap stretches its first word
     back over them ("No" timed from the decode's start): it starts at the cut instead,
