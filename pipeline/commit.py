@@ -124,11 +124,11 @@ class Commit:
 
     @property
     def spelled(self) -> bool:
-        """Whether a spelling ends here, at a heard pause: the rest is decoded without
-        its letters before it, which make the decoder read the next word's sounds as
-        letters too ("d a s h" then "asterisk" read "H. Afterisk" from six of seven
-        starts in the letters, "asterisk" from the pause)."""
-        return self.at_pause and is_letter(self.words[-1])
+        """Whether a spelling (two letters or more) ends here, at a heard pause: the
+        rest is decoded without its letters before it, which make the decoder read the
+        next word's sounds as letters too ("d a s h" then "asterisk" read "H. Afterisk"
+        from six of seven starts in the letters, "asterisk" from the pause)."""
+        return self.at_pause and len(self.words) > 1 and all(map(is_letter, self.words[-2:]))
 
     @property
     def seam(self) -> Seam:

@@ -176,6 +176,8 @@ def test_the_rest_after_a_spelling_is_decoded_without_its_letters():
     assert not unheard.spelled and unheard.resume(1.0) == 76.7 and unheard.seam.start == 74.0
     said = Commit("a-26", words(("He", 51.14, 51.5), ("was", 51.5, 51.74)), 51.1, 52.1, True)
     assert not said.spelled and said.seam.start == 51.1  # words: their audio is context
+    article = Commit("a-3", words(("like", 1.0, 1.3), ("a", 1.3, 1.4)), 0.5, 1.6, True)
+    assert not article.spelled  # one letter is no spelling ("I'd like a ... cup of tea")
     la = LocalAgreement(CommitConfig(min_ms=500))
     more = dash + words(("asterisk", 78.05, 78.9), ("is", 78.9, 79.1))
     pauses = (Pause(77.85, 78.05),)
