@@ -15,7 +15,8 @@ Both run :class:`~pipeline.commit.LocalAgreement` on their partial decodes
 (:meth:`PartyStream.decoded`): stable words that end a sentence are finalised
 at once and the segment is cut after them (a mixed stream cuts at a clause end
 only where its diarizer has settled who spoke, :meth:`SegmentDiarizer.settled`,
-and its commits carry the provisional speaker), and the VAD's soft and hard
+and its commits carry the provisional speaker, never a new voice beyond the roles
+the platform told), and the VAD's soft and hard
 limits then count from the cut.  Each stream asks for a partial as soon as its speaker pauses
 (``pause_partial_ms``; once more at ``number_pause_ms`` while a number is read
 out), so a commit at that pause need not wait for the next partial.
@@ -128,6 +129,8 @@ class PartyStream:
         self.vad.soft_ok = not (said and is_number(said[-1]))  # a number read out: no split
         if self.agreement is None or self.vad.music.segment() is Segment.MUSIC:
             return None  # no final from the partials of hold music
+        if self._beyond_roles(job):
+            return None  # its label waits for the turn to close
         start = max(job.start_s, job.seam.cut) if job.seam is not None else job.start_s
         rate = self.vad_rate
         pauses = tuple(Pause(a / rate, b / rate) for a, b in self.vad.pauses() if a / rate >= start)
@@ -142,6 +145,17 @@ class PartyStream:
             return None
         self.vad.restart(samples_to_rate(cut, ASR_RATE, self.vad_rate))
         return commit
+
+    def _beyond_roles(self, job: AsrJob) -> bool:
+        """Whether a mixed stream's open turn would found a speaker beyond the roles the
+        platform told, all of them known already: a voice unlike them all is more often
+        an overlap than a third party ("Please enter your password" over "himself" was
+        committed as speaker_3, and its turn closed as the agent's), so its words are
+        not finalised under that label (the final at the turn's close has the right one)."""
+        roles = self.config.diarize.roles
+        if self.diarizer is None or not job.speakers or not roles:
+            return False
+        return job.speakers[-1].new and self.diarizer.clusters.count >= len(roles)
 
     def _settled(self, job: AsrJob) -> float | None:
         """A mixed stream's words are cut only where its diarizer knows the speakers (s);

@@ -6,9 +6,11 @@ import pytest
 
 from pipeline.asr import AsrResult, AsrWord
 from pipeline.commit import CommitConfig, after_seam, lost_its_way
+from pipeline.diarize import DiarizeConfig
 from pipeline.jobs import AsrJob, JobKind
 from pipeline.party import PartyStream, StreamConfig
 from pipeline.results import commit_of
+from pipeline.turns import NEUTRAL, ROLE, SpeakerTurn
 from pipeline.vad import SpeechEnd, SpeechStart
 from records.frames import AudioFrame
 from records.kinds import StreamKind
@@ -102,3 +104,33 @@ def test_a_speaker_change_right_after_a_commit_loses_no_word_of_the_rest(from_on
     assert [w for w, _ in heard] == [t for t, _, _ in SCRIPT]  # none lost, none doubled
     assert {s for _, s in heard[:18]} == {"speaker_1"}
     assert {s for _, s in heard[18:]} == {"speaker_2"}
+
+
+def test_a_voice_beyond_the_told_roles_is_not_committed_under_a_new_label():
+    """With the roles told and both voices known, a turn unlike them all is more often an
+    overlap than a third party: its words wait for the turn to close to be labelled."""
+    config = StreamConfig(diarize=DiarizeConfig(roles=("agent", "customer")))
+    stream = PartyStream("c", "mixed", RATE, config, embed=fake_embed, kind=StreamKind.MIXED)
+    assert stream.diarizer is not None
+    stream.policy.speech_start(0)
+    pcm = np.zeros(3 * RATE, np.float32)
+    said = (("Please", 0.2, 0.5), ("enter", 0.5, 0.8), ("your", 0.8, 1.0),
+            ("password,", 1.0, 1.5), ("followed", 1.7, 2.1))  # fmt: skip
+    ws = tuple(AsrWord(f" {t}", a, b, 0.9) for t, a, b in said)
+    result = AsrResult("".join(w.text for w in ws).strip(), ws, 0.01, -0.2, 1.2)
+
+    def commits(speaker: str, new: bool) -> bool:
+        turn = SpeakerTurn(0, 3 * RATE, speaker, ROLE if speaker != "speaker_3" else NEUTRAL,
+                           1.0, new)  # fmt: skip
+        segment = stream.policy.segment_id
+        assert segment is not None
+        job = AsrJob("c", "mixed", segment, JobKind.PARTIAL, 1, 0, pcm, RATE, 0.0,
+                     words=True, speakers=(turn,))  # fmt: skip
+        return any(stream.decoded(job, result) is not None for _ in range(2))
+
+    assert commits("agent", new=True)  # the call's first voice founds a role: no doubt
+    stream.policy.speech_start(0)
+    stream.diarizer.clusters.assign(np.eye(4)[0], 2000)
+    stream.diarizer.clusters.assign(np.eye(4)[1], 2000)
+    assert not commits("speaker_3", new=True)  # both roles known: a third voice waits
+    assert commits("agent", new=False)
