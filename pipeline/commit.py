@@ -307,8 +307,8 @@ class LocalAgreement:
             pause = before_pause(words, i, pauses)
             # a spelling goes on over any pause: a letter's unvoiced end ("s", "h") sounds
             # like one, and a letter alone decodes as nothing ("s h" read as "")
-            long = pause is not None and pause.end - pause.start >= cfg.number_pause_ms / 1000
-            long = long and not is_letter(words[i])
+            long = (pause is not None and not is_letter(words[i])
+                    and pause.end - pause.start >= cfg.number_pause_ms / 1000)  # fmt: skip
             if not long and in_number(words, i, heard):
                 continue  # a number read out pauses between its digits: not a place to cut
             if pause is not None or words[i].end <= limit and ends_clause(words[i]):
